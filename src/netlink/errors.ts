@@ -61,7 +61,7 @@ export function decodeAck(payload: Uint8Array, ackFlags: number): Ack {
     r.pos = Math.min(r.end, (r.pos + 3) & ~3);
   }
   const ack: { error: number; seq: number; extAckMsg?: string; extAckOffset?: number; missingType?: number } = {
-    error: -err,
+    error: err === 0 ? 0 : -err,
     seq,
   };
   if ((ackFlags & NLM_F.ACK_TLVS) !== 0) {

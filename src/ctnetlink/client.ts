@@ -1,0 +1,181 @@
+import { NetlinkConn } from '../netlink/conn.js';
+import { NETLINK } from '../netlink/consts.js';
+import type { NetlinkError } from '../netlink/errors.js';
+import type { NlMessage } from '../netlink/message.js';
+import { DecodeError } from '../wire/decode-error.js';
+import type { Family } from '../wire/ip.js';
+import { IPS, NFNL_SUBSYS } from './consts.js';
+import { decodeConntrack } from './conntrack.js';
+import { decodeExpectation } from './expectation.js';
+import {
+  ctCreate,
+  ctDelete,
+  ctDump,
+  ctFlush,
+  ctGet,
+  ctStats,
+  ctStatsCpu,
+  ctUpdate,
+  expCreate,
+  expDelete,
+  expDump,
+  expFlush,
+  expGet,
+  expStatsCpu,
+} from './requests.js';
+import { decodeCpuStats, decodeExpCpuStats, decodeGlobalStats } from './stats.js';
+import type { Conntrack, CpuStats, DumpFilter, ExpCpuStats, Expectation } from './types.js';
+
+/** BatchResult is the outcome of one entry of a batched write, in request order. */
+export type BatchResult = { readonly ok: true } | { readonly ok: false; readonly error: NetlinkError };
+
+/** ClientOptions: where and how the ctnetlink socket is opened. */
+export interface ClientOptions {
+  /** Receive buffer (SO_RCVBUFFORCE) in bytes; big enough for a whole batch of ACKs and errors. */
+  readonly rcvbufBytes?: number;
+  /** Network namespace under /run/netns to talk to (default: the process's own). */
+  readonly netns?: string;
+}
+
+/** ClientStats counts messages that did not decode (skipped, never fatal). */
+export interface ClientStats {
+  malformed: number;
+}
+
+const DEFAULT_RCVBUF = 8 << 20;
+
+/**
+ * ConntrackClient reads and writes the kernel's conntrack and expectation tables over one
+ * NETLINK_NETFILTER socket. Dumps stream in batches (bounded memory), writes go in batches with a
+ * result per entry, and a malformed message is counted and skipped.
+ */
+export class ConntrackClient {
+  readonly stats: ClientStats = { malformed: 0 };
+  private constructor(private readonly conn: NetlinkConn) {}
+
+  static open(opts: ClientOptions = {}): ConntrackClient {
+    return new ConntrackClient(
+      NetlinkConn.open(NETLINK.NETFILTER, {
+        rcvbufBytes: opts.rcvbufBytes ?? DEFAULT_RCVBUF,
+        ...(opts.netns !== undefined ? { netns: opts.netns } : {}),
+      }),
+    );
+  }
+
+  /** dump streams the conntrack table, one array per socket wakeup; `filter` is applied by the kernel. */
+  async *dump(filter?: DumpFilter): AsyncGenerator<Conntrack[], void, undefined> {
+    for await (const msgs of this.conn.dump(ctDump(filter), 'dump conntrack')) {
+      yield this.decodeAll(msgs, NFNL_SUBSYS.CTNETLINK, decodeConntrack);
+    }
+  }
+
+  /** dumpExpectations streams the expectation table. */
+  async *dumpExpectations(family?: Family): AsyncGenerator<Expectation[], void, undefined> {
+    for await (const msgs of this.conn.dump(expDump(family), 'dump expectations')) {
+      yield this.decodeAll(msgs, NFNL_SUBSYS.CTNETLINK_EXP, decodeExpectation);
+    }
+  }
+
+  /** get fetches one entry by its original (or reply) tuple and zone; a missing entry rejects with ENOENT. */
+  async get(ct: Conntrack): Promise<Conntrack> {
+    const replies = await this.conn.request(ctGet(ct), 'get conntrack');
+    return this.single(replies, NFNL_SUBSYS.CTNETLINK, decodeConntrack, 'get conntrack');
+  }
+
+  async getExpectation(e: Expectation): Promise<Expectation> {
+    const replies = await this.conn.request(expGet(e), 'get expectation');
+    return this.single(replies, NFNL_SUBSYS.CTNETLINK_EXP, decodeExpectation, 'get expectation');
+  }
+
+  /**
+   * create inserts entries (NLM_F_CREATE|NLM_F_EXCL): an existing one fails with EEXIST. A given
+   * status gets IPS_CONFIRMED added, as conntrack(8) does: ctnetlink_change_status refuses a new
+   * entry without it (EBUSY; native-layer.md pitfall 3).
+   */
+  create(cts: readonly Conntrack[]): Promise<BatchResult[]> {
+    return this.write(
+      cts.map((c) => ctCreate(c.status === undefined ? c : { ...c, status: c.status | IPS.CONFIRMED })),
+      'create conntrack',
+    );
+  }
+  /** update changes existing entries (status, timeout, mark, labels, protoinfo…); a missing one fails with ENOENT. */
+  update(cts: readonly Conntrack[]): Promise<BatchResult[]> {
+    return this.write(cts.map(ctUpdate), 'update conntrack');
+  }
+  /** delete removes entries identified by tuple (and zone, and id when given). */
+  delete(cts: readonly Conntrack[]): Promise<BatchResult[]> {
+    return this.write(cts.map(ctDelete), 'delete conntrack');
+  }
+  createExpectations(es: readonly Expectation[]): Promise<BatchResult[]> {
+    return this.write(es.map(expCreate), 'create expectation');
+  }
+  deleteExpectations(es: readonly Expectation[]): Promise<BatchResult[]> {
+    return this.write(es.map(expDelete), 'delete expectation');
+  }
+
+  /** flush empties the conntrack table (of one family, or all). */
+  async flush(family?: Family): Promise<void> {
+    await this.conn.request(ctFlush(family), 'flush conntrack');
+  }
+  async flushExpectations(family?: Family): Promise<void> {
+    await this.conn.request(expFlush(family), 'flush expectations');
+  }
+
+  /** statsPerCpu returns the per-CPU conntrack counters (IPCTNL_MSG_CT_GET_STATS_CPU, a dump). */
+  async statsPerCpu(): Promise<CpuStats[]> {
+    const out: CpuStats[] = [];
+    for await (const msgs of this.conn.dump(ctStatsCpu(), 'conntrack stats')) {
+      out.push(...this.decodeAll(msgs, NFNL_SUBSYS.CTNETLINK, decodeCpuStats));
+    }
+    return out;
+  }
+  async expStatsPerCpu(): Promise<ExpCpuStats[]> {
+    const out: ExpCpuStats[] = [];
+    for await (const msgs of this.conn.dump(expStatsCpu(), 'expectation stats')) {
+      out.push(...this.decodeAll(msgs, NFNL_SUBSYS.CTNETLINK_EXP, decodeExpCpuStats));
+    }
+    return out;
+  }
+
+  /** count returns the number of entries in the table (IPCTNL_MSG_CT_GET_STATS). */
+  async count(): Promise<{ entries: number; maxEntries?: number }> {
+    const replies = await this.conn.request(ctStats(), 'conntrack count');
+    return this.single(replies, NFNL_SUBSYS.CTNETLINK, decodeGlobalStats, 'conntrack count');
+  }
+
+  close(): void {
+    this.conn.close();
+  }
+
+  [Symbol.dispose](): void {
+    this.close();
+  }
+
+  private async write(reqs: readonly { type: number; flags: number; body: Uint8Array }[], op: string): Promise<BatchResult[]> {
+    const errs = await this.conn.batch(reqs, op);
+    return errs.map((error) => (error === undefined ? OK : { ok: false, error }));
+  }
+
+  private decodeAll<T>(msgs: readonly NlMessage[], subsys: number, decode: (payload: Uint8Array) => T): T[] {
+    const out: T[] = [];
+    for (const m of msgs) {
+      if (m.type >> 8 !== subsys) continue;
+      try {
+        out.push(decode(m.payload));
+      } catch (e) {
+        if (!(e instanceof DecodeError)) throw e;
+        this.stats.malformed++;
+      }
+    }
+    return out;
+  }
+
+  private single<T>(msgs: readonly NlMessage[], subsys: number, decode: (payload: Uint8Array) => T, op: string): T {
+    const all = this.decodeAll(msgs, subsys, decode);
+    const first = all[0];
+    if (first === undefined) throw new DecodeError('MISSING', [op], 0, 'the kernel answered without a usable message');
+    return first;
+  }
+}
+
+const OK: BatchResult = { ok: true };

@@ -1,0 +1,109 @@
+// Event subscription against the real kernel: every kind, pre-existing entries, overrun and recovery.
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { ConntrackClient } from '../../src/ctnetlink/client.js';
+import { subscribe, type EventStream } from '../../src/ctnetlink/events.js';
+import type { CtEvent, CtEventKind } from '../../src/ctnetlink/types.js';
+import { Netns, rootSkipReason } from '../../lab/netns.js';
+import { tcpEntry } from './entries.js';
+
+const skip = rootSkipReason();
+
+/** countUntil reads the stream until `done` says so; a hang guard (not a performance bound) fails the test. */
+async function countUntil(
+  stream: EventStream,
+  done: (counts: Record<CtEventKind | 'overrun', number>) => boolean,
+  guardMs = 30_000,
+): Promise<Record<CtEventKind | 'overrun', number>> {
+  const counts = { new: 0, update: 0, destroy: 0, overrun: 0 };
+  const guard = setTimeout(() => stream.close(), guardMs);
+  try {
+    for await (const b of stream) {
+      if (b.kind === 'overrun') counts.overrun++;
+      else for (const e of b.events) if ('ct' in e) counts[(e as CtEvent).kind]++;
+      if (done(counts)) return counts;
+    }
+  } finally {
+    clearTimeout(guard);
+  }
+  assert.fail(`stream ended before the expected events arrived: ${JSON.stringify(counts)}`);
+}
+
+describe('conntrack events from the kernel', { skip }, () => {
+  let ns: Netns;
+  let ct: ConntrackClient;
+  before(() => {
+    ns = Netns.create('events');
+    ct = ConntrackClient.open({ netns: ns.name });
+  });
+  after(() => {
+    ct?.close();
+    ns?.close();
+  });
+
+  it('delivers NEW, UPDATE and DESTROY for 1 000 entries each', async () => {
+    await ct.flush();
+    const stream = subscribe({ groups: ['new', 'update', 'destroy'], netns: ns.name });
+    try {
+      const entries = Array.from({ length: 1000 }, (_, i) => tcpEntry(i));
+      const counting = countUntil(stream, (c) => c.destroy >= 1000);
+      await ct.create(entries);
+      await ct.update(entries.map((e) => ({ family: e.family, orig: e.orig!, mark: 1 })));
+      await ct.delete(entries);
+      const c = await counting;
+      assert.deepEqual({ new: c.new, update: c.update, destroy: c.destroy, overrun: c.overrun }, { new: 1000, update: 1000, destroy: 1000, overrun: 0 });
+    } finally {
+      stream.close();
+    }
+  });
+
+  it('sets nf_conntrack_events=1 so entries made before the listener still report UPDATE and DESTROY', async () => {
+    await ct.flush();
+    ns.sysctl('net.netfilter.nf_conntrack_events', 2);
+    const entries = Array.from({ length: 500 }, (_, i) => tcpEntry(i + 5000));
+    await ct.create(entries); // no listener yet: with "auto" these get no event extension
+    const stream = subscribe({ groups: ['update', 'destroy'], netns: ns.name });
+    try {
+      assert.equal(ns.exec('sysctl', ['-n', 'net.netfilter.nf_conntrack_events']).trim(), '1');
+      const counting = countUntil(stream, (c) => c.destroy >= 500);
+      await ct.update(entries.map((e) => ({ family: e.family, orig: e.orig!, mark: 3 })));
+      await ct.flush();
+      const c = await counting;
+      assert.equal(c.update, 500);
+      assert.equal(c.destroy, 500);
+    } finally {
+      stream.close();
+    }
+  });
+
+  it('signals an overrun when the buffer is too small, keeps delivering, and a dump resyncs', async () => {
+    await ct.flush();
+    // 4 KiB (8 KiB effective) holds about a dozen events: a 20 000-entry burst must overflow it.
+    const stream = subscribe({ groups: ['new'], netns: ns.name, rcvbufBytes: 4096 });
+    try {
+      const counting = countUntil(stream, (c) => c.overrun >= 1 && c.new >= 1);
+      await ct.create(Array.from({ length: 20_000 }, (_, i) => tcpEntry(i + 20_000)));
+      const c = await counting;
+      assert.ok(c.overrun >= 1, 'an overrun was signalled');
+      assert.ok(c.new < 20_000, 'events were lost, as the small buffer forces');
+      // After the overrun the stream still works: one more entry, and its own NEW event arrives.
+      const marker = tcpEntry(60_001);
+      const seen = (async () => {
+        for await (const b of stream) {
+          if (b.kind === 'events' && b.events.some((e) => 'ct' in e && e.ct.orig?.src === marker.orig?.src && e.ct.orig?.srcPort === marker.orig?.srcPort)) return true;
+        }
+        return false;
+      })();
+      const guard = setTimeout(() => stream.close(), 30_000);
+      await ct.create([marker]);
+      assert.equal(await seen, true, 'the NEW event of an entry made after the overrun arrived');
+      clearTimeout(guard);
+      // The resync a consumer does after an overrun: the dump has everything the events missed.
+      let n = 0;
+      for await (const b of ct.dump()) n += b.length;
+      assert.equal(n, 20_001);
+    } finally {
+      stream.close();
+    }
+  });
+});
