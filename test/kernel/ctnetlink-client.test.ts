@@ -7,6 +7,7 @@ import type { Conntrack } from '../../src/ctnetlink/types.js';
 import { NetlinkError } from '../../src/netlink/errors.js';
 import { Netns, rootSkipReason, sweepStale } from '../../lab/netns.js';
 import { tcpEntry } from './entries.js';
+import { nft } from '../../lab/link.js';
 
 const skip = rootSkipReason();
 
@@ -142,6 +143,8 @@ describe('ConntrackClient against the kernel', { skip }, () => {
       timeout: 30,
       protoinfo: { sctp: { state: 3, vtagOrig: 0x1234, vtagReply: 0x5678 } },
     };
+    // The kernel attaches the label extension only while a ruleset uses labels.
+    nft(ns, 'table ip lbl {\n chain c {\n type filter hook prerouting priority 0;\n ct label 127 counter\n }\n}\n');
     const labels = new Uint8Array(16);
     labels[0] = 0b101;
     const labelled = tcpEntry(30, { labels });

@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { ConntrackClient } from '../../src/ctnetlink/client.js';
-import { subscribe, type EventStream } from '../../src/ctnetlink/events.js';
+import { enableConntrackEvents, subscribe, type EventStream } from '../../src/ctnetlink/events.js';
 import type { CtEvent, CtEventKind } from '../../src/ctnetlink/types.js';
 import { Netns, rootSkipReason } from '../../lab/netns.js';
 import { tcpEntry } from './entries.js';
@@ -57,20 +57,38 @@ describe('conntrack events from the kernel', { skip }, () => {
     }
   });
 
-  it('sets nf_conntrack_events=1 so entries made before the listener still report UPDATE and DESTROY', async () => {
+  it('needs nf_conntrack_events=1 before entries are made: under "auto" an entry made with no listener never reports', async () => {
     await ct.flush();
     ns.sysctl('net.netfilter.nf_conntrack_events', 2);
-    const entries = Array.from({ length: 500 }, (_, i) => tcpEntry(i + 5000));
-    await ct.create(entries); // no listener yet: with "auto" these get no event extension
-    const stream = subscribe({ groups: ['update', 'destroy'], netns: ns.name });
+    const auto = Array.from({ length: 500 }, (_, i) => tcpEntry(i + 5000));
+    await ct.create(auto); // "auto" and nobody listening: no event extension, ever
+    enableConntrackEvents(ns.name);
+    assert.equal(ns.exec('sysctl', ['-n', 'net.netfilter.nf_conntrack_events']).trim(), '1');
+    const forced = Array.from({ length: 500 }, (_, i) => tcpEntry(i + 6000));
+    await ct.create(forced); // still nobody listening, but events=1: these will report
+    const stream = subscribe({ groups: ['update'], netns: ns.name, enableEvents: false });
     try {
-      assert.equal(ns.exec('sysctl', ['-n', 'net.netfilter.nf_conntrack_events']).trim(), '1');
-      const counting = countUntil(stream, (c) => c.destroy >= 500);
-      await ct.update(entries.map((e) => ({ family: e.family, orig: e.orig!, mark: 3 })));
-      await ct.flush();
-      const c = await counting;
-      assert.equal(c.update, 500);
-      assert.equal(c.destroy, 500);
+      const marker = tcpEntry(7000);
+      await ct.create([marker]);
+      const updated = new Set<string>();
+      const reading = (async () => {
+        for await (const b of stream) {
+          if (b.kind !== 'events') continue;
+          for (const e of b.events) {
+            if (!('ct' in e)) continue;
+            const key = `${e.ct.orig?.src}:${e.ct.orig?.srcPort}`;
+            updated.add(key);
+            if (key === `${marker.orig?.src}:${marker.orig?.srcPort}`) return;
+          }
+        }
+      })();
+      const guard = setTimeout(() => stream.close(), 30_000);
+      await ct.update([...auto, ...forced, marker].map((e) => ({ family: e.family, orig: e.orig!, mark: 3 })));
+      await reading; // events arrive in order: once the marker's is here, every earlier one is too
+      clearTimeout(guard);
+      const key = (e: (typeof auto)[number]): string => `${e.orig?.src}:${e.orig?.srcPort}`;
+      assert.equal(forced.filter((e) => updated.has(key(e))).length, 500, 'entries made under events=1 report UPDATE');
+      assert.equal(auto.filter((e) => updated.has(key(e))).length, 0, 'entries made under "auto" with no listener never do');
     } finally {
       stream.close();
     }
