@@ -1,5 +1,5 @@
-import { execFileSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
+import { inNetns } from '../native/socket.js';
 import { NetlinkConn } from '../netlink/conn.js';
 import { NETLINK } from '../netlink/consts.js';
 import type { NlMessage } from '../netlink/message.js';
@@ -146,17 +146,21 @@ export function subscribe(opts: SubscribeOptions): EventStream {
 const EVENTS_SYSCTL = '/proc/sys/net/netfilter/nf_conntrack_events';
 
 /**
- * enableConntrackEvents sets net.netfilter.nf_conntrack_events=1 (per network namespace) unless it
- * already is 1. A missing sysctl (no conntrack in this kernel) is left to the socket to report.
+ * enableConntrackEvents sets net.netfilter.nf_conntrack_events=1 (a per-namespace sysctl) unless it
+ * already is 1. Under the kernel default 2 ("auto"), an entry created while no ctnetlink listener
+ * exists gets no event extension and never reports UPDATE or DESTROY, even after this is set (shown
+ * by test/kernel/ctnetlink-events.test.ts): set it before traffic, and resync from a dump. Opening
+ * the file inside the namespace (fs sync calls run on this thread) reads that namespace's value.
+ * A missing or read-only sysctl is left alone: the socket will report what is wrong.
  */
 export function enableConntrackEvents(netns?: string): void {
-  if (netns !== undefined) {
-    execFileSync('ip', ['netns', 'exec', netns, 'sysctl', '-qw', 'net.netfilter.nf_conntrack_events=1'], { stdio: 'ignore' });
-    return;
-  }
-  try {
-    if (readFileSync(EVENTS_SYSCTL, 'utf8').trim() !== '1') writeFileSync(EVENTS_SYSCTL, '1\n');
-  } catch {
-    // not writable (no privilege) or absent: events still flow for entries made while we listen
-  }
+  const apply = (): void => {
+    try {
+      if (readFileSync(EVENTS_SYSCTL, 'utf8').trim() !== '1') writeFileSync(EVENTS_SYSCTL, '1\n');
+    } catch {
+      // not writable (no privilege) or absent
+    }
+  };
+  if (netns === undefined) apply();
+  else inNetns(netns, apply);
 }
