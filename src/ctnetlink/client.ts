@@ -1,4 +1,4 @@
-import { NetlinkConn } from '../netlink/conn.js';
+import { NetlinkConn, type NlRequest } from '../netlink/conn.js';
 import { NETLINK } from '../netlink/consts.js';
 import type { NetlinkError } from '../netlink/errors.js';
 import type { NlMessage } from '../netlink/message.js';
@@ -8,14 +8,14 @@ import { IPS, NFNL_SUBSYS } from './consts.js';
 import { decodeConntrack } from './conntrack.js';
 import { decodeExpectation } from './expectation.js';
 import {
-  ctCreate,
-  ctDelete,
+  ctCreateStreamed,
+  ctDeleteStreamed,
   ctDump,
   ctFlush,
   ctGet,
   ctStats,
   ctStatsCpu,
-  ctUpdate,
+  ctUpdateStreamed,
   expCreate,
   expDelete,
   expDump,
@@ -94,17 +94,19 @@ export class ConntrackClient {
    */
   create(cts: readonly Conntrack[]): Promise<BatchResult[]> {
     return this.write(
-      cts.map((c) => ctCreate(c.status === undefined ? c : { ...c, status: c.status | IPS.CONFIRMED })),
+      cts.map((c) =>
+        ctCreateStreamed(c.status === undefined || (c.status & IPS.CONFIRMED) !== 0 ? c : { ...c, status: c.status | IPS.CONFIRMED }),
+      ),
       'create conntrack',
     );
   }
   /** update changes existing entries (status, timeout, mark, labels, protoinfo…); a missing one fails with ENOENT. */
   update(cts: readonly Conntrack[]): Promise<BatchResult[]> {
-    return this.write(cts.map(ctUpdate), 'update conntrack');
+    return this.write(cts.map(ctUpdateStreamed), 'update conntrack');
   }
   /** delete removes entries identified by tuple (and zone, and id when given). */
   delete(cts: readonly Conntrack[]): Promise<BatchResult[]> {
-    return this.write(cts.map(ctDelete), 'delete conntrack');
+    return this.write(cts.map(ctDeleteStreamed), 'delete conntrack');
   }
   createExpectations(es: readonly Expectation[]): Promise<BatchResult[]> {
     return this.write(es.map(expCreate), 'create expectation');
@@ -132,7 +134,9 @@ export class ConntrackClient {
   async expStatsPerCpu(): Promise<ExpCpuStats[]> {
     const out: ExpCpuStats[] = [];
     for await (const msgs of this.conn.dump(expStatsCpu(), 'expectation stats')) {
-      out.push(...this.decodeAll(msgs, NFNL_SUBSYS.CTNETLINK_EXP, decodeExpCpuStats));
+      // The kernel answers IPCTNL_MSG_EXP_GET_STATS_CPU under the conntrack subsystem (nlmsg_type
+      // 0x0103), not the expectation one: see test/golden/stats-exp-cpu.hex.
+      out.push(...this.decodeAll(msgs, NFNL_SUBSYS.CTNETLINK, decodeExpCpuStats));
     }
     return out;
   }
@@ -151,7 +155,7 @@ export class ConntrackClient {
     this.close();
   }
 
-  private async write(reqs: readonly { type: number; flags: number; body: Uint8Array }[], op: string): Promise<BatchResult[]> {
+  private async write(reqs: readonly NlRequest[], op: string): Promise<BatchResult[]> {
     const errs = await this.conn.batch(reqs, op);
     return errs.map((error) => (error === undefined ? OK : { ok: false, error }));
   }

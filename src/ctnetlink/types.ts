@@ -19,7 +19,9 @@ export interface Tuple {
   readonly icmpType?: number; // CTA_PROTO_ICMP_TYPE / CTA_PROTO_ICMPV6_TYPE
   readonly icmpCode?: number; // CTA_PROTO_ICMP_CODE / CTA_PROTO_ICMPV6_CODE
   readonly zone?: number; // CTA_TUPLE_ZONE: directional zone id
-  readonly unknown?: readonly RawAttr[];
+  readonly unknown?: readonly RawAttr[]; // inside the tuple nest
+  readonly ipUnknown?: readonly RawAttr[]; // inside CTA_TUPLE_IP
+  readonly protoUnknown?: readonly RawAttr[]; // inside CTA_TUPLE_PROTO
 }
 
 /** TcpFlags is struct nf_ct_tcp_flags: IP_CT_TCP_FLAG_* bits and the mask of bits being set. */
@@ -57,6 +59,7 @@ export interface ProtoInfo {
 export interface Counters {
   readonly packets: bigint;
   readonly bytes: bigint;
+  readonly unknown?: readonly RawAttr[]; // e.g. CTA_COUNTERS_PAD on architectures that align u64
 }
 
 /** SeqAdj is CTA_SEQ_ADJ_ORIG / CTA_SEQ_ADJ_REPLY: NAT sequence-number correction (FTP helper etc.). */
@@ -64,12 +67,14 @@ export interface SeqAdj {
   readonly correctionPos: number;
   readonly offsetBefore: number;
   readonly offsetAfter: number;
+  readonly unknown?: readonly RawAttr[];
 }
 
 /** Timestamp is CTA_TIMESTAMP in nanoseconds since the epoch (only with nf_conntrack_timestamp=1). */
 export interface Timestamp {
   readonly start?: bigint;
   readonly stop?: bigint;
+  readonly unknown?: readonly RawAttr[];
 }
 
 /** NatRange is CTA_NAT_SRC / CTA_NAT_DST: used when creating an entry with a NAT binding. */
@@ -78,6 +83,8 @@ export interface NatRange {
   readonly maxIp?: string;
   readonly minPort?: number;
   readonly maxPort?: number;
+  readonly unknown?: readonly RawAttr[]; // inside CTA_NAT_SRC / CTA_NAT_DST
+  readonly protoUnknown?: readonly RawAttr[]; // inside CTA_NAT_PROTO
 }
 
 /** Synproxy is CTA_SYNPROXY. */
@@ -85,6 +92,7 @@ export interface Synproxy {
   readonly isn?: number;
   readonly its?: number;
   readonly tsoff?: number;
+  readonly unknown?: readonly RawAttr[];
 }
 
 /** Conntrack is one connection-tracking entry as ctnetlink carries it. */
@@ -97,6 +105,7 @@ export interface Conntrack {
   readonly protoinfo?: ProtoInfo;
   readonly helper?: string; // CTA_HELP / CTA_HELP_NAME
   readonly helperInfo?: Uint8Array; // CTA_HELP / CTA_HELP_INFO
+  readonly helpUnknown?: readonly RawAttr[]; // unknown attributes inside CTA_HELP
   readonly natSrc?: NatRange;
   readonly natDst?: NatRange;
   readonly timeout?: number; // seconds
@@ -111,11 +120,13 @@ export interface Conntrack {
   readonly secmark?: number;
   readonly zone?: number; // CTA_ZONE
   readonly secctx?: string; // CTA_SECCTX / CTA_SECCTX_NAME
+  readonly secctxUnknown?: readonly RawAttr[]; // unknown attributes inside CTA_SECCTX
   readonly timestamp?: Timestamp;
-  readonly labels?: Uint8Array; // CTA_LABELS bitmap, bit n = label n
+  readonly labels?: Uint8Array; // CTA_LABELS bitmap of host-order longs: on little-endian, label n is bit n&7 of byte n>>3
   readonly labelsMask?: Uint8Array;
   readonly synproxy?: Synproxy;
   readonly statusMask?: number; // CTA_STATUS_MASK (requests only)
+  readonly timestampEvent?: bigint; // CTA_TIMESTAMP_EVENT: wall-clock ns of the event (nf_conntrack_timestamp=1), events only
   readonly unknown?: readonly RawAttr[];
 }
 
@@ -132,6 +143,7 @@ export interface CtEvent {
 export interface ExpectNat {
   readonly dir?: number; // IP_CT_DIR_*
   readonly tuple?: Tuple;
+  readonly unknown?: readonly RawAttr[];
 }
 
 /** Expectation is one expectation (a RELATED connection a helper anticipates). */
@@ -174,6 +186,7 @@ export interface CpuStats {
   readonly searchRestart?: number;
   readonly clashResolve?: number;
   readonly chainTooLong?: number;
+  readonly unknown?: readonly RawAttr[];
 }
 
 /** ExpCpuStats is one CPU's IPCTNL_MSG_EXP_GET_STATS_CPU answer. */
@@ -182,6 +195,14 @@ export interface ExpCpuStats {
   readonly new?: number;
   readonly create?: number;
   readonly delete?: number;
+  readonly unknown?: readonly RawAttr[];
+}
+
+/** GlobalStats is the IPCTNL_MSG_CT_GET_STATS answer: table size now and its limit (nf_conntrack_max). */
+export interface GlobalStats {
+  readonly entries: number;
+  readonly maxEntries?: number;
+  readonly unknown?: readonly RawAttr[];
 }
 
 /** DumpFilter is what the kernel can filter on during a dump (CTA_MARK/CTA_MARK_MASK, CTA_ZONE, CTA_STATUS/CTA_STATUS_MASK, nfgen_family). */

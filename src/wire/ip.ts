@@ -46,14 +46,14 @@ export function formatIPv6(b: Uint8Array, at = 0): string {
   return out;
 }
 
-/** parseIPv4 parses a dotted quad (exactly four decimal octets) or returns undefined. */
+/** parseIPv4 parses a dotted quad as inet_pton(3) does (four decimal octets, no leading zeros) or returns undefined. */
 export function parseIPv4(text: string): Uint8Array | undefined {
   const parts = text.split('.');
   if (parts.length !== 4) return undefined;
   const out = new Uint8Array(4);
   for (let i = 0; i < 4; i++) {
     const p = parts[i]!;
-    if (!/^\d{1,3}$/.test(p)) return undefined;
+    if (!/^(0|[1-9]\d{0,2})$/.test(p)) return undefined; // inet_pton(3): no leading zeros
     const n = Number(p);
     if (n > 255) return undefined;
     out[i] = n;

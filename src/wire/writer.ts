@@ -89,6 +89,16 @@ export class Writer {
     this.view.setUint32(offset, v >>> 0, HOST_LITTLE_ENDIAN);
   }
 
+  /** written returns the bytes written so far without copying; valid until the next write or reset. */
+  written(): Uint8Array {
+    return this.buf.subarray(0, this.len);
+  }
+
+  /** reset empties the writer and keeps its buffer for reuse. */
+  reset(): void {
+    this.len = 0;
+  }
+
   /** finish returns a copy of the bytes written so far, sized exactly. */
   finish(): Uint8Array {
     return this.buf.slice(0, this.len);
