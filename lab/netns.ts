@@ -1,5 +1,6 @@
 import { execFileSync, spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { statSync } from 'node:fs';
 
 /**
  * Netns is a network namespace this process created and owns: `exec` runs a command in it and
@@ -90,12 +91,23 @@ export class Netns {
   }
 }
 
-/** sweepStale deletes namespaces named ks-* that no process of ours still uses (leftovers of a killed run). */
-export function sweepStale(): void {
+/**
+ * sweepStale deletes ks-* namespaces left by a killed run: no process inside and created more than
+ * `minAgeMs` ago. The age matters: a namespace that a live process uses only through sockets it
+ * opened with setns has no process inside either.
+ */
+export function sweepStale(minAgeMs = 10 * 60_000): void {
   const list = execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' });
   for (const line of list.split('\n')) {
     const name = line.split(' ')[0];
     if (name === undefined || !name.startsWith('ks-')) continue;
+    let age: number;
+    try {
+      age = Date.now() - statSync(`/run/netns/${name}`).mtimeMs;
+    } catch {
+      continue;
+    }
+    if (age < minAgeMs) continue;
     const pids = execFileSync('ip', ['netns', 'pids', name], { encoding: 'utf8' }).trim();
     if (pids === '') execFileSync('ip', ['netns', 'del', name], { stdio: 'ignore' });
   }

@@ -69,6 +69,17 @@ export class ConntrackClient {
     }
   }
 
+  /**
+   * dumpMessages streams the conntrack table undecoded: the netlink messages of each socket
+   * wakeup (payload = struct nfgenmsg + CTA_* attributes). For consumers that read only a few
+   * fields of each entry or forward the bytes; decodeConntrack(m.payload) gives the model.
+   */
+  async *dumpMessages(filter?: DumpFilter): AsyncGenerator<NlMessage[], void, undefined> {
+    for await (const msgs of this.conn.dump(ctDump(filter), 'dump conntrack')) {
+      yield msgs.filter((m) => m.type >> 8 === NFNL_SUBSYS.CTNETLINK);
+    }
+  }
+
   /** dumpExpectations streams the expectation table. */
   async *dumpExpectations(family?: Family): AsyncGenerator<Expectation[], void, undefined> {
     for await (const msgs of this.conn.dump(expDump(family), 'dump expectations')) {
