@@ -8,7 +8,7 @@ const layer = (files, banned, message) => ({
 const io = ['node:dgram', 'node:net', 'node:timers', 'node:child_process', 'node:fs', '**/native/**'];
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'node_modules/**', 'build/**', 'native/build/**'] },
+  { ignores: ['dist/**', 'dist-*/**', 'node_modules/**', 'build/**', 'native/build/**'] },
   ...tseslint.configs.recommended,
   {
     rules: {

@@ -7,6 +7,7 @@ import type { Family } from '../wire/ip.js';
 import { IPS, NFNL_SUBSYS } from './consts.js';
 import { decodeConntrack } from './conntrack.js';
 import { decodeExpectation } from './expectation.js';
+import { packMessages, type RawDumpBatch } from './raw-dump.js';
 import {
   ctCreateStreamed,
   ctDeleteStreamed,
@@ -51,7 +52,10 @@ const DEFAULT_RCVBUF = 8 << 20;
  */
 export class ConntrackClient {
   readonly stats: ClientStats = { malformed: 0 };
-  private constructor(private readonly conn: NetlinkConn) {}
+  private constructor(
+    private readonly conn: NetlinkConn,
+    readonly opts: ClientOptions,
+  ) {}
 
   static open(opts: ClientOptions = {}): ConntrackClient {
     return new ConntrackClient(
@@ -59,6 +63,7 @@ export class ConntrackClient {
         rcvbufBytes: opts.rcvbufBytes ?? DEFAULT_RCVBUF,
         ...(opts.netns !== undefined ? { netns: opts.netns } : {}),
       }),
+      opts,
     );
   }
 
@@ -70,14 +75,12 @@ export class ConntrackClient {
   }
 
   /**
-   * dumpMessages streams the conntrack table undecoded: the netlink messages of each socket
-   * wakeup (payload = struct nfgenmsg + CTA_* attributes). For consumers that read only a few
-   * fields of each entry or forward the bytes; decodeConntrack(m.payload) gives the model.
+   * dumpRaw streams the conntrack table undecoded, one RawDumpBatch per socket wakeup, for
+   * consumers that read a few fields straight from the bytes or hand them to another thread;
+   * decodeConntrack of a payload gives the model.
    */
-  async *dumpMessages(filter?: DumpFilter): AsyncGenerator<NlMessage[], void, undefined> {
-    for await (const msgs of this.conn.dump(ctDump(filter), 'dump conntrack')) {
-      yield msgs.filter((m) => m.type >> 8 === NFNL_SUBSYS.CTNETLINK);
-    }
+  async *dumpRaw(filter?: DumpFilter): AsyncGenerator<RawDumpBatch, void, undefined> {
+    for await (const msgs of this.conn.dump(ctDump(filter), 'dump conntrack')) yield packMessages(msgs);
   }
 
   /** dumpExpectations streams the expectation table. */

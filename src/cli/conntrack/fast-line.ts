@@ -18,6 +18,7 @@ import { TCP_STATE_NAMES } from './format.js';
  */
 
 const AF_INET = 2;
+const encoder = new TextEncoder();
 
 /** AsciiOut is a growable byte buffer for ASCII text. */
 export class AsciiOut {
@@ -45,6 +46,11 @@ export class AsciiOut {
     } while (n > 0);
     this.ensure(i);
     while (i > 0) this.buf[this.len++] = this.digits[--i]!;
+  }
+  /** utf8 appends any string, UTF-8 encoded (lines of the general path). */
+  utf8(s: string): void {
+    this.ensure(s.length * 3);
+    this.len += encoder.encodeInto(s, this.buf.subarray(this.len)).written;
   }
   /** hex appends a number in lowercase hexadecimal. */
   hex(n: number): void {
