@@ -1,4 +1,4 @@
-import { NetlinkConn, type NlRequest } from '../netlink/conn.js';
+import { NetlinkConn, type NlRequest, type RawBatch } from '../netlink/conn.js';
 import { NETLINK } from '../netlink/consts.js';
 import type { NetlinkError } from '../netlink/errors.js';
 import type { NlMessage } from '../netlink/message.js';
@@ -7,7 +7,6 @@ import type { Family } from '../wire/ip.js';
 import { IPS, NFNL_SUBSYS } from './consts.js';
 import { decodeConntrack } from './conntrack.js';
 import { decodeExpectation } from './expectation.js';
-import { packMessages, type RawDumpBatch } from './raw-dump.js';
 import {
   ctCreateStreamed,
   ctDeleteStreamed,
@@ -75,12 +74,12 @@ export class ConntrackClient {
   }
 
   /**
-   * dumpRaw streams the conntrack table undecoded, one RawDumpBatch per socket wakeup, for
+   * dumpRaw streams the conntrack table undecoded, one RawBatch per socket wakeup, for
    * consumers that read a few fields straight from the bytes or hand them to another thread;
    * decodeConntrack of a payload gives the model.
    */
-  async *dumpRaw(filter?: DumpFilter): AsyncGenerator<RawDumpBatch, void, undefined> {
-    for await (const msgs of this.conn.dump(ctDump(filter), 'dump conntrack')) yield packMessages(msgs);
+  dumpRaw(filter?: DumpFilter): AsyncGenerator<RawBatch, void, undefined> {
+    return this.conn.dumpRaw(ctDump(filter), 'dump conntrack');
   }
 
   /** dumpExpectations streams the expectation table. */

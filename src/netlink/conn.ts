@@ -1,7 +1,8 @@
 import { NativeSocket, netlinkSockaddr, SOCK, SOL_SOCKET, SO, type Datagram, type ErrnoError } from '../native/socket.js';
-import { NLM_F, NLMSG, NETLINK_OPT, SOL_NETLINK } from './consts.js';
+import { NLM_F, NLMSG, NLMSG_HDRLEN, NETLINK_OPT, SOL_NETLINK } from './consts.js';
 import { decodeAck, NetlinkError } from './errors.js';
 import { decodeMessages, type NlMessage } from './message.js';
+import { HOST_LITTLE_ENDIAN } from '../wire/byte-order.js';
 import { Writer } from '../wire/writer.js';
 
 const AF_NETLINK = 16;
@@ -67,6 +68,8 @@ export class NetlinkConn {
   private receiving = false;
   private closed = false;
   private readonly sendBuf = new Writer(64 * 1024);
+  /** The dump running in raw mode (dumpRaw), if any: its datagrams bypass message decoding. */
+  private raw: { seq: number; op: string; push: (b: RawBatch) => void; end: (err?: Error) => void } | undefined;
 
   private readonly maxBytesPerCallback: number;
 
@@ -188,8 +191,59 @@ export class NetlinkConn {
    * socket wakeup. While the consumer is behind, reading pauses, so the kernel (which builds dump
    * skbs only as they are read) holds the rest and memory stays bounded.
    */
-  async *dump(req: NlRequest, op = 'dump'): AsyncGenerator<NlMessage[], void, undefined> {
-    const queue: NlMessage[][] = [];
+  dump(req: NlRequest, op = 'dump'): AsyncGenerator<NlMessage[], void, undefined> {
+    return this.stream<NlMessage[]>(req, op, (seq, push, end) => {
+      let current: NlMessage[] = [];
+      let scheduled = false;
+      const flush = (): void => {
+        scheduled = false;
+        if (current.length === 0) return;
+        push(current);
+        current = [];
+      };
+      this.pending.set(seq, {
+        op,
+        onMessage: (m) => {
+          current.push(m);
+          if (!scheduled) {
+            scheduled = true;
+            queueMicrotask(flush);
+          }
+        },
+        onAck: (_s, err) => {
+          flush();
+          end(err);
+        },
+        onDone: (m) => {
+          flush();
+          end(doneError(m.payload, op, seq));
+        },
+      });
+    });
+  }
+
+  /**
+   * dumpRaw is dump without message objects: each socket wakeup yields the receive buffer itself
+   * and an index of [nlmsg_type, payload start, payload end] per message, built by walking the
+   * headers. For consumers that read fields straight from the bytes or pass the buffer to another
+   * thread (it is theirs: nothing here touches it after the yield).
+   */
+  dumpRaw(req: NlRequest, op = 'dump'): AsyncGenerator<RawBatch, void, undefined> {
+    return this.stream<RawBatch>(req, op, (seq, push, end) => {
+      this.raw = { seq, op, push, end };
+    });
+  }
+
+  /**
+   * stream runs one dump: `install` registers the receive side for the request's seq and is given
+   * `push` (queue an item for the consumer) and `end` (finish, with an error or not).
+   */
+  private async *stream<T>(
+    req: NlRequest,
+    op: string,
+    install: (seq: number, push: (item: T) => void, end: (err?: Error) => void) => void,
+  ): AsyncGenerator<T, void, undefined> {
+    const queue: T[] = [];
     let done = false;
     let failure: Error | undefined;
     let wake: (() => void) | undefined;
@@ -199,56 +253,29 @@ export class NetlinkConn {
       w?.();
     };
     const seq = this.nextSeq();
-    let current: NlMessage[] = [];
-    let scheduled = false;
-    const flush = (): void => {
-      scheduled = false;
-      if (current.length === 0) return;
-      queue.push(current);
-      current = [];
-      if (queue.length >= 4) this.pause();
-      notify();
-    };
-    this.pending.set(seq, {
-      op,
-      onMessage: (m) => {
-        current.push(m);
-        if (!scheduled) {
-          scheduled = true;
-          queueMicrotask(flush);
-        }
-      },
-      onAck: (_s, err) => {
-        flush();
-        this.settle(seq);
-        failure = err;
-        done = true;
-        notify();
-      },
-      onDone: (m) => {
-        flush();
-        this.settle(seq);
-        // NLMSG_DONE carries an int: a negative errno if the dump failed midway.
-        if (m.payload.length >= 4) {
-          const e = new DataView(m.payload.buffer, m.payload.byteOffset, 4).getInt32(0, true);
-          if (e < 0) failure = new NetlinkError(-e, op, seq);
-        }
-        done = true;
-        notify();
-      },
-    });
-    this.sendFramed([{ req: { ...req, flags: req.flags | NLM_F.DUMP }, seq, ack: true }], op, (e) => {
+    const finish = (err?: Error): void => {
       this.settle(seq);
-      failure = e;
+      if (this.raw?.seq === seq) this.raw = undefined;
+      failure ??= err;
       done = true;
       notify();
-    });
+    };
+    install(
+      seq,
+      (item) => {
+        queue.push(item);
+        if (queue.length >= 4) this.pause();
+        notify();
+      },
+      finish,
+    );
+    this.sendFramed([{ req: { ...req, flags: req.flags | NLM_F.DUMP }, seq, ack: true }], op, finish);
     try {
       for (;;) {
-        const batch = queue.shift();
-        if (batch !== undefined) {
+        const item = queue.shift();
+        if (item !== undefined) {
           if (queue.length < 2) this.resume();
-          yield batch;
+          yield item;
           continue;
         }
         if (done) break;
@@ -258,6 +285,7 @@ export class NetlinkConn {
       if (failure !== undefined) throw failure;
     } finally {
       this.settle(seq);
+      if (this.raw?.seq === seq) this.raw = undefined;
       this.resume();
     }
   }
@@ -346,7 +374,15 @@ export class NetlinkConn {
 
   private onDatagrams(dgrams: readonly Datagram[]): void {
     let mcast: NlMessage[] | undefined;
+    let rawIndex: number[] | undefined;
+    let rawBuf: ArrayBufferLike | undefined;
     for (const d of dgrams) {
+      const raw = this.raw;
+      if (raw !== undefined && firstSeq(d.data) === raw.seq && (rawBuf === undefined || rawBuf === d.data.buffer)) {
+        rawBuf = d.data.buffer;
+        rawIndex ??= [];
+        if (this.rawDatagram(d.data, raw, rawIndex)) continue;
+      }
       let msgs: NlMessage[];
       try {
         msgs = decodeMessages(d.data);
@@ -385,7 +421,88 @@ export class NetlinkConn {
       }
     }
     if (mcast !== undefined && this.multicast !== undefined) this.multicast(mcast);
+    if (rawIndex !== undefined && rawIndex.length > 0 && rawBuf !== undefined) {
+      this.rawPush?.({ buf: new Uint8Array(rawBuf), index: Uint32Array.from(rawIndex) });
+    }
+    this.rawPush = undefined;
+    if (this.rawEnd !== undefined) {
+      const { fn, err } = this.rawEnd;
+      this.rawEnd = undefined;
+      fn(err);
+    }
   }
+
+  private rawPush: ((b: RawBatch) => void) | undefined;
+  private rawEnd: { fn: (err?: Error) => void; err: Error | undefined } | undefined;
+
+  /**
+   * rawDatagram indexes one datagram of a raw dump: data messages go into `index` (offsets in the
+   * datagram's ArrayBuffer), NLMSG_DONE or an error ends the dump once this wakeup's batch is out.
+   * Returns false, consuming nothing, when a message belongs to someone else (then the datagram
+   * takes the ordinary path).
+   */
+  private rawDatagram(b: Uint8Array, raw: NonNullable<NetlinkConn['raw']>, index: number[]): boolean {
+    const v = new DataView(b.buffer, b.byteOffset, b.byteLength);
+    const base = b.byteOffset;
+    for (let off = 0; off + NLMSG_HDRLEN <= b.length; ) {
+      if (v.getUint32(off + 8, HOST_LITTLE_ENDIAN) !== raw.seq) {
+        if (off === 0) return false; // someone else's datagram: the ordinary path
+        this.stats.strayReplies++; // a foreign message inside our dump's datagram: dropped
+        break;
+      }
+      const len = v.getUint32(off, HOST_LITTLE_ENDIAN);
+      if (len < NLMSG_HDRLEN || len > b.length - off) {
+        this.stats.malformed++;
+        return true;
+      }
+      const type = v.getUint16(off + 4, HOST_LITTLE_ENDIAN);
+      const payload = b.subarray(off + NLMSG_HDRLEN, off + len);
+      if (type === NLMSG.DONE) {
+        this.rawFinish(raw, doneError(payload, raw.op, raw.seq));
+        return true;
+      }
+      if (type === NLMSG.ERROR) {
+        let err: NetlinkError | undefined;
+        try {
+          const ack = decodeAck(payload, v.getUint16(off + 6, HOST_LITTLE_ENDIAN));
+          if (ack.error !== 0) err = new NetlinkError(ack.error, raw.op, ack.seq, ack.extAckMsg, ack.extAckOffset, ack.missingType);
+        } catch {
+          this.stats.malformed++;
+          err = new NetlinkError(5 /* EIO */, `${raw.op}: malformed ack`, raw.seq);
+        }
+        this.rawFinish(raw, err);
+        return true;
+      }
+      if (type !== NLMSG.NOOP && type !== NLMSG.OVERRUN) index.push(type, base + off + NLMSG_HDRLEN, base + off + len);
+      off += (len + 3) & ~3;
+    }
+    this.rawPush = raw.push;
+    return true;
+  }
+
+  private rawFinish(raw: NonNullable<NetlinkConn['raw']>, err: Error | undefined): void {
+    this.rawPush = raw.push;
+    this.raw = undefined;
+    this.rawEnd = { fn: raw.end, err };
+  }
+}
+
+/** RawBatch is what dumpRaw yields: a receive buffer and [nlmsg_type, start, end] per message in it. */
+export interface RawBatch {
+  readonly buf: Uint8Array;
+  readonly index: Uint32Array;
+}
+
+/** firstSeq is nlmsg_seq of the first message in a datagram (0 if there is none). */
+function firstSeq(b: Uint8Array): number {
+  return b.length < NLMSG_HDRLEN ? 0 : new DataView(b.buffer, b.byteOffset, NLMSG_HDRLEN).getUint32(8, HOST_LITTLE_ENDIAN);
+}
+
+/** doneError reads NLMSG_DONE's int: a negative errno when the dump failed midway. */
+function doneError(payload: Uint8Array, op: string, seq: number): NetlinkError | undefined {
+  if (payload.length < 4) return undefined;
+  const e = new DataView(payload.buffer, payload.byteOffset, 4).getInt32(0, HOST_LITTLE_ENDIAN);
+  return e < 0 ? new NetlinkError(-e, op, seq) : undefined;
 }
 
 /** setRcvbuf asks for SO_RCVBUFFORCE (needs CAP_NET_ADMIN) and falls back to SO_RCVBUF, capped by rmem_max. */

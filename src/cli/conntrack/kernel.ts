@@ -1,4 +1,4 @@
-import type { RawDumpBatch } from '../../ctnetlink/raw-dump.js';
+import type { RawBatch } from '../../netlink/conn.js';
 import { ConntrackClient, type BatchResult } from '../../ctnetlink/client.js';
 import { decodeConntrack } from '../../ctnetlink/conntrack.js';
 import { AF, IPCTNL_MSG_CT, NFNETLINK_V0, NFNL_SUBSYS } from '../../ctnetlink/consts.js';
@@ -20,7 +20,7 @@ import type { Family } from '../../wire/ip.js';
 export interface CtKernel {
   dump(filter: DumpFilter, table: DumpTable): AsyncIterable<readonly Conntrack[]>;
   /** dumpRaw is the conntrack table's dump undecoded, for the -L fast path; optional. */
-  dumpRaw?(filter: DumpFilter): AsyncIterable<RawDumpBatch>;
+  dumpRaw?(filter: DumpFilter): AsyncIterable<RawBatch>;
   /** get fetches one entry; `unspecFamily` as for update. */
   get(ct: Conntrack, unspecFamily?: boolean): Promise<Conntrack>;
   create(ct: Conntrack): Promise<void>;
@@ -107,7 +107,7 @@ export class ClientKernel implements CtKernel {
     for await (const msgs of this.raw().dump(req, op)) yield decodeCts(msgs);
   }
 
-  dumpRaw(filter: DumpFilter): AsyncIterable<RawDumpBatch> {
+  dumpRaw(filter: DumpFilter): AsyncIterable<RawBatch> {
     return this.c.dumpRaw(filter);
   }
   dump(filter: DumpFilter, table: DumpTable): AsyncIterable<readonly Conntrack[]> {

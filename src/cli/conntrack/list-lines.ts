@@ -1,6 +1,6 @@
 import { NFNL_SUBSYS } from '../../ctnetlink/consts.js';
 import { decodeConntrack } from '../../ctnetlink/conntrack.js';
-import type { RawDumpBatch } from '../../ctnetlink/raw-dump.js';
+import type { RawBatch } from '../../netlink/conn.js';
 import type { Conntrack } from '../../ctnetlink/types.js';
 import { DecodeError } from '../../wire/decode-error.js';
 import { AsciiOut, writeListLine } from './fast-line.js';
@@ -13,7 +13,7 @@ import type { LabelMap } from './labels.js';
  * it (IPv6, helpers, labels, timestamps…), decoded and printed by the general formatter. A message
  * that does not decode is skipped, as the general path skips it.
  */
-export function formatListBatch(out: AsciiOut, batch: RawDumpBatch, flags: FmtFlags, map: LabelMap | undefined, nowMs: () => number): number {
+export function formatListBatch(out: AsciiOut, batch: RawBatch, flags: FmtFlags, map: LabelMap | undefined, nowMs: () => number): number {
   const { buf, index } = batch;
   const fast = { layer3: flags.layer3, id: flags.id };
   let count = 0;

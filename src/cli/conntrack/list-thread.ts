@@ -1,5 +1,5 @@
 import { parentPort, workerData } from 'node:worker_threads';
-import type { RawDumpBatch } from '../../ctnetlink/raw-dump.js';
+import type { RawBatch } from '../../netlink/conn.js';
 import { AsciiOut } from './fast-line.js';
 import type { FmtFlags } from './format.js';
 import type { LabelMap } from './labels.js';
@@ -16,7 +16,7 @@ export interface ListThreadData {
   readonly flags: FmtFlags;
   readonly map?: LabelMap;
 }
-export type ListThreadIn = { readonly kind: 'batch'; readonly batch: RawDumpBatch } | { readonly kind: 'end' };
+export type ListThreadIn = { readonly kind: 'batch'; readonly batch: RawBatch } | { readonly kind: 'end' };
 export type ListThreadOut = { readonly kind: 'done'; readonly count: number } | { readonly kind: 'pipeClosed' } | { readonly kind: 'error'; readonly message: string };
 
 const port = parentPort;

@@ -1,5 +1,5 @@
 import type { Conntrack, CpuStats, CtEvent, ExpCpuStats, Expectation, ExpEvent } from '../../ctnetlink/types.js';
-import type { RawDumpBatch } from '../../ctnetlink/raw-dump.js';
+import type { RawBatch } from '../../netlink/conn.js';
 import type { Family } from '../../wire/ip.js';
 import { parseIPv4, parseIPv6 } from '../../wire/ip.js';
 import {
@@ -379,7 +379,7 @@ function countKept(batchLen: number, chunk: string, filtering: boolean): number 
  * per entry), so when stdout is a file descriptor this thread only reads the socket and a worker
  * formats (list-thread.ts): the two overlap on two cores. Otherwise it formats here.
  */
-async function ctListFast(x: Ctx, batches: AsyncIterable<RawDumpBatch>, flags: FmtFlags): Promise<void> {
+async function ctListFast(x: Ctx, batches: AsyncIterable<RawBatch>, flags: FmtFlags): Promise<void> {
   const sink = x.io.sink;
   if (sink.fd === undefined) {
     const out = new AsciiOut();
@@ -401,6 +401,7 @@ async function ctListFast(x: Ctx, batches: AsyncIterable<RawDumpBatch>, flags: F
   });
   try {
     for await (const batch of batches) {
+      // The batch is the receive buffer itself: hand it over without a copy.
       worker.postMessage({ kind: 'batch', batch } satisfies ListThreadIn, [batch.buf.buffer as ArrayBuffer, batch.index.buffer as ArrayBuffer]);
     }
     worker.postMessage({ kind: 'end' } satisfies ListThreadIn);
