@@ -15,6 +15,7 @@ have make || need_pkgs+=(make)
 have g++ || need_pkgs+=(g++)
 have python3 || need_pkgs+=(python3)
 have sysctl || need_pkgs+=(procps)
+[ -x /usr/bin/time ] || need_pkgs+=(time)
 if [ "${#need_pkgs[@]}" -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then
     echo "setup: missing ${need_pkgs[*]}; run as root so apt-get can install them" >&2

@@ -2,6 +2,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { ConntrackClient } from '../../src/ctnetlink/client.js';
+import { decodeConntrack } from '../../src/ctnetlink/conntrack.js';
 import { IPPROTO, IPS, TCP_CONNTRACK } from '../../src/ctnetlink/consts.js';
 import type { Conntrack } from '../../src/ctnetlink/types.js';
 import { NetlinkError } from '../../src/netlink/errors.js';
@@ -84,6 +85,17 @@ describe('ConntrackClient against the kernel', { skip }, () => {
     assert.equal(dumped.length, 10_000);
     const seen = new Set(dumped.map((d) => `${d.orig?.src}:${d.orig?.srcPort}`));
     for (const e of entries) assert.ok(seen.has(`${e.orig?.src}:${e.orig?.srcPort}`));
+
+    // The raw dump (receive buffers and a message index, no objects) carries the same entries.
+    const raw: Conntrack[] = [];
+    let batches = 0;
+    for await (const { buf, index } of ct.dumpRaw()) {
+      batches++;
+      for (let i = 0; i < index.length; i += 3) raw.push(decodeConntrack(buf.subarray(index[i + 1]!, index[i + 2]!)));
+    }
+    assert.ok(batches > 1, 'the dump came in several wakeups');
+    const key = (c: Conntrack): string => `${c.orig?.src}:${c.orig?.srcPort}`;
+    assert.deepEqual(raw.map(key).sort(), dumped.map(key).sort());
 
     const updated = await ct.update(entries.map((e) => ({ family: e.family, orig: e.orig!, mark: 42 })));
     assert.equal(updated.filter((x) => x.ok).length, 10_000);
