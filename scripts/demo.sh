@@ -7,7 +7,9 @@ bash scripts/setup.sh
 [ "$(id -u)" -eq 0 ] || { echo "demo: needs root (network namespaces)" >&2; exit 1; }
 
 ns="ks-demo-$$"
-trap 'ip netns del "$ns" 2>/dev/null || true' EXIT INT TERM
+events_pid=""
+cleanup() { [ -n "$events_pid" ] && kill "$events_pid" 2>/dev/null; ip netns del "$ns" 2>/dev/null; rm -f "/tmp/$ns.events"; }
+trap cleanup EXIT INT TERM
 ip netns add "$ns"
 ip netns exec "$ns" ip link set lo up
 
@@ -17,14 +19,17 @@ ks() { printf '$ keepstate conntrack %s\n' "$*"; ip netns exec "$ns" node bin/ke
 say "A scratch namespace ($ns) with an empty conntrack table"
 ks -C
 
-say "Create two entries (TCP ESTABLISHED and UDP), one with a mark"
-ks -I -s 192.0.2.10 -d 198.51.100.1 -p tcp --sport 40000 --dport 443 --state ESTABLISHED -u ASSURED -t 600 -m 7
-ks -I -s 192.0.2.11 -d 198.51.100.53 -p udp --sport 5353 --dport 53 -t 30
-
-say "Watch events in the background while we change things"
+say "Watch events in the background from the start"
+# The kernel's default (2, "auto") gives an entry made while nobody listens no events, ever —
+# not even UPDATE or DESTROY later. A firewall sets it to 1 at boot; so do we, before anything.
+ip netns exec "$ns" sysctl -qw net.netfilter.nf_conntrack_events=1
 ip netns exec "$ns" node bin/keepstate.js conntrack -E > "/tmp/$ns.events" 2>&1 &
 events_pid=$!
 sleep 0.5
+
+say "Create two entries (TCP ESTABLISHED and UDP), one with a mark"
+ks -I -s 192.0.2.10 -d 198.51.100.1 -p tcp --sport 40000 --dport 443 --state ESTABLISHED -u ASSURED -t 600 -m 7
+ks -I -s 192.0.2.11 -d 198.51.100.53 -p udp --sport 5353 --dport 53 -t 30
 
 say "List them: default format, extended, and JSON"
 ks -L
@@ -44,9 +49,9 @@ ks -S
 sleep 0.3
 kill -INT "$events_pid" 2>/dev/null || true
 wait "$events_pid" 2>/dev/null || true
+events_pid=""
 say "What the event listener saw"
 cat "/tmp/$ns.events"
-rm -f "/tmp/$ns.events"
 
 say "Flush, and remove the namespace"
 ks -F
