@@ -26,19 +26,20 @@ function kindOf(msg: NlMessage, subsys: number, newType: number, deleteType: num
 /** decodeCtEvent decodes a conntrack event (a message from the NFNLGRP_CONNTRACK_* groups). */
 export function decodeCtEvent(msg: NlMessage): CtEvent {
   const kind = kindOf(msg, NFNL_SUBSYS.CTNETLINK, IPCTNL_MSG_CT.NEW, IPCTNL_MSG_CT.DELETE, 'ctEvent');
-  return { kind, ct: decodeConntrack(msg.payload) };
+  return { kind, ct: decodeConntrack(msg.payload), portId: msg.pid };
 }
 
 /** decodeExpEvent decodes an expectation event (NFNLGRP_CONNTRACK_EXP_*). */
 export function decodeExpEvent(msg: NlMessage): ExpEvent {
   const kind = kindOf(msg, NFNL_SUBSYS.CTNETLINK_EXP, IPCTNL_MSG_EXP.NEW, IPCTNL_MSG_EXP.DELETE, 'expEvent');
-  return { kind, exp: decodeExpectation(msg.payload) };
+  return { kind, exp: decodeExpectation(msg.payload), portId: msg.pid };
 }
 
-/** EncodedEvent is the nlmsghdr type and flags and the payload of an event as the kernel would send it. */
+/** EncodedEvent is the nlmsghdr type, flags and pid and the payload of an event as the kernel would send it. */
 export interface EncodedEvent {
   readonly type: number;
   readonly flags: number;
+  readonly pid: number;
   readonly payload: Uint8Array;
 }
 
@@ -52,6 +53,7 @@ export function encodeCtEvent(ev: CtEvent): EncodedEvent {
   return {
     type: nfMsgType(NFNL_SUBSYS.CTNETLINK, destroy ? IPCTNL_MSG_CT.DELETE : IPCTNL_MSG_CT.NEW),
     flags: ev.kind === 'new' ? NEW_FLAGS : 0,
+    pid: ev.portId ?? 0,
     payload: encodeConntrack(ev.ct, destroy ? 'destroy' : 'event'),
   };
 }
@@ -61,6 +63,7 @@ export function encodeExpEvent(ev: ExpEvent): EncodedEvent {
   return {
     type: nfMsgType(NFNL_SUBSYS.CTNETLINK_EXP, ev.kind === 'destroy' ? IPCTNL_MSG_EXP.DELETE : IPCTNL_MSG_EXP.NEW),
     flags: ev.kind === 'new' ? NEW_FLAGS : 0,
+    pid: ev.portId ?? 0,
     payload: encodeExpectation(ev.exp, 'kernel'),
   };
 }

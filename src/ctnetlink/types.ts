@@ -137,6 +137,8 @@ export type CtEventKind = 'new' | 'update' | 'destroy';
 export interface CtEvent {
   readonly kind: CtEventKind;
   readonly ct: Conntrack;
+  /** nlmsg_pid: the netlink port of the process whose request caused the event, 0 for the kernel. */
+  readonly portId?: number;
 }
 
 /** ExpectNat is CTA_EXPECT_NAT. */
@@ -166,6 +168,8 @@ export interface Expectation {
 export interface ExpEvent {
   readonly kind: CtEventKind;
   readonly exp: Expectation;
+  /** nlmsg_pid, as in CtEvent. */
+  readonly portId?: number;
 }
 
 /** CpuStats is one CPU's IPCTNL_MSG_CT_GET_STATS_CPU answer; the CPU is nfgenmsg.res_id. */

@@ -181,11 +181,11 @@ describe('fuzz: generated values round-trip exactly', () => {
   it('arbitrary events', () => {
     const kind = fc.constantFrom<CtEventKind>('new', 'update', 'destroy');
     fc.assert(
-      fc.property(kind, conntrack(), kind, expectation(), (k1, ct, k2, exp) => {
-        const ce = encodeCtEvent({ kind: k1, ct });
-        assert.deepStrictEqual(decodeCtEvent({ ...ce, seq: 0, pid: 0 }), { kind: k1, ct });
-        const ee = encodeExpEvent({ kind: k2, exp });
-        assert.deepStrictEqual(decodeExpEvent({ ...ee, seq: 0, pid: 0 }), { kind: k2, exp });
+      fc.property(kind, conntrack(), kind, expectation(), fc.nat({ max: 0xffffffff }), (k1, ct, k2, exp, portId) => {
+        const ce = encodeCtEvent({ kind: k1, ct, portId });
+        assert.deepStrictEqual(decodeCtEvent({ ...ce, seq: 0 }), { kind: k1, ct, portId });
+        const ee = encodeExpEvent({ kind: k2, exp, portId });
+        assert.deepStrictEqual(decodeExpEvent({ ...ee, seq: 0 }), { kind: k2, exp, portId });
       }),
       { numRuns: 200 },
     );

@@ -15,12 +15,12 @@ export async function conntrackMain(args: readonly string[]): Promise<number> {
   // The import is awaited only where a kernel is needed; keep its rejection from going unhandled.
   kernelMod.catch(() => undefined);
   let kernel: typeof import('./kernel.js') | undefined;
-  let events: typeof import('./events.js') | undefined;
+  let events: typeof import('../../ctnetlink/events.js') | undefined;
   let progname: typeof import('./progname.js') | undefined;
   // Resolve the kernel-side modules before the run unless the command is only -h/-V (their
   // argument checks print the same either way).
   const needsKernel = !args.every((a) => /^(-h|--help|-V|--version|--h.*|--v.*)$/.test(a));
-  if (needsKernel) [kernel, events, progname] = await Promise.all([kernelMod, import('./events.js'), import('./progname.js')]);
+  if (needsKernel) [kernel, events, progname] = await Promise.all([kernelMod, import('../../ctnetlink/events.js'), import('./progname.js')]);
   const stopHandlers = new Set<() => void>();
   const onSignal = (): void => {
     for (const h of stopHandlers) h();
@@ -40,7 +40,8 @@ export async function conntrackMain(args: readonly string[]): Promise<number> {
     },
     subscribe: (groups, rcvbufBytes) => {
       if (events === undefined) throw new Error('events module not loaded');
-      return new events.PidEventSource(groups, rcvbufBytes);
+      // conntrack(8) leaves net.netfilter.nf_conntrack_events alone, and so does -E.
+      return events.subscribe({ groups, enableEvents: false, ...(rcvbufBytes !== undefined ? { rcvbufBytes } : {}) });
     },
     onStop: (h) => {
       if (stopHandlers.size === 0) {
