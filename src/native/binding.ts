@@ -90,10 +90,18 @@ function isBinding(x: unknown): x is NativeBinding {
   return FUNCTIONS.every((name) => typeof rec[name] === 'function');
 }
 
+/**
+ * NativeUnavailableError says, in one sentence, why the addon cannot be used here (not Linux, not
+ * built, stale build) and how to fix it. Callers print its message as it is.
+ */
+export class NativeUnavailableError extends Error {
+  override readonly name = 'NativeUnavailableError';
+}
+
 function load(): NativeBinding {
   const root = packageRoot();
   if (process.platform !== 'linux') {
-    throw new Error(`keepstate's native socket addon exists only on Linux (this is ${process.platform}).`);
+    throw new NativeUnavailableError(`keepstate's native socket addon exists only on Linux (this is ${process.platform}).`);
   }
   const file = join(root, 'native', 'build', 'Release', 'keepstate.node');
   let loaded: unknown;
@@ -101,14 +109,14 @@ function load(): NativeBinding {
     loaded = createRequire(import.meta.url)(file);
   } catch (e) {
     const reason = e instanceof Error ? e.message.split('\n')[0] : String(e);
-    throw new Error(
+    throw new NativeUnavailableError(
       `keepstate's native addon could not be loaded (${reason}): run \`npm install\` in ${root} on Linux with a C compiler.`,
       { cause: e },
     );
   }
   if (!isBinding(loaded)) {
     const missing = FUNCTIONS.filter((n) => typeof (loaded as Record<string, unknown> | null)?.[n] !== 'function');
-    throw new Error(
+    throw new NativeUnavailableError(
       `keepstate's native addon at ${file} is stale (missing ${missing.join(', ')}): run \`npm install\` in ${root} to rebuild it.`,
     );
   }

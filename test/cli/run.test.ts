@@ -9,6 +9,7 @@ import { parseLabelMap } from '../../src/cli/conntrack/labels.js';
 import { MemorySink, PipeClosed, type Sink } from '../../src/cli/conntrack/output.js';
 import { runConntrack, splitParams, talk, type Datagram, type RunIo } from '../../src/cli/conntrack/run.js';
 import { LABELS } from './lab.js';
+import { NativeUnavailableError } from '../../src/native/binding.js';
 
 function entry(i: number): Conntrack {
   return {
@@ -233,4 +234,21 @@ test('-o json: one object per line', async () => {
     mark: 0,
     use: 1,
   });
+});
+
+test('a missing native addon is reported in its own sentence, a refused socket in conntrack words', async () => {
+  for (const [thrown, want] of [
+    [new NativeUnavailableError("keepstate's native addon could not be loaded (gone): run `npm install` in /x on Linux with a C compiler."), "keepstate's native addon could not be loaded (gone)"],
+    [Object.assign(new Error('socket: EMFILE'), { code: 'EMFILE' }), "Can't open handler"],
+  ] as const) {
+    const sink = new MemorySink();
+    const io: RunIo = {
+      ...harness(new FakeKernel(), {}, sink),
+      openKernel: () => {
+        throw thrown;
+      },
+    };
+    assert.equal(await runConntrack(['-L'], io), 1);
+    assert.ok(sink.stderr.startsWith(P + want), sink.stderr);
+  }
 });

@@ -12,7 +12,7 @@ import { DecodeError } from '../../src/wire/decode-error.js';
 import { Reader } from '../../src/wire/reader.js';
 import { conntrack, expectation } from '../helpers/arbitraries.js';
 import { goldenNames, loadGolden } from '../helpers/golden.js';
-import { attr, nest, payload } from '../helpers/nla-build.js';
+import { attr, nest, payload, concat } from '../helpers/nla-build.js';
 import { roundTrip } from '../helpers/roundtrip.js';
 
 /** Every decoder under test, as a function of one byte string. */
@@ -62,15 +62,6 @@ const attrTree = fc
   .tuple(fc.constantFrom(2, 10, 0, 7), fc.array(node, { maxLength: 8 }))
   .map(([family, nodes]) => payload(family, ...nodes));
 
-function concat(parts: readonly Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
-}
 
 /** mutatedGolden takes a real capture's payload and flips, truncates or extends it. */
 const goldenPayloads = goldenNames().map((n) => loadGolden(n).msg.payload);

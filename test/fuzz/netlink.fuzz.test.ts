@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
+import { concat } from '../helpers/nla-build.js';
 import { NLM_F, NLMSGERR_ATTR } from '../../src/netlink/consts.js';
 import { decodeAck } from '../../src/netlink/errors.js';
 import { decodeMessages, encodeMessage } from '../../src/netlink/message.js';
@@ -20,15 +21,6 @@ const u16 = fc.integer({ min: 0, max: 0xffff });
 const u32 = fc.integer({ min: 0, max: 0xffffffff });
 const message = fc.record({ type: u16, flags: u16, seq: u32, pid: u32, payload: fc.uint8Array({ maxLength: 64 }) }, { noNullPrototype: true });
 
-function concat(parts: readonly Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
-}
 
 describe('fuzz: decodeMessages', () => {
   it('any bytes give messages or a DecodeError', () => {

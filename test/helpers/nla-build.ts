@@ -10,7 +10,8 @@ function u16ne(v: number): number[] {
   return LE ? [v & 0xff, v >> 8] : [v >> 8, v & 0xff];
 }
 
-function concat(parts: readonly Uint8Array[]): Uint8Array {
+/** concat joins byte arrays. */
+export function concat(parts: readonly Uint8Array[]): Uint8Array {
   const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
   let o = 0;
   for (const p of parts) {

@@ -183,7 +183,22 @@ describe('entries made by real traffic through the kernel', { skip }, () => {
     const exps: Expectation[] = [];
     for await (const b of ct.dumpExpectations()) exps.push(...b);
     assert.equal(exps.length, 2, 'two PASV replies, two expectations');
+    const destroyed = subscribe({ groups: ['exp-destroy'], netns: fw.name });
+    const firstDestroy = (async (): Promise<ExpEvent | undefined> => {
+      const guard = setTimeout(() => destroyed.close(), 15_000);
+      try {
+        for await (const b of destroyed) if (b.kind === 'events') return b.events[0] as ExpEvent;
+        return undefined;
+      } finally {
+        clearTimeout(guard);
+        destroyed.close();
+      }
+    })();
     assert.deepEqual(await ct.deleteExpectations([exps[0]!]), [{ ok: true }]);
+    const gone = await firstDestroy;
+    assert.equal(gone?.kind, 'destroy', 'an EXP_DESTROY event arrived');
+    assert.equal(gone?.exp.id, exps[0]!.id);
+    assert.ok((gone?.portId ?? 0) > 0, 'caused by our own socket, so it carries our port id');
     const one: Expectation[] = [];
     for await (const b of ct.dumpExpectations()) one.push(...b);
     assert.deepEqual(

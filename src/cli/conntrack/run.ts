@@ -24,6 +24,7 @@ import {
   setupReply,
   toModel,
 } from './ctobj.js';
+import { NativeUnavailableError } from '../../native/binding.js';
 import { AsciiOut } from './fast-line.js';
 import { formatListBatch } from './list-lines.js';
 import type { ListThreadData, ListThreadIn, ListThreadOut } from './list-thread.js';
@@ -134,7 +135,10 @@ class Ctx {
 function openOrFail(io: RunIo): CtKernel {
   try {
     return io.openKernel();
-  } catch {
+  } catch (e) {
+    // Our own failure (the addon is missing or stale) says what to do; a socket the kernel refused
+    // gets conntrack's words.
+    if (e instanceof NativeUnavailableError) return exitError(EXIT.OTHER_PROBLEM, e.message);
     return exitError(EXIT.OTHER_PROBLEM, "Can't open handler");
   }
 }
@@ -737,7 +741,8 @@ async function events(x: Ctx, expectations: boolean): Promise<number> {
   const rcvbuf = !expectations && (cmd.options & OPT.BUFFERSIZE) !== 0 ? Number(cmd.bufferSize) : undefined;
   try {
     stream = io.subscribe(groups, rcvbuf);
-  } catch {
+  } catch (e) {
+    if (e instanceof NativeUnavailableError) return exitError(EXIT.OTHER_PROBLEM, e.message);
     return exitError(EXIT.OTHER_PROBLEM, expectations ? "Can't open handler" : "Can't open netlink socket");
   }
   if (rcvbuf !== undefined) io.sink.err(`NOTICE: Netlink socket buffer size has been set to ${stream.rcvbuf()} bytes.\n`);
