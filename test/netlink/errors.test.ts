@@ -3,6 +3,7 @@ import { describe, it } from 'node:test';
 import { decodeAck, errnoName, NetlinkError } from '../../src/netlink/errors.js';
 import { DecodeError } from '../../src/wire/decode-error.js';
 import { parseAnnotatedHex } from '../../src/wire/hex.js';
+import { loadGolden } from '../helpers/golden.js';
 
 describe('netlink ACKs and errors', () => {
   it('decodes a positive ACK', () => {
@@ -38,5 +39,16 @@ describe('netlink ACKs and errors', () => {
     const e = new NetlinkError(17, 'create conntrack', 5, 'exists');
     assert.equal(e.code, 'EEXIST');
     assert.match(e.message, /create conntrack: EEXIST \(exists\)/);
+  });
+});
+
+describe('a real extended ACK from the kernel (test/golden/ack-ext-policy.hex)', () => {
+  it('decodes errno, seq, message and offset, and names the errno', () => {
+    const { msg } = loadGolden('ack-ext-policy.hex');
+    const ack = decodeAck(msg.payload, msg.flags);
+    assert.deepEqual(ack, { error: 34, seq: 1234, extAckMsg: 'Attribute failed policy validation', extAckOffset: 20 });
+    const e = new NetlinkError(ack.error, 'create conntrack', ack.seq, ack.extAckMsg, ack.extAckOffset);
+    assert.equal(e.code, 'ERANGE');
+    assert.equal(e.message, 'create conntrack: ERANGE (Attribute failed policy validation)');
   });
 });
