@@ -27,7 +27,7 @@ export interface NetlinkConnOptions {
   /** Name of a network namespace under /run/netns to open the socket in. */
   readonly netns?: string;
   /**
-   * Bytes handed to JS per socket wakeup (default 256 KiB, about 1 000 conntrack entries). Small
+   * Bytes handed to JS per socket wakeup (default 128 KiB, about 500 conntrack entries). Small
    * batches keep decoded objects short-lived, so they die in the young generation instead of being
    * promoted: measured on a 100 000-entry dump, 4 MiB batches cost ~120 ms of GC per dump.
    */
@@ -73,17 +73,14 @@ export class NetlinkConn {
 
   private readonly maxBytesPerCallback: number;
 
-  private constructor(
-    private readonly protocol: number,
-    opts: NetlinkConnOptions,
-  ) {
+  private constructor(protocol: number, opts: NetlinkConnOptions) {
     this.maxBytesPerCallback = opts.maxBytesPerCallback ?? 128 * 1024;
     this.sock = NativeSocket.open(AF_NETLINK, SOCK.RAW, protocol, opts.netns !== undefined ? { netns: opts.netns } : {});
     try {
       this.sock.bind(netlinkSockaddr(0, 0));
       // The kernel assigned the port id; read it back so replies can be checked against it.
       const sa = this.sock.getsockname();
-      this.portId = new DataView(sa.buffer, sa.byteOffset, sa.byteLength).getUint32(4, true);
+      this.portId = new DataView(sa.buffer, sa.byteOffset, sa.byteLength).getUint32(4, HOST_LITTLE_ENDIAN); // nl_pid
       this.sock.setsockoptInt(SOL_NETLINK, NETLINK_OPT.CAP_ACK, 1);
       this.sock.setsockoptInt(SOL_NETLINK, NETLINK_OPT.EXT_ACK, 1);
       if (opts.rcvbufBytes !== undefined) setRcvbuf(this.sock, opts.rcvbufBytes);
@@ -105,7 +102,11 @@ export class NetlinkConn {
     return this.sock.getsockoptInt(SOL_SOCKET, SO.RCVBUF);
   }
 
-  /** listen routes multicast messages (seq 0 from port 0) to `onMessages`, and ENOBUFS to `onOverrun`. */
+  /**
+   * listen routes the messages that answer none of this socket's requests (multicast: events
+   * carry seq 0, or the seq and port of whichever process caused them) to `onMessages`, and
+   * ENOBUFS to `onOverrun`.
+   */
   listen(onMessages: (msgs: NlMessage[]) => void, onOverrun: () => void): void {
     this.multicast = onMessages;
     this.overrun = onOverrun;
@@ -286,7 +287,7 @@ export class NetlinkConn {
     } finally {
       this.settle(seq);
       if (this.raw?.seq === seq) this.raw = undefined;
-      this.resume();
+      if (this.pending.size > 0 || this.multicast !== undefined) this.resume();
     }
   }
 
@@ -295,9 +296,16 @@ export class NetlinkConn {
     if (this.closed) return;
     this.closed = true;
     this.sock.close();
-    const err = new NetlinkError(9 /* EBADF */, 'close', 0);
+    this.failAll(new NetlinkError(9 /* EBADF */, 'close', 0));
+  }
+
+  /** failAll ends every request in flight, and a raw dump, with `err`. */
+  private failAll(err: NetlinkError): void {
     for (const [seq, p] of [...this.pending]) p.onAck(seq, err);
     this.pending.clear();
+    const raw = this.raw;
+    this.raw = undefined;
+    raw?.end(err);
   }
 
   /** ref/unref: whether an idle listener keeps the process alive. */
@@ -358,18 +366,14 @@ export class NetlinkConn {
 
   private onError(err: ErrnoError): void {
     if (err.code !== 'ENOBUFS') {
-      // A socket error other than an overrun fails every request in flight.
-      const e = new NetlinkError(err.errno, `recv (${err.code})`, 0);
-      for (const [seq, p] of [...this.pending]) p.onAck(seq, e);
+      // A socket error other than an overrun fails everything in flight.
+      this.failAll(new NetlinkError(err.errno, `recv (${err.code})`, 0));
       return;
     }
     this.stats.overruns++;
     if (this.overrun !== undefined) this.overrun();
     // Replies may have been dropped: a request socket cannot know which, so fail them all.
-    if (this.pending.size > 0) {
-      const e = new NetlinkError(err.errno, 'recv (ENOBUFS: replies lost)', 0);
-      for (const [seq, p] of [...this.pending]) p.onAck(seq, e);
-    }
+    if (this.pending.size > 0 || this.raw !== undefined) this.failAll(new NetlinkError(err.errno, 'recv (ENOBUFS: replies lost)', 0));
   }
 
   private onDatagrams(dgrams: readonly Datagram[]): void {

@@ -1,5 +1,6 @@
 // The kernel client against the real kernel, each test in a fresh network namespace.
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { after, before, describe, it } from 'node:test';
 import { ConntrackClient } from '../../src/ctnetlink/client.js';
 import { decodeConntrack } from '../../src/ctnetlink/conntrack.js';
@@ -174,6 +175,21 @@ describe('ConntrackClient against the kernel', { skip }, () => {
     assert.equal(gotSctp.protoinfo?.sctp?.vtagOrig, 0x1234);
     const gotLab = await ct.get(labelled);
     assert.deepEqual(Array.from(gotLab.labels ?? []).slice(0, 2), [5, 0]);
+  });
+
+  it('does not keep the process alive once its requests and dumps are done, even unclosed', () => {
+    const client = new URL('../../src/ctnetlink/client.js', import.meta.url).href;
+    const script = `const { ConntrackClient } = await import(${JSON.stringify(client)});
+      const c = ConntrackClient.open(); let n = 0;
+      await c.count();
+      for await (const b of c.dumpRaw()) n += b.index.length / 3;
+      for await (const b of c.dump()) n += b.length;
+      console.log('done', n);`;
+    // 20 s is a hang guard: a client that kept polling would never exit.
+    const r = spawnSync('ip', ['netns', 'exec', ns.name, process.execPath, '--input-type=module', '-e', script], { encoding: 'utf8', timeout: 20_000 });
+    assert.equal(r.signal, null, 'the process exited by itself');
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, /^done \d+/);
   });
 
   it('flushes one family only, then all, and reads per-CPU statistics', async () => {
