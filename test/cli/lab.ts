@@ -288,7 +288,7 @@ const MOVING: readonly RegExp[] = [
   /(delta-time=)(\d+)/g,
   /(<timeout>)(\d+)/g,
   /(<deltatime>)(\d+)/g,
-  /^(-A -t )(\d+)/gm, // -o save
+  /^(-[ADU] -t )(\d+)/gm, // -o save (-A new, -U update, -D destroy)
   /^( *(?:\[\w+\] )?)(\d+)(?= proto=)/gm, // expectations: the timeout first
 ];
 
