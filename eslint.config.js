@@ -23,4 +23,5 @@ export default tseslint.config(
   layer(['src/netlink/{message,attrs,errors,consts}.ts'], io, 'netlink codecs are pure'),
   layer(['src/ctnetlink/**/*.ts'], ['**/cli/**'], 'ctnetlink/ must not import the CLI'),
   layer(['src/ctnetlink/!(client|events).ts'], io, 'ctnetlink codecs are pure'),
+  layer(['src/engine/**/*.ts'], [...io, '**/cli/**', '**/netlink/conn*', '**/ctnetlink/client*', '**/ctnetlink/events*'], 'engine logic is pure: ports are injected (house-style R7)'),
 );
