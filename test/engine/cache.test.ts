@@ -1,0 +1,124 @@
+// The internal and external caches: identity, life cycle, origin suppression and the message-type
+// rules of conntrackd-protocol.md §1.3–§1.5.
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { ctKey, ExternalCache, InternalCache } from '../../src/engine/cache.js';
+import { IPPROTO, IPS } from '../../src/ctnetlink/consts.js';
+import type { Conntrack } from '../../src/ctnetlink/types.js';
+
+function entry(i: number, extra: Partial<Conntrack> = {}): Conntrack {
+  const src = `10.0.0.${i}`;
+  return {
+    family: 'ipv4',
+    orig: { family: 'ipv4', src, dst: '192.0.2.1', proto: IPPROTO.TCP, srcPort: 1000 + i, dstPort: 80 },
+    reply: { family: 'ipv4', src: '192.0.2.1', dst: '198.51.100.9', proto: IPPROTO.TCP, srcPort: 80, dstPort: 40000 + i },
+    status: IPS.CONFIRMED | IPS.SEEN_REPLY,
+    timeout: 100,
+    ...extra,
+  };
+}
+
+describe('cache identity', () => {
+  it('is the original tuple and the zone; reply tuple, id and counters are not part of it', () => {
+    const a = entry(1);
+    assert.equal(ctKey(a), ctKey({ ...a, id: 5, reply: entry(2).reply!, countersOrig: { packets: 1n, bytes: 2n } }));
+    assert.notEqual(ctKey(a), ctKey({ ...a, zone: 3 }));
+    assert.notEqual(ctKey(a), ctKey(entry(2)));
+    assert.notEqual(ctKey(a), ctKey({ ...a, orig: { ...a.orig!, zone: 1 } }), 'a directional zone is part of the tuple');
+    assert.equal(ctKey({ family: 'ipv4' }), '', 'no original tuple, no identity');
+  });
+});
+
+describe('internal cache', () => {
+  it('lives NEW → ALIVE → DEAD, strips counters, and sends what others caused', () => {
+    const c = new InternalCache(10);
+    const n = c.onKernelEvent('new', entry(1, { countersOrig: { packets: 1n, bytes: 60n }, use: 1, id: 7 }));
+    assert.equal(n.enqueue, true);
+    assert.equal(n.obj?.status, 'new');
+    assert.equal(n.obj?.ct.countersOrig, undefined);
+    assert.equal(n.obj?.ct.id, undefined);
+    const u = c.onKernelEvent('update', entry(1, { timeout: 50 }));
+    assert.equal(u.obj, n.obj, 'the same object, updated in place for queued references');
+    assert.equal(u.obj?.status, 'alive');
+    assert.equal(u.obj?.ct.timeout, 50);
+    const d = c.onKernelEvent('destroy', entry(1));
+    assert.equal(d.obj?.status, 'dead');
+    assert.equal(d.enqueue, true);
+    assert.equal([...c.live()].length, 0);
+    c.release(d.obj!);
+    assert.equal(c.size, 0);
+  });
+
+  it('does not send back what its own commit or flush caused, and ignores injected entries', () => {
+    const c = new InternalCache(10);
+    assert.equal(c.onKernelEvent('new', entry(1), 'commit').enqueue, false);
+    assert.equal(c.size, 1, 'committed entries are cached (their later DEL is sent)');
+    assert.equal(c.onKernelEvent('destroy', entry(1), 'flush').enqueue, false);
+    assert.equal(c.onKernelEvent('new', entry(2), 'inject').obj, undefined);
+    assert.equal(c.get(ctKey(entry(2))), undefined);
+    assert.equal(c.onKernelEvent('update', entry(3)).obj?.status, 'alive', 'an UPDATE for an unknown entry creates it');
+  });
+
+  it('refuses new entries past HashLimit and counts them, still updating known ones', () => {
+    const c = new InternalCache(2);
+    c.onKernelEvent('new', entry(1));
+    c.onKernelEvent('new', entry(2));
+    assert.equal(c.onKernelEvent('new', entry(3)).obj, undefined);
+    assert.equal(c.stats.refusedOverLimit, 1);
+    assert.equal(c.onKernelEvent('update', entry(2, { mark: 4 })).obj?.ct.mark, 4);
+  });
+
+  it('a NEW for the tuple of a dead object starts a new object; the dead one stays until released', () => {
+    const c = new InternalCache(10);
+    const old = c.onKernelEvent('new', entry(1)).obj!;
+    c.onKernelEvent('destroy', entry(1));
+    const fresh = c.onKernelEvent('new', entry(1)).obj!;
+    assert.notEqual(fresh, old);
+    c.release(old); // the protocol sent the old DEL: releasing it must not drop the new entry
+    assert.equal(c.get(ctKey(entry(1))), fresh);
+  });
+
+  it('resyncs from a dump: new and changed entries come back, missing ones turn dead', () => {
+    const c = new InternalCache(10);
+    c.onKernelEvent('new', entry(1));
+    c.onKernelEvent('new', entry(2));
+    const r = c.resync([entry(2, { timeout: 9 }), entry(3)]);
+    assert.deepEqual(
+      r.added.map((o) => o.ct.orig?.src),
+      ['10.0.0.3'],
+    );
+    assert.deepEqual(
+      r.changed.map((o) => o.ct.timeout),
+      [9],
+    );
+    assert.deepEqual(
+      r.gone.map((o) => [o.ct.orig?.src, o.status]),
+      [['10.0.0.1', 'dead']],
+    );
+  });
+});
+
+describe('external cache', () => {
+  it('NEW replaces, UPD updates or creates, DEL removes', () => {
+    const c = new ExternalCache(10);
+    assert.equal(c.apply('upd', entry(1, { mark: 1 }), 1000), true, 'UPD of an unknown tuple creates it');
+    assert.equal(c.get(ctKey(entry(1)))?.ct.mark, 1);
+    c.apply('upd', entry(1, { timeout: 7 }), 2000);
+    assert.deepEqual([c.get(ctKey(entry(1)))?.ct.mark, c.get(ctKey(entry(1)))?.ct.timeout, c.get(ctKey(entry(1)))?.receivedAtMs], [1, 7, 2000]);
+    const { mark: _m, ...unmarked } = entry(1);
+    c.apply('new', unmarked, 3000);
+    assert.equal(c.get(ctKey(entry(1)))?.ct.mark, undefined, 'NEW replaces the whole entry');
+    assert.equal(c.apply('del', entry(1), 4000), true);
+    assert.equal(c.size, 0);
+    assert.equal(c.apply('del', entry(1), 5000), false);
+    assert.equal(c.stats.deletedUnknown, 1);
+  });
+
+  it('refuses new entries past HashLimit and counts them', () => {
+    const c = new ExternalCache(1);
+    c.apply('new', entry(1), 0);
+    assert.equal(c.apply('new', entry(2), 0), false);
+    assert.equal(c.stats.refusedOverLimit, 1);
+    assert.equal(c.apply('upd', entry(1, { mark: 3 }), 0), true, 'known entries still update');
+  });
+});
