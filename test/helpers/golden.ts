@@ -45,10 +45,13 @@ export function loadGolden(name: string): Golden {
   return { name, raw, msg: msgs[0]!, header };
 }
 
-/** goldenNames lists the golden files whose name starts with `prefix`. */
+/**
+ * goldenNames lists the netlink golden files whose name starts with `prefix`. The sync protocol's
+ * captures (sync-*.hex: UDP payloads, not netlink messages) have their own loader (test/sync).
+ */
 export function goldenNames(prefix = ''): string[] {
   return readdirSync(GOLDEN_DIR)
-    .filter((f) => f.endsWith('.hex') && f.startsWith(prefix))
+    .filter((f) => f.endsWith('.hex') && !f.startsWith('sync-') && f.startsWith(prefix))
     .sort();
 }
 

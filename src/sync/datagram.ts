@@ -1,0 +1,184 @@
+import { DecodeError } from '../wire/decode-error.js';
+import { Writer } from '../wire/writer.js';
+import type { SyncEncodeOptions } from './conntrack.js';
+import { NETHDR_ACK_SIZ, NETHDR_SIZ, SYNC_MAX_MESSAGE, SYNC_VERSION } from './consts.js';
+import { decodeSyncHeader, isRangeForm, seqBefore } from './header.js';
+import { classifySync, decodeSyncBody, writeSyncMessage, type SyncDecodeOptions, type SyncMessage } from './message.js';
+
+/**
+ * Datagrams: several messages back to back, never split (§2.9), and the receive walk of
+ * sync-mode.c channel_handler_routine + do_channel_handler_step (§2.10).
+ */
+
+/**
+ * SyncRejectReason says why a received message was refused; each maps to one of conntrackd's
+ * `-s network` counters (SYNC_REJECT_INFO). SYNC_TRUNCATED and SYNC_BAD_SIZE stop the walk (the
+ * rest of the datagram is dropped, as conntrackd does); the others skip one message.
+ */
+export type SyncRejectReason =
+  | 'SYNC_TRUNCATED' // fewer bytes left than a header (8, or 16 for ACK/NACK/RESYNC)
+  | 'SYNC_BAD_SIZE' // len 0, len past the datagram, or len shorter than its header
+  | 'SYNC_BAD_VERSION' // version nibble ≠ 1
+  | 'SYNC_BAD_HEADER' // flags/type the receiver's protocol refuses; ACK/NACK with `to` before `from` (FTFW)
+  | 'SYNC_BAD_TYPE' // ALARM: a type > 5 without flags
+  | 'SYNC_BAD_PAYLOAD' // the attribute walk failed (msg2ct / msg2exp returned -1)
+  | 'SYNC_INCOMPLETE' // keepstate only: attributes fine but no addresses / L4 protocol (conntrackd would cache it)
+  | 'SYNC_IGNORED'; // ALARM: a flagged message that is no control message, dropped silently
+
+/** SYNC_REJECT_INFO: conntrackd's counter for each reason, and whether it adds to "Malformed messages". */
+export const SYNC_REJECT_INFO: Readonly<Record<SyncRejectReason, { readonly counter: string | null; readonly malformed: boolean }>> = {
+  SYNC_TRUNCATED: { counter: 'Truncated message', malformed: true },
+  SYNC_BAD_SIZE: { counter: 'Bad message size', malformed: true },
+  SYNC_BAD_VERSION: { counter: 'Wrong protocol version', malformed: true },
+  SYNC_BAD_HEADER: { counter: 'Malformed header', malformed: true },
+  SYNC_BAD_TYPE: { counter: 'Bad message type', malformed: true },
+  SYNC_BAD_PAYLOAD: { counter: 'Malformed payload', malformed: true },
+  SYNC_INCOMPLETE: { counter: null, malformed: false },
+  SYNC_IGNORED: { counter: null, malformed: false },
+};
+
+/** SyncRejection is one refused message: where it was, what its header said, and why. */
+export interface SyncRejection {
+  readonly reason: SyncRejectReason;
+  readonly offset: number; // of the message in the datagram
+  readonly length: number; // bytes skipped (len), or dropped (the rest) when the walk stopped
+  readonly type?: number;
+  readonly flags?: number;
+  readonly seq?: number;
+  /** The body's DecodeError for SYNC_BAD_PAYLOAD / SYNC_INCOMPLETE. */
+  readonly error?: DecodeError;
+}
+
+export interface DecodedDatagram {
+  readonly messages: SyncMessage[];
+  readonly errors: SyncRejection[];
+  /**
+   * Bytes used. Equals the input length unless `stream` is set and the input ends inside a
+   * message: then the caller keeps bytes [consumed, end) and prepends them to the next read.
+   */
+  readonly consumed: number;
+}
+
+export interface DatagramDecodeOptions extends SyncDecodeOptions {
+  /** TCP channel: a message cut at the end of the input is kept for the next read, not an error. */
+  readonly stream?: boolean;
+}
+
+/**
+ * decodeDatagram walks one received datagram (or TCP read) message by message as conntrackd does,
+ * returning the messages it accepts and one typed rejection per refused message. It never throws
+ * for any input: body decoders throw DecodeError only, and those are turned into rejections.
+ * Sequence-number checks (FTFW's "packets before", lost-message counting) are the engine's.
+ */
+export function decodeDatagram(bytes: Uint8Array, opts: DatagramDecodeOptions = {}): DecodedDatagram {
+  const messages: SyncMessage[] = [];
+  const errors: SyncRejection[] = [];
+  const mode = opts.mode ?? 'ftfw';
+  const stream = opts.stream === true;
+  const end = bytes.length;
+  let off = 0;
+  while (off < end) {
+    const remain = end - off;
+    if (remain < NETHDR_SIZ) {
+      if (stream) break;
+      errors.push({ reason: 'SYNC_TRUNCATED', offset: off, length: remain });
+      off = end;
+      break;
+    }
+    const type = bytes[off]! & 15;
+    const flags = bytes[off + 1]!;
+    const len = (bytes[off + 2]! << 8) | bytes[off + 3]!;
+    const seq = ((bytes[off + 4]! << 24) | (bytes[off + 5]! << 16) | (bytes[off + 6]! << 8) | bytes[off + 7]!) >>> 0;
+    const stop = (reason: SyncRejectReason): void => {
+      errors.push({ reason, offset: off, length: remain, type, flags, seq });
+      off = end;
+    };
+    if (len === 0) {
+      stop('SYNC_BAD_SIZE');
+      break;
+    }
+    if (len > remain) {
+      if (stream) break;
+      stop('SYNC_BAD_SIZE');
+      break;
+    }
+    if (isRangeForm(type, flags)) {
+      if (remain < NETHDR_ACK_SIZ) {
+        if (stream) break;
+        stop('SYNC_TRUNCATED');
+        break;
+      }
+      if (len < NETHDR_ACK_SIZ) {
+        stop('SYNC_BAD_SIZE');
+        break;
+      }
+    } else if (len < NETHDR_SIZ) {
+      stop('SYNC_BAD_SIZE');
+      break;
+    }
+    const skip = (reason: SyncRejectReason, error?: DecodeError): void => {
+      errors.push(error === undefined ? { reason, offset: off, length: len, type, flags, seq } : { reason, offset: off, length: len, type, flags, seq, error });
+    };
+    if (bytes[off]! >>> 4 !== SYNC_VERSION) {
+      skip('SYNC_BAD_VERSION');
+    } else {
+      const c = classifySync(type, flags, mode);
+      if (c === 'bad-header') skip('SYNC_BAD_HEADER');
+      else if (c === 'bad-type') skip('SYNC_BAD_TYPE');
+      else if (c === 'ignored') skip('SYNC_IGNORED');
+      else {
+        try {
+          const h = decodeSyncHeader(bytes, off, off + len);
+          if (mode === 'ftfw' && (c === 'ack' || c === 'nack') && seqBefore(h.to!, h.from!)) skip('SYNC_BAD_HEADER');
+          else messages.push(decodeSyncBody(bytes, off, h, c));
+        } catch (e) {
+          // Body decoders throw DecodeError only (the fuzz tests hold them to it); anything else
+          // would be a keepstate bug, and one bad datagram must still not stop the daemon.
+          const err = e instanceof DecodeError ? e : new DecodeError('BAD_VALUE', ['sync'], off, `decoder bug: ${String(e)}`, { cause: e });
+          skip(err.code === 'MISSING' ? 'SYNC_INCOMPLETE' : 'SYNC_BAD_PAYLOAD', err);
+        }
+      }
+    }
+    off += len;
+  }
+  return { messages, errors, consumed: off };
+}
+
+export interface DatagramEncodeOptions extends SyncEncodeOptions {
+  /**
+   * Per-packet overhead the channel assumes (channel_*.c `headersiz`): 28 for UDP and multicast
+   * (also over IPv6), 40 for TCP. Default 28.
+   */
+  readonly overhead?: number;
+}
+
+/**
+ * encodeDatagrams packs messages in order into datagrams the way conntrackd's channel buffer does
+ * (channel.c channel_send): the buffer holds `mtu - overhead` bytes and a message is appended while
+ * `used + len < size` (strictly), otherwise the buffer is sent first; messages are never split. So
+ * no datagram exceeds `mtu - overhead - 1` bytes (1471 for MTU 1500 over UDP). conntrackd also
+ * flushes at the end of each transmit pass: call this once per pass. Throws RangeError for a
+ * message that could never fit (conntrackd would loop forever) or that exceeds 4096 bytes.
+ */
+export function encodeDatagrams(messages: readonly SyncMessage[], mtu: number, opts: DatagramEncodeOptions = {}): Uint8Array[] {
+  const size = mtu - (opts.overhead ?? 28);
+  const out: Uint8Array[] = [];
+  const buf = new Uint8Array(Math.max(size, 0));
+  let used = 0;
+  const w = msgWriter;
+  for (const m of messages) {
+    w.reset();
+    const len = writeSyncMessage(w, m, opts);
+    if (len >= size) throw new RangeError(`a ${len}-byte message cannot fit a ${size}-byte channel buffer (MTU ${mtu})`);
+    if (used + len >= size) {
+      out.push(buf.slice(0, used));
+      used = 0;
+    }
+    buf.set(w.written(), used);
+    used += len;
+  }
+  if (used > 0) out.push(buf.slice(0, used));
+  return out;
+}
+
+const msgWriter = new Writer(SYNC_MAX_MESSAGE);
