@@ -16,6 +16,7 @@ have g++ || need_pkgs+=(g++)
 have python3 || need_pkgs+=(python3)
 have sysctl || need_pkgs+=(procps)
 [ -x /usr/bin/time ] || need_pkgs+=(time)
+have conntrackd || need_pkgs+=(conntrackd) # the incumbent: interop and comparison tests
 if [ "${#need_pkgs[@]}" -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then
     echo "setup: missing ${need_pkgs[*]}; run as root so apt-get can install them" >&2
@@ -23,8 +24,15 @@ if [ "${#need_pkgs[@]}" -gt 0 ]; then
   fi
   echo "setup: installing ${need_pkgs[*]}"
   export DEBIAN_FRONTEND=noninteractive
+  # Debian's conntrackd package starts its service on install; tests run it only inside their own
+  # namespaces, so forbid service starts while installing (policy-rc.d exit 101).
+  made_policy=""
+  if [ ! -e /usr/sbin/policy-rc.d ]; then
+    printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d && made_policy=1
+  fi
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends "${need_pkgs[@]}" >/dev/null
+  if [ -n "$made_policy" ]; then rm -f /usr/sbin/policy-rc.d; fi
 fi
 
 if ! have node || [ "$(node -p 'process.versions.node.split(".")[0]')" -lt 20 ]; then

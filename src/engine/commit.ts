@@ -4,9 +4,12 @@ import type { ExternalEntry } from './cache.js';
 
 /**
  * Commit planning (conntrackd-protocol.md §1.6), pure: what to create in the kernel for the
- * entries of the external cache. The wire carries no reply tuple, so it is rebuilt from the
- * original tuple and the NAT attributes, as libnetfilter_conntrack's NFCT_SOPT_SETUP_REPLY does;
- * CTA_NAT_SRC/CTA_NAT_DST stay in the entry so the kernel installs the same NAT binding.
+ * entries of the external cache. The wire carries no reply tuple. The request carries the plain
+ * inverse of the original tuple plus CTA_NAT_SRC / CTA_NAT_DST, and the kernel derives the NAT'd
+ * reply itself: nf_nat_setup_info() sets IPS_SRC_NAT / IPS_DST_NAT (the bits that make it rewrite
+ * packets) only when the binding changes the reply tuple it was given. A reply tuple with the NAT
+ * already applied yields an entry that looks right and is never NAT'd — measured in
+ * test/kernel/commit.test.ts.
  */
 
 /** IP_CT_TCP_FLAG_BE_LIBERAL: accept any in-window-or-not segment (no window tracking after takeover). */
@@ -16,13 +19,12 @@ export const TCP_FLAG_BE_LIBERAL = 0x08;
 const ICMP_REPLY: Readonly<Record<number, number>> = { 8: 0, 13: 14, 15: 16, 17: 18 };
 const ICMPV6_REPLY: Readonly<Record<number, number>> = { 128: 129, 139: 140 };
 
-/** replyTuple builds the reply direction from the original tuple and the NAT ranges (min values). */
+/** replyTuple is the inverse of the original tuple (ICMP requests answered by their reply type), without NAT. */
 export function replyTuple(ct: Conntrack): Tuple | undefined {
   const o = ct.orig;
   if (o === undefined) return undefined;
-  const icmp = o.proto === IPPROTO.ICMP || o.proto === IPPROTO.ICMPV6;
   const r: { -readonly [K in keyof Tuple]: Tuple[K] } = { family: o.family, src: o.dst, dst: o.src, proto: o.proto };
-  if (icmp) {
+  if (o.proto === IPPROTO.ICMP || o.proto === IPPROTO.ICMPV6) {
     if (o.icmpId !== undefined) r.icmpId = o.icmpId;
     if (o.icmpType !== undefined) r.icmpType = (o.proto === IPPROTO.ICMP ? ICMP_REPLY : ICMPV6_REPLY)[o.icmpType] ?? o.icmpType;
     if (o.icmpCode !== undefined) r.icmpCode = o.icmpCode;
@@ -30,12 +32,6 @@ export function replyTuple(ct: Conntrack): Tuple | undefined {
     if (o.dstPort !== undefined) r.srcPort = o.dstPort;
     if (o.srcPort !== undefined) r.dstPort = o.srcPort;
   }
-  // SNAT rewrites where replies go back to; DNAT rewrites where they come from.
-  if (ct.natSrc?.minIp !== undefined) r.dst = ct.natSrc.minIp;
-  if (ct.natSrc?.minPort !== undefined && !icmp) r.dstPort = ct.natSrc.minPort;
-  if (ct.natDst?.minIp !== undefined) r.src = ct.natDst.minIp;
-  if (ct.natDst?.minPort !== undefined && !icmp) r.srcPort = ct.natDst.minPort;
-  if (o.zone !== undefined && ct.orig?.zone !== undefined) r.zone = o.zone;
   return r;
 }
 
