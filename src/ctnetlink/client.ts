@@ -66,6 +66,11 @@ export class ConntrackClient {
     );
   }
 
+  /** portId is the netlink port of this client's socket: events its writes cause carry it (CtEvent.portId). */
+  get portId(): number {
+    return this.conn.portId;
+  }
+
   /** dump streams the conntrack table, one array per socket wakeup; `filter` is applied by the kernel. */
   async *dump(filter?: DumpFilter): AsyncGenerator<Conntrack[], void, undefined> {
     for await (const msgs of this.conn.dump(ctDump(filter), 'dump conntrack')) {

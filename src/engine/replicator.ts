@@ -63,7 +63,17 @@ export class Replicator {
     else this.releaseIfUnheld(r.obj);
   }
 
-  /** resyncInternal reloads the internal cache from a kernel dump (start-up, overrun, `-R`) and queues every difference. */
+  /**
+   * populate update-or-creates the internal cache from a kernel dump without sending anything:
+   * what conntrackd does at start-up and on `-R` (the peer gets it on RESYNC or `-B`).
+   */
+  populate(dump: Iterable<Conntrack>): number {
+    let n = 0;
+    for (const ct of dump) if (this.internal.onKernelEvent('update', ct).obj !== undefined) n++;
+    return n;
+  }
+
+  /** resyncInternal reloads the internal cache after lost events (netlink overrun): every difference is queued, vanished entries become DEL. */
   resyncInternal(dump: Iterable<Conntrack>): { added: number; changed: number; gone: number } {
     const r = this.internal.resync(dump);
     for (const o of r.added) this.ftfw.enqueue(o);

@@ -60,7 +60,8 @@ const DEFAULT_BATCH = 256; // messages per sendmsg; each ACK costs ~830 B of rcv
 export class NetlinkConn {
   readonly stats: ConnStats = { overruns: 0, malformed: 0, strayReplies: 0 };
   private readonly sock: NativeSocket;
-  private readonly portId: number;
+  /** portId is the socket's netlink port (nl_pid): events this socket's requests cause carry it. */
+  readonly portId: number;
   private seq: number;
   private readonly pending = new Map<number, Pending>();
   private multicast: ((msgs: NlMessage[]) => void) | undefined;

@@ -1,0 +1,265 @@
+import { ConntrackClient } from '../ctnetlink/client.js';
+import { subscribe, type EventStream } from '../ctnetlink/events.js';
+import type { Conntrack } from '../ctnetlink/types.js';
+import type { ConntrackdConfig, SyncConfig } from '../config/conntrackd/types.js';
+import { planCommit } from '../engine/commit.js';
+import type { KernelEventOrigin } from '../engine/cache.js';
+import { Replicator } from '../engine/replicator.js';
+import { openChannel, type SyncChannel } from '../sync/channel.js';
+import type { Logger } from './log.js';
+
+/**
+ * SyncNode is a running replication node in FTFW mode: the I/O edge around the pure Replicator.
+ * It owns three ctnetlink sockets — requests (dumps, flushes), commit (its port id marks the
+ * events our commits cause, which are not sent back), events — the dedicated link, and the two
+ * timers (transmit on the next turn of the loop after new work; the one-second alive timer).
+ */
+export interface CommitResult {
+  readonly committed: number;
+  readonly failed: number;
+  readonly ms: number;
+}
+
+export interface SyncNodeOptions {
+  /** Network namespace to run in (tests and the lab); default: the process's own. */
+  readonly netns?: string;
+}
+
+export class SyncNode {
+  readonly replicator: Replicator;
+  private readonly requests: ConntrackClient;
+  private readonly committer: ConntrackClient;
+  private readonly events: EventStream;
+  private transmitScheduled = false;
+  private aliveTimer: NodeJS.Timeout | undefined;
+  private overrunTimer: NodeJS.Timeout | undefined;
+  private lastTransmitMs = 0;
+  private committing = false;
+  private stopped = false;
+  readonly counters = { overruns: 0, overrunResyncs: 0, eventsReceived: 0, commitsRun: 0 };
+
+  private constructor(
+    private readonly cfg: ConntrackdConfig,
+    private readonly sync: SyncConfig,
+    private readonly channel: SyncChannel,
+    private readonly log: Logger,
+    opts: SyncNodeOptions,
+  ) {
+    const ns = opts.netns !== undefined ? { netns: opts.netns } : {};
+    this.requests = ConntrackClient.open(ns);
+    this.committer = ConntrackClient.open(ns);
+    this.replicator = new Replicator(
+      {
+        ackWindow: sync.ackWindowSize,
+        resendQueueSize: sync.resendQueueSize,
+        hashLimit: cfg.general.hashLimit,
+        mtu: channel.mtu,
+        overhead: channel.overhead,
+        tcpWindowTracking: sync.tcpWindowTracking,
+        commitTimeout: sync.commitTimeoutSec !== undefined,
+        initialSeq: Math.floor(Date.now() / 1000) >>> 0, // time(NULL), as conntrackd
+      },
+      { send: (ds) => ds.forEach((d) => this.channel.send(d)) },
+    );
+    // Subscribe before the initial dump (conntrackd subscribes after it and loses what changes
+    // meanwhile); events of entries the dump also returns are harmless update-or-creates.
+    this.events = subscribe({
+      groups: ['new', 'update', 'destroy'],
+      ...ns,
+      ...(cfg.general.netlinkBufferSize !== undefined ? { rcvbufBytes: cfg.general.netlinkBufferSize } : {}),
+    });
+  }
+
+  /** start brings a node up: link, sockets, the initial dump (nothing is sent), then the loops. */
+  static async start(cfg: ConntrackdConfig, log: Logger, opts: SyncNodeOptions = {}): Promise<SyncNode> {
+    const sync = cfg.sync;
+    if (sync === undefined) throw new Error('no Sync section: nothing to replicate');
+    const chCfg = sync.channels[sync.defaultChannel];
+    if (chCfg === undefined || chCfg.kind === 'tcp') throw new Error('the default dedicated link must be UDP or Multicast');
+    const channel = await openChannel(chCfg, opts.netns !== undefined ? { netns: opts.netns } : {});
+    const node = new SyncNode(cfg, sync, channel, log, opts);
+    try {
+      const n = node.replicator.populate(await node.dumpKernel());
+      log.log('notice', `internal cache populated with ${n} entries from the kernel`);
+    } catch (e) {
+      await node.stop();
+      throw e;
+    }
+    channel.onDatagram((d) => {
+      node.replicator.onDatagram(d, Date.now());
+      node.scheduleTransmit();
+    });
+    channel.onError((e) => log.log('warning', `dedicated link: ${e.message}`));
+    void node.eventLoop();
+    node.armAlive();
+    if (sync.startupResync) node.requestResync();
+    return node;
+  }
+
+  /** commit puts the external cache into the kernel (`-c`): masters first, EEXIST → delete and create once more. */
+  async commit(): Promise<CommitResult> {
+    if (this.committing) {
+      this.log.log('notice', 'commit already in progress, skipping');
+      return { committed: 0, failed: 0, ms: 0 };
+    }
+    this.committing = true;
+    const t0 = Date.now();
+    try {
+      this.log.log('notice', 'committing all external caches');
+      const plan = planCommit(this.replicator.external.values(), {
+        nowMs: t0,
+        ...(this.sync.commitTimeoutSec !== undefined ? { commitTimeoutSec: this.sync.commitTimeoutSec } : {}),
+        tcpWindowTracking: this.sync.tcpWindowTracking,
+      });
+      const results = await this.committer.create(plan);
+      const retry: Conntrack[] = [];
+      let failed = 0;
+      results.forEach((r, i) => {
+        if (r.ok) return;
+        if (r.error.code === 'EEXIST') retry.push(plan[i]!);
+        else {
+          failed++;
+          this.log.log('error', `commit-create: ${r.error.message}`);
+        }
+      });
+      if (retry.length > 0) {
+        await this.committer.delete(retry);
+        for (const r of await this.committer.create(retry)) {
+          if (r.ok) continue;
+          failed++;
+          this.log.log('error', `commit-create: ${r.error.message}`);
+        }
+      }
+      const ms = Date.now() - t0;
+      this.counters.commitsRun++;
+      this.log.log('notice', `Committed ${plan.length - failed} new entries`);
+      if (failed > 0) this.log.log('notice', `${failed} entries can't be committed`);
+      this.log.log('notice', `commit has taken ${(ms / 1000).toFixed(6)} seconds`);
+      return { committed: plan.length - failed, failed, ms };
+    } finally {
+      this.committing = false;
+    }
+  }
+
+  /** flushCaches empties the caches (`-f`); refused while a commit runs, as conntrackd. */
+  flushCaches(which: 'internal' | 'external' | 'both'): boolean {
+    if (this.committing) {
+      this.log.log('notice', 'ignoring flush command, commit still in progress');
+      return false;
+    }
+    if (which !== 'internal') this.replicator.external.flush();
+    if (which !== 'external') for (const o of [...this.replicator.internal.values()]) this.replicator.onKernelEvent({ kind: 'destroy', ct: o.ct }, 'flush');
+    return true;
+  }
+
+  /** resyncWithKernel reloads the internal cache from a kernel dump without sending (`-R`). */
+  async resyncWithKernel(): Promise<number> {
+    return this.replicator.populate(await this.dumpKernel());
+  }
+
+  /** bulk sends the whole internal cache to the peer (`-B`). */
+  bulk(): void {
+    this.replicator.bulk();
+    this.scheduleTransmit();
+  }
+
+  /** requestResync asks the peer for its whole table (`-n`). */
+  requestResync(): void {
+    this.replicator.requestResync();
+    this.scheduleTransmit();
+  }
+
+  /** flushKernel empties the kernel's conntrack table (`-F`); the DESTROY events it causes are not sent. */
+  async flushKernel(): Promise<void> {
+    await this.requests.flush();
+  }
+
+  /** linkStats are the dedicated link's counters. */
+  linkStats(): ReturnType<SyncChannel['stats']> & { device: string; kind: string } {
+    return { ...this.channel.stats(), device: this.channel.device, kind: this.channel.kind };
+  }
+
+  /** stop closes everything (idempotent). */
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    clearTimeout(this.aliveTimer);
+    clearTimeout(this.overrunTimer);
+    this.events.close();
+    this.requests.close();
+    this.committer.close();
+    await this.channel.close();
+  }
+
+  private async dumpKernel(): Promise<Conntrack[]> {
+    const all: Conntrack[] = [];
+    for await (const b of this.requests.dump()) all.push(...b);
+    return all;
+  }
+
+  private origin(portId: number | undefined): KernelEventOrigin {
+    if (portId === undefined || portId === 0) return 'other';
+    if (portId === this.committer.portId) return 'commit';
+    if (portId === this.requests.portId) return 'flush';
+    return 'other';
+  }
+
+  private async eventLoop(): Promise<void> {
+    for await (const b of this.events) {
+      if (this.stopped) return;
+      if (b.kind === 'overrun') {
+        this.onOverrun();
+        continue;
+      }
+      for (const ev of b.events) {
+        if (!('ct' in ev)) continue;
+        this.counters.eventsReceived++;
+        this.replicator.onKernelEvent(ev, this.origin(ev.portId));
+      }
+      this.scheduleTransmit();
+    }
+  }
+
+  /** onOverrun: events were lost; after NetlinkOverrunResync seconds, resync from a dump and send the differences. */
+  private onOverrun(): void {
+    this.counters.overruns++;
+    this.log.log('warning', 'netlink event socket overrun: events were lost');
+    const sec = this.cfg.general.netlinkOverrunResyncSec;
+    if (sec === undefined || this.overrunTimer !== undefined) return;
+    this.overrunTimer = setTimeout(() => {
+      this.overrunTimer = undefined;
+      void this.dumpKernel().then(
+        (dump) => {
+          const r = this.replicator.resyncInternal(dump);
+          this.counters.overrunResyncs++;
+          this.log.log('notice', `resync after overrun: ${r.added} added, ${r.changed} changed, ${r.gone} gone`);
+          this.scheduleTransmit();
+        },
+        (e: unknown) => this.log.log('error', `resync after overrun failed: ${String(e)}`),
+      );
+    }, sec * 1000);
+  }
+
+  private scheduleTransmit(): void {
+    if (this.transmitScheduled || this.stopped) return;
+    this.transmitScheduled = true;
+    setImmediate(() => {
+      this.transmitScheduled = false;
+      if (this.stopped) return;
+      if (this.replicator.transmit() > 0) this.lastTransmitMs = Date.now();
+    });
+  }
+
+  /** armAlive runs the alive timer: one second after the last transmit pass (§3.1.4). */
+  private armAlive(): void {
+    const due = Math.max(0, this.lastTransmitMs + 1000 - Date.now());
+    this.aliveTimer = setTimeout(() => {
+      if (this.stopped) return;
+      if (Date.now() - this.lastTransmitMs >= 1000) {
+        this.replicator.onAliveTimer();
+        this.lastTransmitMs = Date.now();
+      }
+      this.armAlive();
+    }, due);
+  }
+}
