@@ -3,8 +3,8 @@
 // Entries made in one kernel arrive complete in the other side's external cache, deletions
 // propagate, and a commit puts what B sent into A's kernel with its NAT mapping.
 import assert from 'node:assert/strict';
-import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -15,12 +15,11 @@ import type { Conntrack } from '../../src/ctnetlink/types.js';
 import { ctKey } from '../../src/engine/cache.js';
 import { SyncNode } from '../../src/daemon/sync-node.js';
 import type { Logger } from '../../src/daemon/log.js';
+import { Conntrackd, syncConf } from '../../lab/conntrackd.js';
 import { linkVeth, nft } from '../../lab/link.js';
 import { Netns, rootSkipReason } from '../../lab/netns.js';
 
-const skip =
-  rootSkipReason() ??
-  (spawnSync('conntrackd', ['-v'], { encoding: 'utf8' }).stdout.includes('v1.4.7') ? undefined : 'conntrackd 1.4.7 is not installed (scripts/setup.sh installs it)');
+const skip = rootSkipReason() ?? (Conntrackd.installed() ? undefined : 'conntrackd 1.4.7 is not installed (scripts/setup.sh installs it)');
 
 const N = 1000;
 
@@ -44,28 +43,6 @@ function entry(i: number, side: number): Conntrack {
   };
 }
 
-function conf(dir: string, self: string, peer: string, dev: string): string {
-  return `General {
-  HashSize 8192
-  HashLimit 131072
-  LogFile ${dir}/log
-  LockFile ${dir}/lock
-  UNIX { Path ${dir}/ctl }
-  NetlinkBufferSize 2097152
-  NetlinkBufferSizeMaxGrowth 8388608
-}
-Sync {
-  Mode FTFW { }
-  UDP {
-    IPv4_address ${self}
-    IPv4_Destination_Address ${peer}
-    Port 3780
-    Interface ${dev}
-  }
-}
-`;
-}
-
 async function until(what: string, cond: () => boolean | Promise<boolean>, ms = 30_000): Promise<void> {
   const end = Date.now() + ms; // a hang guard, not a performance bound
   while (!(await cond())) {
@@ -79,13 +56,10 @@ const quiet: Logger = { log: (level, message) => void (level === 'error' && erro
 
 describe('FTFW over UDP with the real conntrackd 1.4.7', { skip }, () => {
   let a: Netns, b: Netns;
-  let dirA: string, dirB: string;
+  let dirA: string;
   let node: SyncNode | undefined;
   let kA: ConntrackClient, kB: ConntrackClient;
-  let conntrackdPid: number | undefined;
-
-  /** ctd runs a conntrackd client command against B's daemon. */
-  const ctd = (...args: string[]): string => b.exec('conntrackd', ['-C', join(dirB, 'conf'), ...args]);
+  let ctd: Conntrackd | undefined;
 
   before(async () => {
     a = Netns.create('ia');
@@ -97,12 +71,9 @@ describe('FTFW over UDP with the real conntrackd 1.4.7', { skip }, () => {
       nft(ns, 'table ip nat {\n chain post { type nat hook postrouting priority 100; }\n chain pre { type nat hook prerouting priority -100; }\n}\n');
     }
     dirA = mkdtempSync(join(tmpdir(), 'ks-ia-'));
-    dirB = mkdtempSync(join(tmpdir(), 'ks-ib-'));
-    writeFileSync(join(dirB, 'conf'), conf(dirB, '10.231.0.2', '10.231.0.1', 'sync0'));
-    const child = b.spawn('conntrackd', ['-C', join(dirB, 'conf')], { stdio: 'ignore' });
-    conntrackdPid = child.pid;
-    await until('conntrackd to answer', () => spawnSync('ip', ['netns', 'exec', b.name, 'conntrackd', '-C', join(dirB, 'conf'), '-s'], { stdio: 'ignore' }).status === 0);
-    const { config } = parseConntrackdConfig(conf(dirA, '10.231.0.1', '10.231.0.2', 'sync0'), 'a.conf');
+    ctd = new Conntrackd(b, { kind: 'udp', self: '10.231.0.2', peer: '10.231.0.1', device: 'sync0' });
+    await ctd.start();
+    const { config } = parseConntrackdConfig(syncConf(dirA, { kind: 'udp', self: '10.231.0.1', peer: '10.231.0.2', device: 'sync0' }), 'a.conf');
     node = await SyncNode.start(config, quiet, { netns: a.name });
     kA = ConntrackClient.open({ netns: a.name });
     kB = ConntrackClient.open({ netns: b.name });
@@ -112,20 +83,14 @@ describe('FTFW over UDP with the real conntrackd 1.4.7', { skip }, () => {
     await node?.stop();
     kA?.close();
     kB?.close();
-    if (conntrackdPid !== undefined) {
-      try {
-        process.kill(conntrackdPid, 'SIGTERM');
-      } catch {
-        // already gone
-      }
-    }
+    await ctd?.stop();
     a?.close();
     b?.close();
-    for (const d of [dirA, dirB]) if (d !== undefined) rmSync(d, { recursive: true, force: true });
+    if (dirA !== undefined) rmSync(dirA, { recursive: true, force: true });
   });
 
   /** externalOfB lists conntrackd's external cache lines for our test prefix. */
-  const externalOfB = (prefix: string): string[] => ctd('-e').split('\n').filter((l) => l.includes(`src=${prefix}`));
+  const externalOfB = (prefix: string): string[] => ctd!.externalLines(`src=${prefix}`);
 
   it(`sends ${N} entries made in A's kernel to conntrackd's external cache, complete`, async () => {
     const made = await kA.create(Array.from({ length: N }, (_, i) => entry(i, 6)));
