@@ -86,8 +86,8 @@ export class Conntrackd {
     return this.run('-e').stdout.split('\n').filter((l) => l.includes(needle));
   }
 
-  /** stop ends the daemon (SIGTERM, then SIGKILL) and removes its files. */
-  async stop(): Promise<void> {
+  /** stop ends the daemon (SIGTERM, then SIGKILL) and, unless `keepFiles`, removes its files (restart keeps them). */
+  async stop(keepFiles = false): Promise<void> {
     const c = this.child;
     this.child = undefined;
     if (c?.pid !== undefined && c.exitCode === null) {
@@ -97,7 +97,7 @@ export class Conntrackd {
       await exited;
       clearTimeout(t);
     }
-    rmSync(this.dir, { recursive: true, force: true });
+    if (!keepFiles) rmSync(this.dir, { recursive: true, force: true });
   }
 }
 

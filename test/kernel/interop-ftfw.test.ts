@@ -54,7 +54,7 @@ async function until(what: string, cond: () => boolean | Promise<boolean>, ms = 
 const errors: string[] = [];
 const quiet: Logger = { log: (level, message) => void (level === 'error' && errors.push(message)) };
 
-describe('FTFW over UDP with the real conntrackd 1.4.7', { skip }, () => {
+for (const kind of ['udp', 'multicast'] as const) describe(`FTFW over ${kind} with the real conntrackd 1.4.7`, { skip, timeout: 300_000 }, () => {
   let a: Netns, b: Netns;
   let dirA: string;
   let node: SyncNode | undefined;
@@ -71,10 +71,9 @@ describe('FTFW over UDP with the real conntrackd 1.4.7', { skip }, () => {
       nft(ns, 'table ip nat {\n chain post { type nat hook postrouting priority 100; }\n chain pre { type nat hook prerouting priority -100; }\n}\n');
     }
     dirA = mkdtempSync(join(tmpdir(), 'ks-ia-'));
-    ctd = new Conntrackd(b, { kind: 'udp', self: '10.231.0.2', peer: '10.231.0.1', device: 'sync0' });
+    ctd = new Conntrackd(b, { kind, self: '10.231.0.2', peer: '10.231.0.1', device: 'sync0' });
     await ctd.start();
-    const { config } = parseConntrackdConfig(syncConf(dirA, { kind: 'udp', self: '10.231.0.1', peer: '10.231.0.2', device: 'sync0' }), 'a.conf');
-    node = await SyncNode.start(config, quiet, { netns: a.name });
+    node = await startOurs();
     kA = ConntrackClient.open({ netns: a.name });
     kB = ConntrackClient.open({ netns: b.name });
   });
@@ -88,6 +87,10 @@ describe('FTFW over UDP with the real conntrackd 1.4.7', { skip }, () => {
     b?.close();
     if (dirA !== undefined) rmSync(dirA, { recursive: true, force: true });
   });
+
+  /** startOurs starts the keepstate node in A (again, for the restart test). */
+  const startOurs = (): Promise<SyncNode> =>
+    SyncNode.start(parseConntrackdConfig(syncConf(dirA, { kind, self: '10.231.0.1', peer: '10.231.0.2', device: 'sync0' }), 'a.conf').config, quiet, { netns: a.name });
 
   /** externalOfB lists conntrackd's external cache lines for our test prefix. */
   const externalOfB = (prefix: string): string[] => ctd!.externalLines(`src=${prefix}`);
@@ -128,6 +131,36 @@ describe('FTFW over UDP with the real conntrackd 1.4.7', { skip }, () => {
     assert.equal(got.reply?.dst, '198.51.100.1');
     assert.equal(got.reply?.dstPort, 22005);
     assert.ok(((got.status ?? 0) & IPS.SRC_NAT) !== 0, 'IPS_SRC_NAT: the kernel will rewrite its packets');
+  });
+
+  it('keeps replicating after our node restarts (HELLO), and `-n` brings back what it missed', async () => {
+    await node!.stop();
+    // While we are down, B's kernel changes: conntrackd sends into the void.
+    assert.equal((await kB.create(Array.from({ length: 100 }, (_, i) => entry(i, 8)))).filter((r) => r.ok).length, 100);
+    node = await startOurs();
+    const ours = (net: string): number => [...node!.replicator.external.values()].filter((e) => e.ct.orig?.src.startsWith(net) === true).length;
+    // New changes flow at once: conntrackd accepts our lower sequence numbers because of HELLO.
+    assert.equal((await kA.create(Array.from({ length: 50 }, (_, i) => entry(i, 9)))).filter((r) => r.ok).length, 50);
+    await until('conntrackd to get entries made after our restart', () => externalOfB('10.69.').length === 50);
+    // What we missed comes back with a resync request (`keepstated -n`): conntrackd answers with its bulk.
+    node!.requestResync();
+    await until('the 100 entries made while we were down', () => ours('10.68.') === 100);
+    assert.equal(ours('10.67.'), N, 'and everything else conntrackd has');
+  });
+
+  it('keeps replicating after conntrackd restarts, and its `-n` gets our whole table', async () => {
+    await ctd!.stop(true);
+    const sent = node!.replicator.ftfw.stats.sent;
+    assert.equal((await kA.create(Array.from({ length: 100 }, (_, i) => entry(i, 10)))).filter((r) => r.ok).length, 100);
+    // Make sure they went out while conntrackd is down (start() blocks this loop while it polls).
+    await until('our node to send them into the void', () => node!.replicator.ftfw.stats.sent >= sent + 100 && node!.replicator.ftfw.queued === 0);
+    await ctd!.start();
+    assert.equal(externalOfB('10.70.').length, 0, 'a fresh conntrackd starts empty');
+    assert.equal(ctd!.run('-n').status, 0);
+    await until('conntrackd to receive our bulk after its -n', () => externalOfB('10.70.').length === 100 && externalOfB('10.69.').length === 50);
+    // And new changes keep flowing to the restarted peer.
+    assert.equal((await kA.delete(Array.from({ length: 10 }, (_, i) => entry(i, 10)))).filter((r) => r.ok).length, 10);
+    await until('deletions to reach the restarted conntrackd', () => externalOfB('10.70.').length === 90);
   });
 
   it('survives garbage on the sync port and keeps what it replicated', async () => {
