@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { ConntrackClient } from '../../src/ctnetlink/client.js';
 import { enableConntrackEvents, subscribe, type EventStream } from '../../src/ctnetlink/events.js';
-import type { CtEvent, CtEventKind } from '../../src/ctnetlink/types.js';
+import type { Conntrack, CtEvent, CtEventKind } from '../../src/ctnetlink/types.js';
 import { Netns, rootSkipReason } from '../../lab/netns.js';
 import { tcpEntry } from './entries.js';
 
@@ -58,39 +58,46 @@ describe('conntrack events from the kernel', { skip }, () => {
   });
 
   it('needs nf_conntrack_events=1 before entries are made: under "auto" an entry made with no listener never reports', async () => {
-    await ct.flush();
-    ns.sysctl('net.netfilter.nf_conntrack_events', 2);
-    const auto = Array.from({ length: 500 }, (_, i) => tcpEntry(i + 5000));
-    await ct.create(auto); // "auto" and nobody listening: no event extension, ever
-    enableConntrackEvents(ns.name);
-    assert.equal(ns.exec('sysctl', ['-n', 'net.netfilter.nf_conntrack_events']).trim(), '1');
-    const forced = Array.from({ length: 500 }, (_, i) => tcpEntry(i + 6000));
-    await ct.create(forced); // still nobody listening, but events=1: these will report
-    const stream = subscribe({ groups: ['update'], netns: ns.name, enableEvents: false });
+    // A namespace of its own: the premise is that no listener ever existed there (the previous
+    // test's listener, even closed, could make "auto" attach event extensions in a shared one).
+    const own = Netns.create('auto');
+    const k = ConntrackClient.open({ netns: own.name });
     try {
-      const marker = tcpEntry(7000);
-      await ct.create([marker]);
-      const updated = new Set<string>();
-      const reading = (async () => {
-        for await (const b of stream) {
-          if (b.kind !== 'events') continue;
-          for (const e of b.events) {
-            if (!('ct' in e)) continue;
-            const key = `${e.ct.orig?.src}:${e.ct.orig?.srcPort}`;
-            updated.add(key);
-            if (key === `${marker.orig?.src}:${marker.orig?.srcPort}`) return;
+      own.sysctl('net.netfilter.nf_conntrack_events', 2);
+      const auto = Array.from({ length: 500 }, (_, i) => tcpEntry(i + 5000));
+      await k.create(auto); // "auto" and nobody listening: no event extension, ever
+      enableConntrackEvents(own.name);
+      assert.equal(own.exec('sysctl', ['-n', 'net.netfilter.nf_conntrack_events']).trim(), '1');
+      const forced = Array.from({ length: 500 }, (_, i) => tcpEntry(i + 6000));
+      await k.create(forced); // still nobody listening, but events=1: these will report
+      const stream = subscribe({ groups: ['update'], netns: own.name, enableEvents: false });
+      try {
+        const marker = tcpEntry(7000);
+        await k.create([marker]);
+        const updated = new Set<string>();
+        const key = (e: Conntrack): string => `${e.orig?.src}:${e.orig?.srcPort}`;
+        const reading = (async () => {
+          for await (const b of stream) {
+            if (b.kind !== 'events') continue;
+            for (const e of b.events) {
+              if (!('ct' in e)) continue;
+              updated.add(key(e.ct));
+              if (key(e.ct) === key(marker)) return;
+            }
           }
-        }
-      })();
-      const guard = setTimeout(() => stream.close(), 30_000);
-      await ct.update([...auto, ...forced, marker].map((e) => ({ family: e.family, orig: e.orig!, mark: 3 })));
-      await reading; // events arrive in order: once the marker's is here, every earlier one is too
-      clearTimeout(guard);
-      const key = (e: (typeof auto)[number]): string => `${e.orig?.src}:${e.orig?.srcPort}`;
-      assert.equal(forced.filter((e) => updated.has(key(e))).length, 500, 'entries made under events=1 report UPDATE');
-      assert.equal(auto.filter((e) => updated.has(key(e))).length, 0, 'entries made under "auto" with no listener never do');
+        })();
+        const guard = setTimeout(() => stream.close(), 30_000);
+        await k.update([...auto, ...forced, marker].map((e) => ({ family: e.family, orig: e.orig!, mark: 3 })));
+        await reading; // events arrive in order: once the marker's is here, every earlier one is too
+        clearTimeout(guard);
+        assert.equal(forced.filter((e) => updated.has(key(e))).length, 500, 'entries made under events=1 report UPDATE');
+        assert.equal(auto.filter((e) => updated.has(key(e))).length, 0, 'entries made under "auto" with no listener never do');
+      } finally {
+        stream.close();
+      }
     } finally {
-      stream.close();
+      k.close();
+      own.close();
     }
   });
 
