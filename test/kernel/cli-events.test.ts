@@ -43,7 +43,10 @@ async function untilBoth(r: NsRunner, a: Running, b: Running, kind: Probe, addr:
 
 function clean(text: string): { text: string; probes: number } {
   let probes = 0;
-  const lines = text.split('\n').filter((l) => {
+  // A last line without its newline was cut off when the tool was stopped (conntrack prints the
+  // -o timestamp prefix before the event itself): it is no event, on either side.
+  const complete = text.endsWith('\n') ? text : text.slice(0, text.lastIndexOf('\n') + 1);
+  const lines = complete.split('\n').filter((l) => {
     if (Object.values(PROBES).some((p) => l.includes(`${p.start} `) || l.includes(`${p.end} `) || l.includes(`>${p.start}<`) || l.includes(`>${p.end}<`))) {
       probes++;
       return false;
