@@ -19,7 +19,7 @@ export interface SyncLinkSpec {
  * in `dir`, so that several daemons can run side by side in namespaces: the UNIX socket path is in
  * the filesystem, which namespaces do not isolate.
  */
-export function syncConf(dir: string, link: SyncLinkSpec, extra = ''): string {
+export function syncConf(dir: string, link: SyncLinkSpec, extra = '', netlinkBufferSize = 2097152): string {
   const port = link.port ?? 3780;
   const channel =
     link.kind === 'udp'
@@ -31,8 +31,8 @@ export function syncConf(dir: string, link: SyncLinkSpec, extra = ''): string {
   LogFile ${dir}/log
   LockFile ${dir}/lock
   UNIX { Path ${dir}/ctl }
-  NetlinkBufferSize 2097152
-  NetlinkBufferSizeMaxGrowth 16777216
+  NetlinkBufferSize ${netlinkBufferSize}
+  NetlinkBufferSizeMaxGrowth ${Math.max(16777216, 2 * netlinkBufferSize)}
 }
 Sync {
   Mode FTFW { }
@@ -55,10 +55,16 @@ export class Conntrackd {
     private readonly ns: Netns,
     link: SyncLinkSpec,
     extra = '',
+    netlinkBufferSize?: number,
   ) {
     this.dir = mkdtempSync(join(tmpdir(), 'ks-ctd-'));
     this.conf = join(this.dir, 'conntrackd.conf');
-    writeFileSync(this.conf, syncConf(this.dir, link, extra));
+    writeFileSync(this.conf, syncConf(this.dir, link, extra, netlinkBufferSize));
+  }
+
+  /** pid of the running daemon (for CPU accounting), if started. */
+  get pid(): number | undefined {
+    return this.child?.pid;
   }
 
   /** installed tells whether conntrackd 1.4.7 is on this machine (scripts/setup.sh installs it). */
