@@ -1,7 +1,7 @@
 import { appendFileSync } from 'node:fs';
 
-/** LogLevel: conntrackd's levels as they appear in its log lines. */
-export type LogLevel = 'notice' | 'warning' | 'error' | 'debug';
+/** LogLevel: conntrackd's levels; `error` is printed as ERROR, as conntrackd does (§4.6). */
+export type LogLevel = 'notice' | 'info' | 'warning' | 'error' | 'debug';
 
 /** Logger is the port every daemon part logs through. */
 export interface Logger {
@@ -16,7 +16,7 @@ const two = (n: number): string => String(n).padStart(2, '0');
 export function logLine(level: LogLevel, message: string, now: Date, pid: number): string {
   const d = now;
   const stamp = `${WDAY[d.getDay()]} ${MON[d.getMonth()]} ${String(d.getDate()).padStart(2, ' ')} ${two(d.getHours())}:${two(d.getMinutes())}:${two(d.getSeconds())} ${d.getFullYear()}`;
-  return `[${stamp}] (pid=${pid}) [${level}] ${message}\n`;
+  return `[${stamp}] (pid=${pid}) [${level === 'error' ? 'ERROR' : level}] ${message}\n`;
 }
 
 /**
