@@ -35,6 +35,7 @@ export class SyncNode {
   private overrunTimer: NodeJS.Timeout | undefined;
   private lastTransmitMs = 0;
   private committing = false;
+  private readonly startedMs = Date.now();
   private stopped = false;
   readonly counters = { overruns: 0, overrunResyncs: 0, eventsReceived: 0, commitsRun: 0 };
 
@@ -79,7 +80,7 @@ export class SyncNode {
     const channel = await openChannel(chCfg, opts.netns !== undefined ? { netns: opts.netns } : {});
     const node = new SyncNode(cfg, sync, channel, log, opts);
     try {
-      const n = node.replicator.populate(await node.dumpKernel());
+      const n = node.replicator.populate(await node.dumpKernel(), Date.now());
       log.log('notice', `internal cache populated with ${n} entries from the kernel`);
     } catch (e) {
       await node.stop();
@@ -154,7 +155,7 @@ export class SyncNode {
 
   /** resyncWithKernel reloads the internal cache from a kernel dump without sending (`-R`). */
   async resyncWithKernel(): Promise<number> {
-    return this.replicator.populate(await this.dumpKernel());
+    return this.replicator.populate(await this.dumpKernel(), Date.now());
   }
 
   /** bulk sends the whole internal cache to the peer (`-B`). */
@@ -172,6 +173,15 @@ export class SyncNode {
   /** flushKernel empties the kernel's conntrack table (`-F`); the DESTROY events it causes are not sent. */
   async flushKernel(): Promise<void> {
     await this.requests.flush();
+  }
+
+  /** uptimeSec is how long the node has run. */
+  get uptimeSec(): number {
+    return Math.floor((Date.now() - this.startedMs) / 1000);
+  }
+  /** eventSocketBuffer is the event socket's receive buffer in bytes. */
+  eventSocketBuffer(): number {
+    return this.events.rcvbuf();
   }
 
   /** linkStats are the dedicated link's counters. */
@@ -214,7 +224,7 @@ export class SyncNode {
       for (const ev of b.events) {
         if (!('ct' in ev)) continue;
         this.counters.eventsReceived++;
-        this.replicator.onKernelEvent(ev, this.origin(ev.portId));
+        this.replicator.onKernelEvent(ev, this.origin(ev.portId), Date.now());
       }
       this.scheduleTransmit();
     }
@@ -230,7 +240,7 @@ export class SyncNode {
       this.overrunTimer = undefined;
       void this.dumpKernel().then(
         (dump) => {
-          const r = this.replicator.resyncInternal(dump);
+          const r = this.replicator.resyncInternal(dump, Date.now());
           this.counters.overrunResyncs++;
           this.log.log('notice', `resync after overrun: ${r.added} added, ${r.changed} changed, ${r.gone} gone`);
           this.scheduleTransmit();

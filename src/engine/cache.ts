@@ -31,6 +31,8 @@ export interface CacheObject {
   readonly key: string;
   ct: Conntrack;
   status: ObjStatus;
+  /** When the entry entered the cache (ms, from the caller's clock): `-i` shows "[active since Ns]". */
+  readonly sinceMs: number;
 }
 
 /** KernelEventOrigin says who caused a kernel event: conntrackd suppresses its own (§1.4 step 4). */
@@ -49,7 +51,7 @@ export interface InternalResult {
  */
 export class InternalCache {
   private readonly objects = new Map<string, CacheObject>();
-  readonly stats = { refusedOverLimit: 0 };
+  readonly stats = { refusedOverLimit: 0, added: 0, updated: 0, deleted: 0 };
 
   constructor(private readonly limit: number) {}
 
@@ -68,7 +70,7 @@ export class InternalCache {
    * marks dead) and says whether to send it: events our own commit, flush or inject sockets
    * caused are not sent back (inject events are ignored entirely).
    */
-  onKernelEvent(kind: 'new' | 'update' | 'destroy', ct: Conntrack, origin: KernelEventOrigin = 'other'): InternalResult {
+  onKernelEvent(kind: 'new' | 'update' | 'destroy', ct: Conntrack, origin: KernelEventOrigin = 'other', nowMs = 0): InternalResult {
     if (origin === 'inject') return { obj: undefined, enqueue: false };
     const key = ctKey(ct);
     if (key === '') return { obj: undefined, enqueue: false };
@@ -76,6 +78,7 @@ export class InternalCache {
     if (kind === 'destroy') {
       if (existing === undefined) return { obj: undefined, enqueue: false };
       existing.status = 'dead';
+      this.stats.deleted++;
       return { obj: existing, enqueue: origin !== 'flush' && origin !== 'commit' };
     }
     // Counters, use, id and timestamps are kept as the kernel sent them (copying the entry to drop
@@ -84,19 +87,21 @@ export class InternalCache {
     if (existing !== undefined && !(kind === 'new' && existing.status === 'dead')) {
       existing.ct = kind === 'new' ? state : { ...existing.ct, ...state };
       existing.status = kind === 'new' ? 'new' : 'alive';
+      this.stats.updated++;
       return { obj: existing, enqueue: origin !== 'commit' };
     }
     if (existing === undefined && this.objects.size >= this.limit) {
       this.stats.refusedOverLimit++;
       return { obj: undefined, enqueue: false };
     }
-    const obj: CacheObject = { key, ct: state, status: kind === 'new' ? 'new' : 'alive' };
+    const obj: CacheObject = { key, ct: state, status: kind === 'new' ? 'new' : 'alive', sinceMs: nowMs };
     this.objects.set(key, obj);
+    this.stats.added++;
     return { obj, enqueue: origin !== 'commit' };
   }
 
   /** resync replaces the cache with a dump of the kernel table: entries no longer there become dead. */
-  resync(dump: Iterable<Conntrack>): { added: CacheObject[]; changed: CacheObject[]; gone: CacheObject[] } {
+  resync(dump: Iterable<Conntrack>, nowMs = 0): { added: CacheObject[]; changed: CacheObject[]; gone: CacheObject[] } {
     const seen = new Set<string>();
     const added: CacheObject[] = [];
     const changed: CacheObject[] = [];
@@ -105,7 +110,7 @@ export class InternalCache {
       if (key === '') continue;
       seen.add(key);
       const before = this.objects.get(key);
-      const r = this.onKernelEvent('update', ct);
+      const r = this.onKernelEvent('update', ct, 'other', nowMs);
       if (r.obj === undefined) continue;
       (before === undefined ? added : changed).push(r.obj);
     }
@@ -143,7 +148,7 @@ export interface ExternalEntry {
  */
 export class ExternalCache {
   private readonly entries = new Map<string, ExternalEntry>();
-  readonly stats = { refusedOverLimit: 0, deletedUnknown: 0 };
+  readonly stats = { refusedOverLimit: 0, deletedUnknown: 0, added: 0, updated: 0, deleted: 0 };
 
   constructor(private readonly limit: number) {}
 
@@ -168,6 +173,7 @@ export class ExternalCache {
         return false;
       }
       this.entries.delete(key);
+      this.stats.deleted++;
       return true;
     }
     if (existing === undefined && this.entries.size >= this.limit) {
@@ -176,6 +182,8 @@ export class ExternalCache {
     }
     const merged = op === 'upd' && existing !== undefined ? { ...existing.ct, ...ct } : ct;
     this.entries.set(key, { key, ct: merged, receivedAtMs: nowMs });
+    if (existing === undefined) this.stats.added++;
+    else this.stats.updated++;
     return true;
   }
 

@@ -55,8 +55,8 @@ export class Replicator {
   }
 
   /** onKernelEvent mirrors one local ctnetlink event and queues it for the peer unless we caused it. */
-  onKernelEvent(ev: CtEvent, origin: KernelEventOrigin = 'other'): void {
-    const r = this.internal.onKernelEvent(ev.kind, ev.ct, origin);
+  onKernelEvent(ev: CtEvent, origin: KernelEventOrigin = 'other', nowMs = 0): void {
+    const r = this.internal.onKernelEvent(ev.kind, ev.ct, origin, nowMs);
     if (r.obj === undefined) return;
     if (r.obj.status === 'dead') this.dead.add(r.obj);
     if (r.enqueue) this.ftfw.enqueue(r.obj);
@@ -67,15 +67,15 @@ export class Replicator {
    * populate update-or-creates the internal cache from a kernel dump without sending anything:
    * what conntrackd does at start-up and on `-R` (the peer gets it on RESYNC or `-B`).
    */
-  populate(dump: Iterable<Conntrack>): number {
+  populate(dump: Iterable<Conntrack>, nowMs = 0): number {
     let n = 0;
-    for (const ct of dump) if (this.internal.onKernelEvent('update', ct).obj !== undefined) n++;
+    for (const ct of dump) if (this.internal.onKernelEvent('update', ct, 'other', nowMs).obj !== undefined) n++;
     return n;
   }
 
   /** resyncInternal reloads the internal cache after lost events (netlink overrun): every difference is queued, vanished entries become DEL. */
-  resyncInternal(dump: Iterable<Conntrack>): { added: number; changed: number; gone: number } {
-    const r = this.internal.resync(dump);
+  resyncInternal(dump: Iterable<Conntrack>, nowMs = 0): { added: number; changed: number; gone: number } {
+    const r = this.internal.resync(dump, nowMs);
     for (const o of r.added) this.ftfw.enqueue(o);
     for (const o of r.changed) this.ftfw.enqueue(o);
     for (const o of r.gone) {

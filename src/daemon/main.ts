@@ -1,0 +1,314 @@
+import { spawn } from 'node:child_process';
+import { closeSync, openSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { ConfigErrors, formatConfigError } from '../config/error.js';
+import { parseConntrackdConfig, unsupportedFeatures } from '../config/conntrackd/index.js';
+import type { ConntrackdConfig } from '../config/conntrackd/types.js';
+import { runControlRequest } from '../control/client.js';
+import { CTL } from '../control/codes.js';
+import { formatCtCacheDump, formatJsonReply, formatStatsView, STATS_VIEW_OF_CODE, statsViewJson, ctCacheDumpJson, type CtCacheEntry } from '../control/format.js';
+import { ControlServer, type ControlConn } from '../control/server.js';
+import { ZERO_NETWORK_STATS, type CacheStats, type SyncDaemonStats } from '../control/stats.js';
+import { formatUsage, formatVersion, parseDaemonArgs, type DaemonCommand } from './args.js';
+import { fileLogger, logLine } from './log.js';
+import { SyncNode } from './sync-node.js';
+
+/**
+ * keepstated's composition root: the only place that wires real ports. conntrackd's command line
+ * (args.ts) either sends one request to a running daemon's control socket (client mode) or runs
+ * the daemon: config → refusal of what is not built yet → lock file → log → sync node → control
+ * socket; `-d` returns only once the daemon is up. Exit statuses are conntrackd's: 0 on success, 1
+ * on any failure to start or to reach the daemon.
+ */
+
+const out = (s: string): void => void writeSync(1, s);
+const err = (s: string): void => void writeSync(2, s);
+
+function readConfig(path: string): ConntrackdConfig {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (e) {
+    throw new StartError(`can't open config file \`${path}': ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
+  }
+  try {
+    return parseConntrackdConfig(text, path).config;
+  } catch (e) {
+    if (e instanceof ConfigErrors) throw new StartError(e.errors.map(formatConfigError).join('\n'));
+    throw e;
+  }
+}
+
+/** StartError is a reason the command cannot go on; its message is printed as is, exit status 1. */
+class StartError extends Error {}
+
+/** main runs keepstated with argv (without node and the script) and returns the exit status. */
+export async function main(argv: readonly string[]): Promise<number> {
+  const cmd: DaemonCommand = parseDaemonArgs(argv);
+  const dlog = (level: 'warning' | 'error', message: string): void => err(logLine(level, message, new Date(), process.pid));
+  for (const n of cmd.notices) {
+    if (n.usage) out(formatUsage('keepstated'));
+    dlog(n.level, n.message);
+  }
+  try {
+    switch (cmd.kind) {
+      case 'version':
+        out(formatVersion());
+        return 0;
+      case 'help':
+        out(formatUsage('keepstated'));
+        return 0;
+      case 'error':
+        if (cmd.usageOnStdout) out(formatUsage('keepstated'));
+        dlog('error', cmd.message);
+        return cmd.status;
+      case 'request': {
+        const cfg = readConfig(cmd.config);
+        const r = await runControlRequest(cfg.general.unixPath, cmd.code, cmd.json, (chunk) => void writeSync(1, chunk));
+        if (r.status !== 0) err(`${r.message}\n`);
+        return r.status;
+      }
+      case 'daemon':
+        return await daemon(cmd.config, cmd.detach, cmd.keepalived);
+    }
+  } catch (e) {
+    if (e instanceof StartError) {
+      // A detached child has no stderr: its waiting `-d` parent prints the reason.
+      if (process.env.KEEPSTATED_DETACHED === '1' && process.send !== undefined) process.send({ error: e.message });
+      else err(`${e.message}\n`);
+      return 1;
+    }
+    throw e;
+  }
+}
+
+async function daemon(configPath: string, detach: boolean, keepalived: string | undefined): Promise<number> {
+  const cfg = readConfig(configPath);
+  const refusals = unsupportedFeatures(cfg).map(formatConfigError);
+  if (keepalived !== undefined) refusals.push(`--keepalived ${keepalived}: not supported yet (the VRRP failover manager is a later step)`);
+  if (cfg.mode !== 'sync') refusals.push(`${cfg.file}: only Sync mode is supported yet (this file runs ${cfg.mode === 'stats' ? 'Stats' : 'no'} mode)`);
+  if (refusals.length > 0) throw new StartError(refusals.join('\n'));
+  if (detach && process.env.KEEPSTATED_DETACHED !== '1') return detachAndWait();
+
+  const lock = cfg.general.lockFile;
+  try {
+    closeSync(openSync(lock, 'wx'));
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new StartError(code === 'EEXIST' ? `lockfile \`${lock}' exists, perhaps keepstated already running?` : `can't create lockfile \`${lock}': ${code ?? String(e)}`);
+  }
+  const log = fileLogger(cfg.general.logFile);
+  let node: SyncNode | undefined;
+  let server: ControlServer | undefined;
+  const cleanup = async (): Promise<void> => {
+    await server?.close();
+    await node?.stop();
+    try {
+      unlinkSync(lock);
+    } catch {
+      // already gone
+    }
+  };
+  try {
+    log.log('notice', '-- starting in daemon mode --');
+    node = await SyncNode.start(cfg, log);
+    if (cfg.general.unixPath === undefined) log.log('warning', 'no UNIX { Path } in the configuration: no control socket');
+    else server = await ControlServer.listen({ path: cfg.general.unixPath, handler: { handle: (code, conn) => handle(node!, cfg, code, conn, stop) }, logger: log });
+    log.log('notice', 'initialization completed');
+  } catch (e) {
+    await cleanup();
+    throw new StartError(`start failed: ${e instanceof Error ? e.message : String(e)}`);
+  }
+  let stopping: Promise<void> | undefined;
+  let stopped!: () => void;
+  const done = new Promise<void>((resolve) => (stopped = resolve));
+  function stop(): Promise<void> {
+    stopping ??= (async () => {
+      log.log('notice', '---- shutdown received ----');
+      await cleanup();
+      stopped();
+    })();
+    return stopping;
+  }
+  for (const sig of ['SIGTERM', 'SIGINT'] as const) process.once(sig, () => void stop());
+  process.on('SIGHUP', () => log.log('notice', 'logs reopened')); // the log file is opened per line: rotation needs nothing else
+  if (process.send !== undefined) process.send('ready'); // tell a waiting `-d` parent
+  if (process.env.KEEPSTATED_DETACHED === '1') process.disconnect?.();
+  await done;
+  return 0;
+}
+
+/**
+ * detachAndWait is `-d`: Node cannot fork, so the daemon re-runs itself detached (own session, no
+ * terminal, stdio closed) and this process exits 0 only once the child says it is ready, 1 if the
+ * child exits first — conntrackd's "returns only after a successful start".
+ */
+function detachAndWait(): Promise<number> {
+  const script = fileURLToPath(new URL('../../../bin/keepstated.js', import.meta.url));
+  // The daemon keeps none of this process's stdio (a caller waiting for our output would otherwise
+  // wait for the daemon's end); it reports 'ready' or {error} over the IPC channel.
+  const child = spawn(process.execPath, [script, ...process.argv.slice(2)], {
+    detached: true,
+    stdio: ['ignore', 'ignore', 'ignore', 'ipc'],
+    env: { ...process.env, KEEPSTATED_DETACHED: '1' },
+  });
+  return new Promise((resolve) => {
+    child.once('message', (m: unknown) => {
+      if (m === 'ready') {
+        child.removeAllListeners('exit');
+        child.unref();
+        child.disconnect();
+        resolve(0);
+        return;
+      }
+      const reason = typeof m === 'object' && m !== null && 'error' in m ? String((m as { error: unknown }).error) : 'the daemon failed to start';
+      err(`${reason}\n`);
+      resolve(1);
+    });
+    child.once('exit', (code) => resolve(code === 0 ? 1 : (code ?? 1)));
+  });
+}
+
+function cacheStats(name: string, size: number, live: number, st: { added: number; updated: number; deleted: number; refusedOverLimit: number }): CacheStats {
+  return {
+    name,
+    active: live,
+    objects: size,
+    entries: size,
+    addOk: st.added,
+    addFail: st.refusedOverLimit,
+    addFailEnomem: 0,
+    addFailEnospc: st.refusedOverLimit,
+    updOk: st.updated,
+    updFail: 0,
+    updFailEnoent: 0,
+    delOk: st.deleted,
+    delFail: 0,
+    delFailEnoent: 0,
+  };
+}
+
+/** snapshot builds the `-s` view model from the running node. Counters keepstate does not keep yet (flow traffic) are zero. */
+function snapshot(node: SyncNode, cfg: ConntrackdConfig): SyncDaemonStats {
+  const r = node.replicator;
+  const live = [...r.internal.live()].length;
+  const rej = r.stats.rejected;
+  const link = node.linkStats();
+  const rejected = Object.values(rej).reduce((a, b) => a + (b ?? 0), 0);
+  return {
+    mode: 'sync',
+    protocol: 'ftfw',
+    internal: { kind: 'cache', ...cacheStats('internal', r.internal.size, live, r.internal.stats) },
+    external: { kind: 'cache', ...cacheStats('external', r.external.size, r.external.size, { ...r.external.stats, deleted: r.external.stats.deleted }) },
+    expect: undefined,
+    traffic: { bytes: 0n, packets: 0n },
+    network: {
+      ...ZERO_NETWORK_STATS,
+      rcvMalformed: BigInt(rejected),
+      rcvBadVersion: rej.SYNC_BAD_VERSION ?? 0,
+      rcvBadHeader: rej.SYNC_BAD_HEADER ?? 0,
+      rcvBadPayload: (rej.SYNC_BAD_PAYLOAD ?? 0) + (rej.SYNC_INCOMPLETE ?? 0),
+      rcvBadType: rej.SYNC_BAD_TYPE ?? 0,
+      rcvTruncated: rej.SYNC_TRUNCATED ?? 0,
+      rcvBadSize: rej.SYNC_BAD_SIZE ?? 0,
+      rcvLost: BigInt(r.ftfw.stats.lost),
+      rcvBefore: BigInt(r.ftfw.stats.before),
+    },
+    link: {
+      channels: [
+        {
+          kind: link.kind === 'multicast' ? 'multicast' : 'udp',
+          ifname: link.device,
+          status: 'RUNNING',
+          sent: { bytes: BigInt(link.bytesSent), messages: BigInt(link.packetsSent), errors: BigInt(link.errorsSend) },
+          recv: { bytes: BigInt(link.bytesRecv), messages: BigInt(link.packetsRecv), errors: BigInt(link.errorsRecv) },
+        },
+      ],
+      current: 0,
+    },
+    queues: {
+      allocatedNodes: r.ftfw.queued + r.ftfw.awaitingAck,
+      queues: [
+        { name: 'txqueue', current: r.ftfw.queued, max: 2147483647, enospc: 0 },
+        { name: 'rsqueue', current: r.ftfw.awaitingAck, max: cfg.sync?.resendQueueSize ?? 0, enospc: r.ftfw.stats.resendOverflow },
+      ],
+    },
+    rsqueue: [],
+    runtime: {
+      uptimeSec: node.uptimeSec,
+      nlEventsReceived: BigInt(node.counters.eventsReceived),
+      nlEventsFiltered: 0n,
+      nlEventsUnknownType: 0,
+      nlCatchEventFailed: 0,
+      nlDumpUnknownType: 0,
+      nlOverrun: node.counters.overruns,
+      nlKernelTableFlush: 0,
+      nlKernelTableResync: node.counters.overrunResyncs,
+      netlinkBufferSize: node.eventSocketBuffer(),
+      childProcessFailed: 0,
+      childProcessSegfault: 0,
+      childProcessTermsig: 0,
+      selectFailed: 0,
+      waitFailed: 0,
+      localReadFailed: 0,
+      localUnknownRequest: 0,
+    },
+    processes: [],
+  };
+}
+
+/** handle runs one control request (conntrackd's request codes, §4.2) against the node. */
+async function handle(node: SyncNode, cfg: ConntrackdConfig, code: number, conn: ControlConn, stop: () => Promise<void>): Promise<string> {
+  const nowSec = Math.floor(Date.now() / 1000);
+  const view = STATS_VIEW_OF_CODE.get(code);
+  if (view !== undefined) {
+    const s = snapshot(node, cfg);
+    return conn.json ? formatJsonReply(statsViewJson(view, s)) : formatStatsView(view, s);
+  }
+  const r = node.replicator;
+  const internal = (): CtCacheEntry[] => [...r.internal.live()].map((o) => ({ ct: o.ct, activeSinceSec: nowSec - Math.floor(o.sinceMs / 1000) }));
+  const external = (): CtCacheEntry[] => [...r.external.values()].map((e) => ({ ct: e.ct, activeSinceSec: nowSec - Math.floor(e.receivedAtMs / 1000) }));
+  switch (code) {
+    case CTL.CT_DUMP_INTERNAL:
+    case CTL.CT_DUMP_INT_XML:
+      return conn.json ? formatJsonReply(ctCacheDumpJson('internal', internal())) : formatCtCacheDump(internal(), code === CTL.CT_DUMP_INT_XML ? 'xml' : 'plain', nowSec);
+    case CTL.CT_DUMP_EXTERNAL:
+    case CTL.CT_DUMP_EXT_XML:
+      return conn.json ? formatJsonReply(ctCacheDumpJson('external', external())) : formatCtCacheDump(external(), code === CTL.CT_DUMP_EXT_XML ? 'xml' : 'plain', nowSec);
+    case CTL.CT_COMMIT:
+    case CTL.ALL_COMMIT: {
+      const c = await node.commit();
+      return conn.json ? formatJsonReply(c) : '';
+    }
+    case CTL.CT_FLUSH_CACHE:
+    case CTL.ALL_FLUSH_CACHE:
+      node.flushCaches('both');
+      return '';
+    case CTL.CT_FLUSH_INT_CACHE:
+      node.flushCaches('internal');
+      return '';
+    case CTL.CT_FLUSH_EXT_CACHE:
+      node.flushCaches('external');
+      return '';
+    case CTL.CT_RESYNC_MASTER:
+    case CTL.ALL_RESYNC_MASTER:
+      await node.resyncWithKernel();
+      return '';
+    case CTL.SEND_BULK:
+      node.bulk();
+      return '';
+    case CTL.REQUEST_DUMP:
+      node.requestResync();
+      return '';
+    case CTL.CT_FLUSH_MASTER:
+    case CTL.ALL_FLUSH_MASTER:
+      await node.flushKernel();
+      return '';
+    case CTL.KILL:
+      setImmediate(() => void stop());
+      return '';
+    default:
+      // Expectation requests (ExpectationSync is refused at start), -t and the debug code: nothing to do yet.
+      return '';
+  }
+}
