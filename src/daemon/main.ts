@@ -111,6 +111,16 @@ async function daemon(configPath: string, detach: boolean, keepalived: string | 
   };
   try {
     log.log('notice', '-- starting in daemon mode --');
+    // Parsed but not applied yet: say so where the file sets them, instead of ignoring them quietly.
+    const at = cfg.general.at;
+    for (const [key, what] of [
+      ['syslogFacility', 'Syslog'],
+      ['nice', 'Nice'],
+      ['scheduler', 'Scheduler'],
+    ] as const) {
+      const loc = at[key];
+      if (loc !== undefined) log.log('warning', `${cfg.file}:${loc.line}:${loc.col}: ${what} is not applied yet; ignoring it`);
+    }
     node = await SyncNode.start(cfg, log);
     if (cfg.general.unixPath === undefined) log.log('warning', 'no UNIX { Path } in the configuration: no control socket');
     else server = await ControlServer.listen({ path: cfg.general.unixPath, handler: { handle: (code, conn) => handle(node!, cfg, code, conn, stop) }, logger: log });
