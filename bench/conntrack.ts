@@ -11,14 +11,12 @@ import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync, wri
 import { tmpdir, cpus } from 'node:os';
 import { join } from 'node:path';
 import { Netns, sweepStale } from '../lab/netns.js';
+import { median, option, range, writeSection } from './report.js';
 import { restoreLine } from './create.js';
 
 const root = new URL('../..', import.meta.url).pathname;
 const args = process.argv.slice(2);
-const opt = (name: string, dflt: string): string => {
-  const i = args.indexOf(`--${name}`);
-  return i >= 0 && args[i + 1] !== undefined ? args[i + 1]! : dflt;
-};
+const opt = (name: string, dflt: string): string => option(args, name, dflt);
 const N = Number(opt('entries', '100000'));
 const RUNS = Number(opt('runs', '5'));
 const OUT = opt('out', join(root, 'bench/RESULTS.md'));
@@ -56,13 +54,7 @@ function measure(ns: Netns, argv: readonly string[], capture = false): Sample {
   return { wallMs, maxRssKiB: t.maxRssKiB, stdout: r.stdout ?? '', stderr: t.rest };
 }
 
-function median(xs: readonly number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 === 1 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-}
-const fmt = (xs: readonly number[], digits = 0): string =>
-  `${median(xs).toFixed(digits)} [${Math.min(...xs).toFixed(digits)}–${Math.max(...xs).toFixed(digits)}]`;
+const fmt = range;
 
 const KEEPSTATE = [process.execPath, join(root, 'bin/keepstate.js'), 'conntrack'];
 const CREATE = [process.execPath, join(root, 'dist/bench/create.js')];
@@ -210,10 +202,7 @@ ${ev.keepstate
   )
   .join('\n')}
 `;
-    const previous = existsSync(OUT) ? readFileSync(OUT, 'utf8') : '';
-    const marker = '## Kernel conntrack access';
-    const rest = previous.includes(marker) ? previous.slice(previous.indexOf(marker)).split(/\n(?=## )/).slice(1).join('\n') : '';
-    writeFileSync(OUT, md + (rest ? `\n${rest}` : ''));
+    writeSection(OUT, '## Kernel conntrack access', md.slice(md.indexOf('## Kernel conntrack access')));
     process.stdout.write(md);
   } finally {
     cleanup();

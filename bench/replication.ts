@@ -14,13 +14,11 @@ import { join } from 'node:path';
 import { Conntrackd, syncConf, type SyncLinkSpec } from '../lab/conntrackd.js';
 import { linkVeth } from '../lab/link.js';
 import { Netns, sweepStale } from '../lab/netns.js';
+import { median, option, range, writeSection } from './report.js';
 
 const root = new URL('../..', import.meta.url).pathname;
 const args = process.argv.slice(2);
-const opt = (name: string, dflt: string): string => {
-  const i = args.indexOf(`--${name}`);
-  return i >= 0 && args[i + 1] !== undefined ? args[i + 1]! : dflt;
-};
+const opt = (name: string, dflt: string): string => option(args, name, dflt);
 const N = Number(opt('entries', '100000'));
 const RUNS = Number(opt('runs', '3'));
 const OUT = opt('out', join(root, 'bench/RESULTS.md'));
@@ -47,12 +45,7 @@ function rssMiB(pid: number): number {
 function txBytes(ns: Netns): number {
   return Number(ns.exec('cat', ['/sys/class/net/sync0/statistics/tx_bytes']).trim());
 }
-const median = (xs: readonly number[]): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 === 1 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-};
-const fmt = (xs: readonly number[], d = 0): string => `${median(xs).toFixed(d)} [${Math.min(...xs).toFixed(d)}–${Math.max(...xs).toFixed(d)}]`;
+const fmt = range;
 
 /** A running daemon of either system: its pid and how many entries its external cache holds. */
 interface Daemon {
@@ -182,10 +175,7 @@ Median [min–max] of ${RUNS} runs; ratio = keepstate / conntrackd.
 | sync-link bytes per entry | ${col('conntrackd', (s) => s.bytesPerEntry, 1)} | ${col('keepstate', (s) => s.bytesPerEntry, 1)} | ${ratio((s) => s.bytesPerEntry)} |
 | peak RSS sender / receiver (MiB) | ${col('conntrackd', (s) => s.senderRssMiB, 1)} / ${col('conntrackd', (s) => s.receiverRssMiB, 1)} | ${col('keepstate', (s) => s.senderRssMiB, 1)} / ${col('keepstate', (s) => s.receiverRssMiB, 1)} | |
 `;
-    const previous = existsSync(OUT) ? readFileSync(OUT, 'utf8') : '# Benchmark results\n';
-    const marker = '## State replication';
-    const kept = previous.includes(marker) ? previous.slice(0, previous.indexOf(marker)).trimEnd() + '\n' + (previous.slice(previous.indexOf(marker)).split(/\n(?=## )/).slice(1).join('\n') ? '\n' + previous.slice(previous.indexOf(marker)).split(/\n(?=## )/).slice(1).join('\n') : '') : previous;
-    writeFileSync(OUT, `${kept.trimEnd()}\n\n${section}`);
+    writeSection(OUT, '## State replication', section);
     process.stdout.write(section);
   } finally {
     a.close();

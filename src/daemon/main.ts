@@ -209,7 +209,7 @@ function snapshot(node: SyncNode, cfg: ConntrackdConfig): SyncDaemonStats {
     mode: 'sync',
     protocol: 'ftfw',
     internal: { kind: 'cache', ...cacheStats('internal', r.internal.size, live, r.internal.stats) },
-    external: { kind: 'cache', ...cacheStats('external', r.external.size, r.external.size, { ...r.external.stats, deleted: r.external.stats.deleted }) },
+    external: { kind: 'cache', ...cacheStats('external', r.external.size, r.external.size, r.external.stats) },
     expect: undefined,
     traffic: { bytes: 0n, packets: 0n },
     network: {
