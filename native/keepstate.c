@@ -570,6 +570,19 @@ static napi_value PollStats(napi_env env, napi_callback_info info) {
   return out;
 }
 
+// ---- scheduling -----------------------------------------------------------------------------------
+
+// schedSetScheduler(tid, policy, priority): sched_setscheduler(2) on one thread (0: the calling one);
+// Linux applies a policy per thread, and threads created later inherit it from their creator.
+static napi_value SchedSetScheduler(napi_env env, napi_callback_info info) {
+  ARGS(3, 3);
+  int32_t tid, policy, prio;
+  CHECK(ints(env, argv, 3, &tid, &policy, &prio));
+  struct sched_param param = {.sched_priority = prio};
+  if (sched_setscheduler((pid_t)tid, policy, &param) < 0) return throw_errno(env, errno, "sched_setscheduler");
+  return NULL;
+}
+
 NAPI_MODULE_INIT() {
   static const struct { const char *name; napi_callback fn; } fns[] = {
       {"socket", Socket},     {"close", Close},         {"bind", Bind},
@@ -577,6 +590,7 @@ NAPI_MODULE_INIT() {
       {"sendto", SendTo},     {"recv", Recv},           {"ifNameToIndex", IfNameToIndex},
       {"setns", SetNs},       {"pollStart", PollStart}, {"pollStop", PollStop},
       {"pollRef", PollRef},   {"pollStats", PollStats},
+      {"schedSetScheduler", SchedSetScheduler},
   };
   for (size_t i = 0; i < sizeof fns / sizeof fns[0]; i++) {
     napi_value f;

@@ -38,3 +38,12 @@ export function fileLogger(path: string | undefined, opts: { debug?: boolean } =
     },
   };
 }
+
+/** teeLogger hands every line to each of `loggers`, in order (LogFile and syslog, as conntrackd's dlog). */
+export function teeLogger(...loggers: readonly Logger[]): Logger {
+  return {
+    log(level, message) {
+      for (const l of loggers) l.log(level, message);
+    },
+  };
+}

@@ -10,7 +10,10 @@ import { formatCtCacheDump, formatJsonReply, formatStatsView, STATS_VIEW_OF_CODE
 import { ControlServer, type ControlConn } from '../control/server.js';
 import { ZERO_NETWORK_STATS, type CacheStats, type SyncDaemonStats } from '../control/stats.js';
 import { formatUsage, formatVersion, parseDaemonArgs, type DaemonCommand } from './args.js';
-import { fileLogger, logLine } from './log.js';
+import { openDaemonLog } from './daemon-log.js';
+import { logLine, type Logger } from './log.js';
+import { applyPrioritySettings } from './priority.js';
+import { KernelPurge } from './purge.js';
 import { SyncNode } from './sync-node.js';
 
 /**
@@ -97,10 +100,14 @@ async function daemon(configPath: string, detach: boolean, keepalived: string | 
     const code = (e as NodeJS.ErrnoException).code;
     throw new StartError(code === 'EEXIST' ? `lockfile \`${lock}' exists, perhaps keepstated already running?` : `can't create lockfile \`${lock}': ${code ?? String(e)}`);
   }
-  const log = fileLogger(cfg.general.logFile);
+  // LogFile and Syslog; KEEPSTATED_SYSLOG_SOCKET replaces /dev/log (tests, or a syslog socket elsewhere).
+  const daemonLog = openDaemonLog(cfg.general, { syslogPath: process.env.KEEPSTATED_SYSLOG_SOCKET });
+  const log = daemonLog.log;
   let node: SyncNode | undefined;
   let server: ControlServer | undefined;
+  let purge: KernelPurge | undefined;
   const cleanup = async (): Promise<void> => {
+    purge?.cancel();
     await server?.close();
     await node?.stop();
     try {
@@ -108,22 +115,16 @@ async function daemon(configPath: string, detach: boolean, keepalived: string | 
     } catch {
       // already gone
     }
+    daemonLog.close();
   };
   try {
     log.log('notice', '-- starting in daemon mode --');
-    // Parsed but not applied yet: say so where the file sets them, instead of ignoring them quietly.
-    const at = cfg.general.at;
-    for (const [key, what] of [
-      ['syslogFacility', 'Syslog'],
-      ['nice', 'Nice'],
-      ['scheduler', 'Scheduler'],
-    ] as const) {
-      const loc = at[key];
-      if (loc !== undefined) log.log('warning', `${cfg.file}:${loc.line}:${loc.col}: ${what} is not applied yet; ignoring it`);
-    }
-    node = await SyncNode.start(cfg, log);
+    applyPrioritySettings(cfg.general, log); // Scheduler (RR 99 by default), Nice ignored: as conntrackd
+    const started = await SyncNode.start(cfg, log);
+    node = started;
+    purge = new KernelPurge(cfg.sync?.purgeTimeoutSec ?? 60, { flushKernel: () => started.flushKernel(), flushInternalCache: () => void started.flushCaches('internal') }, log);
     if (cfg.general.unixPath === undefined) log.log('warning', 'no UNIX { Path } in the configuration: no control socket');
-    else server = await ControlServer.listen({ path: cfg.general.unixPath, handler: { handle: (code, conn) => handle(node!, cfg, code, conn, stop) }, logger: log });
+    else server = await ControlServer.listen({ path: cfg.general.unixPath, handler: { handle: (code, conn) => handle(node!, cfg, code, conn, stop, { purge: purge!, log }) }, logger: log });
     log.log('notice', 'initialization completed');
   } catch (e) {
     await cleanup();
@@ -199,7 +200,7 @@ function cacheStats(name: string, size: number, live: number, st: { added: numbe
 }
 
 /** snapshot builds the `-s` view model from the running node. Counters keepstate does not keep yet (flow traffic) are zero. */
-function snapshot(node: SyncNode, cfg: ConntrackdConfig): SyncDaemonStats {
+function snapshot(node: SyncNode, cfg: ConntrackdConfig, kernelFlushes: number): SyncDaemonStats {
   const r = node.replicator;
   const live = [...r.internal.live()].length;
   const rej = r.stats.rejected;
@@ -252,7 +253,7 @@ function snapshot(node: SyncNode, cfg: ConntrackdConfig): SyncDaemonStats {
       nlCatchEventFailed: 0,
       nlDumpUnknownType: 0,
       nlOverrun: node.counters.overruns,
-      nlKernelTableFlush: 0,
+      nlKernelTableFlush: kernelFlushes,
       nlKernelTableResync: node.counters.overrunResyncs,
       netlinkBufferSize: node.eventSocketBuffer(),
       childProcessFailed: 0,
@@ -268,11 +269,11 @@ function snapshot(node: SyncNode, cfg: ConntrackdConfig): SyncDaemonStats {
 }
 
 /** handle runs one control request (conntrackd's request codes, §4.2) against the node. */
-async function handle(node: SyncNode, cfg: ConntrackdConfig, code: number, conn: ControlConn, stop: () => Promise<void>): Promise<string> {
+async function handle(node: SyncNode, cfg: ConntrackdConfig, code: number, conn: ControlConn, stop: () => Promise<void>, ctx: { purge: KernelPurge; log: Logger }): Promise<string> {
   const nowSec = Math.floor(Date.now() / 1000);
   const view = STATS_VIEW_OF_CODE.get(code);
   if (view !== undefined) {
-    const s = snapshot(node, cfg);
+    const s = snapshot(node, cfg, ctx.purge.flushes);
     return conn.json ? formatJsonReply(statsViewJson(view, s)) : formatStatsView(view, s);
   }
   const r = node.replicator;
@@ -292,17 +293,25 @@ async function handle(node: SyncNode, cfg: ConntrackdConfig, code: number, conn:
     }
     case CTL.CT_FLUSH_CACHE:
     case CTL.ALL_FLUSH_CACHE:
-      node.flushCaches('both');
+      if (node.flushCaches('both')) {
+        ctx.purge.cancel(); // conntrackd: an immediate flush replaces a scheduled one
+        ctx.log.log('notice', 'flushing caches');
+      }
       return '';
     case CTL.CT_FLUSH_INT_CACHE:
-      node.flushCaches('internal');
+      ctx.purge.cancel();
+      if (node.flushCaches('internal')) ctx.log.log('notice', 'flushing internal cache');
       return '';
     case CTL.CT_FLUSH_EXT_CACHE:
-      node.flushCaches('external');
+      if (node.flushCaches('external')) ctx.log.log('notice', 'flushing external cache');
       return '';
     case CTL.CT_RESYNC_MASTER:
     case CTL.ALL_RESYNC_MASTER:
+      ctx.log.log('notice', 'resync with master conntrack table');
       await node.resyncWithKernel();
+      return '';
+    case CTL.RESET_TIMERS:
+      ctx.purge.schedule();
       return '';
     case CTL.SEND_BULK:
       node.bulk();
@@ -312,13 +321,13 @@ async function handle(node: SyncNode, cfg: ConntrackdConfig, code: number, conn:
       return '';
     case CTL.CT_FLUSH_MASTER:
     case CTL.ALL_FLUSH_MASTER:
-      await node.flushKernel();
+      await ctx.purge.now();
       return '';
     case CTL.KILL:
       setImmediate(() => void stop());
       return '';
     default:
-      // Expectation requests (ExpectationSync is refused at start), -t and the debug code: nothing to do yet.
+      // Expectation requests (ExpectationSync is refused at start) and the debug code: nothing to do yet.
       return '';
   }
 }

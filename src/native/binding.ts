@@ -54,6 +54,9 @@ export interface NativeBinding {
   pollStop(handle: PollHandle): void; // safe inside the callback; idempotent
   pollRef(handle: PollHandle, ref: boolean): void;
   pollStats(handle: PollHandle): PollStats;
+  // sched_setscheduler(2) on one thread (tid 0: the calling one). Optional: an addon built before it
+  // was added still loads (sched.ts then reports it as stale instead of every socket user failing).
+  schedSetScheduler?: (tid: number, policy: number, priority: number) => void;
 }
 
 const FUNCTIONS = [

@@ -12,7 +12,7 @@ export type { PollStats } from './binding.js';
 // SO_RCVBUFFORCE) from include/linux/socket.h, asm-generic/socket.h, uapi/linux/in.h, if_ether.h, sched.h.
 
 /** AF holds the AF_* address families (socket domains). */
-export const AF = { UNSPEC: 0, INET: 2, INET6: 10, NETLINK: 16, PACKET: 17 } as const;
+export const AF = { UNSPEC: 0, UNIX: 1, INET: 2, INET6: 10, NETLINK: 16, PACKET: 17 } as const;
 
 /** SOCK holds the SOCK_* socket types; the addon always adds SOCK_NONBLOCK|SOCK_CLOEXEC. */
 export const SOCK = { STREAM: 1, DGRAM: 2, RAW: 3 } as const;
@@ -84,7 +84,7 @@ export class ErrnoError extends Error {
  * toErrnoError turns an error thrown by the addon or by node:fs (negative errno there) into an
  * ErrnoError; anything else is returned unchanged.
  */
-function toErrnoError(e: unknown): unknown {
+export function toErrnoError(e: unknown): unknown {
   if (!(e instanceof Error) || e instanceof ErrnoError) return e;
   const x = e as Error & { errno?: unknown; code?: unknown; syscall?: unknown };
   if (typeof x.errno !== 'number' || typeof x.code !== 'string') return e;
@@ -116,6 +116,20 @@ export function inet4Sockaddr(addr: string, port = 0): Uint8Array {
   const ip = parseIPv4(addr);
   if (ip === undefined) throw new RangeError(`not an IPv4 address: ${addr}`);
   return new Writer(16).u16ne(AF.INET).u16be(port).bytes(ip).zeros(8).finish();
+}
+
+/** UNIX_PATH_MAX is the size of sockaddr_un.sun_path (108), the path's terminating NUL included. */
+export const UNIX_PATH_MAX = 108;
+
+/**
+ * unixSockaddr is a struct sockaddr_un for a filesystem path (no abstract names): the family, the
+ * path's UTF-8 bytes and a NUL. Throws RangeError for an empty path, a NUL inside, or more than 107 bytes.
+ */
+export function unixSockaddr(path: string): Uint8Array {
+  const p = Buffer.from(path, 'utf8');
+  if (p.length === 0 || p.includes(0) || p.length >= UNIX_PATH_MAX)
+    throw new RangeError(`not a usable AF_UNIX socket path (1..${UNIX_PATH_MAX - 1} bytes, no NUL): ${JSON.stringify(path)}`);
+  return new Writer(2 + p.length + 1).u16ne(AF.UNIX).bytes(p).u8(0).finish();
 }
 
 /**
@@ -290,6 +304,7 @@ export class NativeSocket {
     opts: ReceiveOptions,
     onBatch: (datagrams: Datagram[]) => void,
     onError: (err: ErrnoError) => void,
+    onRawBatch?: (batch: Uint8Array, count: number) => void,
   ): void {
     const fd = this.live('pollStart');
     if (this.poller !== undefined) throw new Error('startReceiving: this socket already has a receiver');
@@ -301,7 +316,8 @@ export class NativeSocket {
     const handle = sys(() =>
       this.b.pollStart(fd, slots, slotSize, ctrlSize, opts.wantName === true, maxBytes, (errno, batch, count) => {
         if (errno === 0 && batch !== null) {
-          onBatch(decodeBatch(batch, count));
+          if (onRawBatch !== undefined) onRawBatch(batch, count);
+          else onBatch(decodeBatch(batch, count));
           return;
         }
         if (count < 0 && this.poller === handle) this.poller = undefined; // stopped itself
@@ -311,6 +327,14 @@ export class NativeSocket {
     this.poller = handle;
     this.lastPoller = handle;
     if (!this.refed) this.b.pollRef(handle, false);
+  }
+
+  /**
+   * startReceivingBatches is startReceiving for consumers that walk the addon's packed batch
+   * themselves (forEachDatagram), so that a flood of small datagrams costs no object each.
+   */
+  startReceivingBatches(opts: ReceiveOptions, onBatch: (batch: Uint8Array, count: number) => void, onError: (err: ErrnoError) => void): void {
+    this.startReceiving(opts, () => undefined, onError, onBatch);
   }
 
   /** stopReceiving stops the receiver (safe inside onBatch/onError); no callback runs afterwards. */

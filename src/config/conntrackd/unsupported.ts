@@ -10,8 +10,8 @@ import type { ConntrackdConfig } from './types.js';
  * listed even inside an unsupported Mode block, so they stay listed when that mode lands.
  *
  * Supported today: General (UNIX, LockFile, LogFile, Syslog, HashSize, HashLimit, the Netlink* options,
- * Nice, Scheduler), Sync with Mode FTFW (ResendQueueSize, ACKWindowSize, CommitTimeout, PurgeTimeout)
- * over UDP or Multicast links, IPv4 and IPv6.
+ * Scheduler; Nice is accepted and ignored with a warning, as conntrackd 1.4.7 does), Sync with Mode FTFW
+ * (ResendQueueSize, ACKWindowSize, CommitTimeout, PurgeTimeout) over UDP or Multicast links, IPv4 and IPv6.
  */
 interface Unsupported {
   readonly keyword: string;
