@@ -1,6 +1,10 @@
 import { IPPROTO, IPS } from '../ctnetlink/consts.js';
-import type { Conntrack, TcpFlags, Tuple } from '../ctnetlink/types.js';
-import type { ExternalEntry } from './cache.js';
+import type { Conntrack, NatRange, TcpFlags, Tuple } from '../ctnetlink/types.js';
+/** ReceivedEntry is what a commit needs of an external-cache entry. */
+export interface ReceivedEntry {
+  readonly ct: Conntrack;
+  readonly receivedAtMs: number;
+}
 
 /**
  * Commit planning (conntrackd-protocol.md §1.6), pure: what to create in the kernel for the
@@ -14,6 +18,19 @@ import type { ExternalEntry } from './cache.js';
 
 /** IP_CT_TCP_FLAG_BE_LIBERAL: accept any in-window-or-not segment (no window tracking after takeover). */
 export const TCP_FLAG_BE_LIBERAL = 0x08;
+/** IP_CT_TCP_FLAG_WINDOW_SCALE: the direction negotiated window scaling (the kernel applies td_scale only with it). */
+export const TCP_FLAG_WINDOW_SCALE = 0x01;
+
+/**
+ * NAT_PORT_PROTOS are the protocols whose NTA_SPAT_PORT / NTA_DPAT_PORT are ports. For the others
+ * the sender read libnetfilter_conntrack's 16-bit port union of a tuple without ports: ICMP flows
+ * through a NAT hook arrive with SPAT 0 and DPAT 0 whatever the reply id was
+ * (test/golden/sync-ct-icmp.hex). Given to the kernel as a CTA_NAT_PROTO range, that 0 would force
+ * the reply's ICMP id to 0 — and every such echo of a NAT'd host onto the same tuple, so all but
+ * the first fail. libnetfilter_conntrack (conntrackd's commit) sends NAT ports for TCP and UDP
+ * only; SCTP and DCCP ports are kept here as well, since for them the values are real ports.
+ */
+const NAT_PORT_PROTOS: ReadonlySet<number> = new Set([IPPROTO.TCP, IPPROTO.UDP, IPPROTO.SCTP, IPPROTO.DCCP]);
 
 /** ICMP request type → reply type, the pairs conntrack tracks (icmp: echo, timestamp, info, mask; icmpv6: echo, node info). */
 const ICMP_REPLY: Readonly<Record<number, number>> = { 8: 0, 13: 14, 15: 16, 17: 18 };
@@ -54,12 +71,19 @@ export function commitTimeout(received: number | undefined, receivedAtMs: number
   return left;
 }
 
-function liberal(f: TcpFlags | undefined): TcpFlags {
-  return { flags: (f?.flags ?? 0) | TCP_FLAG_BE_LIBERAL, mask: (f?.mask ?? 0) | TCP_FLAG_BE_LIBERAL };
+function withFlag(f: TcpFlags | undefined, flag: number): TcpFlags {
+  return { flags: (f?.flags ?? 0) | flag, mask: (f?.mask ?? 0) | flag };
+}
+
+/** withoutPorts drops the port range of a NAT binding (an empty range still asks for the binding, as conntrackd's empty CTA_NAT_PROTO does). */
+function withoutPorts(n: NatRange | undefined): NatRange | undefined {
+  if (n === undefined || (n.minPort === undefined && n.maxPort === undefined)) return n;
+  const { minPort: _min, maxPort: _max, ...rest } = n;
+  return rest;
 }
 
 /** commitEntry turns one external-cache entry into the ctnetlink create request for it. */
-export function commitEntry(e: ExternalEntry, opts: CommitOptions): Conntrack {
+export function commitEntry(e: ReceivedEntry, opts: CommitOptions): Conntrack {
   const ct = e.ct;
   const out: { -readonly [K in keyof Conntrack]: Conntrack[K] } = { ...ct };
   const reply = replyTuple(ct);
@@ -67,9 +91,22 @@ export function commitEntry(e: ExternalEntry, opts: CommitOptions): Conntrack {
   if (ct.status !== undefined) out.status = ct.status & ~IPS.EXPECTED;
   const timeout = commitTimeout(ct.timeout, e.receivedAtMs, opts);
   if (timeout !== undefined) out.timeout = timeout;
-  if (opts.tcpWindowTracking !== true && ct.orig?.proto === IPPROTO.TCP) {
+  const proto = ct.orig?.proto;
+  if (proto !== undefined && !NAT_PORT_PROTOS.has(proto)) {
+    const src = withoutPorts(ct.natSrc);
+    const dst = withoutPorts(ct.natDst);
+    if (src !== undefined) out.natSrc = src;
+    if (dst !== undefined) out.natDst = dst;
+  }
+  if (proto === IPPROTO.TCP) {
+    let flags = opts.tcpWindowTracking === true ? 0 : TCP_FLAG_BE_LIBERAL;
+    // The kernel keeps CTA_PROTOINFO_TCP_WSCALE_* only for directions flagged WINDOW_SCALE, and the
+    // wire carries no flags: without it the scale factors a TCPWindowTracking sender replicated are
+    // dropped (conntrackd 1.4.7 loses them so), and the tracked window is read unscaled. Scaling is
+    // on in both directions or in neither (RFC 7323), so a non-zero factor means both negotiated it.
     const tcp = ct.protoinfo?.tcp ?? {};
-    out.protoinfo = { ...ct.protoinfo, tcp: { ...tcp, flagsOrig: liberal(tcp.flagsOrig), flagsReply: liberal(tcp.flagsReply) } };
+    if ((tcp.wscaleOrig ?? 0) !== 0 || (tcp.wscaleReply ?? 0) !== 0) flags |= TCP_FLAG_WINDOW_SCALE;
+    if (flags !== 0) out.protoinfo = { ...ct.protoinfo, tcp: { ...tcp, flagsOrig: withFlag(tcp.flagsOrig, flags), flagsReply: withFlag(tcp.flagsReply, flags) } };
   }
   return out;
 }
@@ -78,7 +115,7 @@ export function commitEntry(e: ExternalEntry, opts: CommitOptions): Conntrack {
  * planCommit orders the commit in conntrackd's two passes — entries without a master first, then
  * the RELATED ones (with a master tuple), so that every master exists before its children.
  */
-export function planCommit(entries: Iterable<ExternalEntry>, opts: CommitOptions): Conntrack[] {
+export function planCommit(entries: Iterable<ReceivedEntry>, opts: CommitOptions): Conntrack[] {
   const first: Conntrack[] = [];
   const second: Conntrack[] = [];
   for (const e of entries) (e.ct.master === undefined ? first : second).push(commitEntry(e, opts));
