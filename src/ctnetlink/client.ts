@@ -79,6 +79,18 @@ export class ConntrackClient {
   }
 
   /**
+   * dumpPayloads streams the conntrack table as message payloads (struct nfgenmsg + CTA_*), one
+   * array per socket wakeup, undecoded: for consumers that keep or read the bytes themselves.
+   */
+  async *dumpPayloads(filter?: DumpFilter): AsyncGenerator<Uint8Array[], void, undefined> {
+    for await (const msgs of this.conn.dump(ctDump(filter), 'dump conntrack')) {
+      const out: Uint8Array[] = [];
+      for (const m of msgs) if (m.type >> 8 === NFNL_SUBSYS.CTNETLINK) out.push(m.payload);
+      yield out;
+    }
+  }
+
+  /**
    * dumpRaw streams the conntrack table undecoded, one RawBatch per socket wakeup, for
    * consumers that read a few fields straight from the bytes or hand them to another thread;
    * decodeConntrack of a payload gives the model.

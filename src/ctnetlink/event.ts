@@ -23,6 +23,18 @@ function kindOf(msg: NlMessage, subsys: number, newType: number, deleteType: num
   throw new DecodeError('BAD_VALUE', [what], 0, `message type ${t} is not an event`);
 }
 
+/**
+ * ctEventKind tells what a message from the conntrack event groups reports, from its header alone;
+ * undefined for anything that is not a conntrack event.
+ */
+export function ctEventKind(type: number, flags: number): CtEventKind | undefined {
+  if (nfSubsys(type) !== NFNL_SUBSYS.CTNETLINK) return undefined;
+  const t = nfMsg(type);
+  if (t === IPCTNL_MSG_CT.DELETE) return 'destroy';
+  if (t === IPCTNL_MSG_CT.NEW) return (flags & NEW_FLAGS) !== 0 ? 'new' : 'update';
+  return undefined;
+}
+
 /** decodeCtEvent decodes a conntrack event (a message from the NFNLGRP_CONNTRACK_* groups). */
 export function decodeCtEvent(msg: NlMessage): CtEvent {
   const kind = kindOf(msg, NFNL_SUBSYS.CTNETLINK, IPCTNL_MSG_CT.NEW, IPCTNL_MSG_CT.DELETE, 'ctEvent');

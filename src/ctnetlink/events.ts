@@ -24,9 +24,13 @@ const GROUP_IDS: Readonly<Record<EventGroup, number>> = {
  * EventBatch is what the stream yields: the events of one socket wakeup, or `overrun` when the
  * kernel dropped events (ENOBUFS) — the consumer must then resync from a dump.
  */
-export type EventBatch =
-  | { readonly kind: 'events'; readonly events: readonly (CtEvent | ExpEvent)[] }
-  | { readonly kind: 'overrun' };
+export type EventBatch = { readonly kind: 'events'; readonly events: readonly (CtEvent | ExpEvent)[] } | { readonly kind: 'overrun' };
+
+/**
+ * RawEventBatch is what subscribeRaw's stream yields: the datagrams of one wakeup as the addon
+ * packed them (walk with forEachDatagram, then forEachNlMessage), or `overrun`.
+ */
+export type RawEventBatch = { readonly kind: 'raw'; readonly batch: Uint8Array; readonly count: number } | { readonly kind: 'overrun' };
 
 /**
  * DEFAULT_EVENT_RCVBUF is the receive buffer we ship: 64 MiB (128 MiB effective) took 100 000 NEW
@@ -60,22 +64,21 @@ export interface EventStreamStats {
  * EventStream is a subscription to conntrack/expectation events, consumed with `for await`. It owns
  * its socket; `close()` ends the iteration.
  */
-export class EventStream implements AsyncIterable<EventBatch> {
+export class EventStream<B extends { readonly kind: string } = EventBatch> implements AsyncIterable<B> {
   readonly stats: EventStreamStats = { events: 0, overruns: 0, malformed: 0 };
-  private readonly queue: EventBatch[] = [];
+  private readonly queue: B[] = [];
   private wake: (() => void) | undefined;
   private closed = false;
   private readonly maxQueued: number;
 
-  constructor(private readonly conn: NetlinkConn, maxQueued: number) {
+  constructor(
+    private readonly conn: NetlinkConn,
+    maxQueued: number,
+    /** attach starts listening: `push` queues a batch for the consumer, `overrun` signals lost events. */
+    attach: (conn: NetlinkConn, push: (b: B) => void, overrun: () => void, stats: EventStreamStats) => void,
+  ) {
     this.maxQueued = maxQueued;
-    conn.listen(
-      (msgs) => this.onMessages(msgs),
-      () => {
-        this.stats.overruns++;
-        this.push({ kind: 'overrun' });
-      },
-    );
+    attach(conn, (b) => this.push(b), () => this.stats.overruns++, this.stats);
   }
 
   /** rcvbuf is the effective socket receive buffer in bytes. */
@@ -83,7 +86,7 @@ export class EventStream implements AsyncIterable<EventBatch> {
     return this.conn.rcvbuf();
   }
 
-  async *[Symbol.asyncIterator](): AsyncGenerator<EventBatch, void, undefined> {
+  async *[Symbol.asyncIterator](): AsyncGenerator<B, void, undefined> {
     while (!this.closed) {
       const b = this.queue.shift();
       if (b !== undefined) {
@@ -102,24 +105,7 @@ export class EventStream implements AsyncIterable<EventBatch> {
     this.notify();
   }
 
-  private onMessages(msgs: readonly NlMessage[]): void {
-    const events: (CtEvent | ExpEvent)[] = [];
-    for (const m of msgs) {
-      const subsys = m.type >> 8;
-      try {
-        if (subsys === NFNL_SUBSYS.CTNETLINK) events.push(decodeCtEvent(m));
-        else if (subsys === NFNL_SUBSYS.CTNETLINK_EXP) events.push(decodeExpEvent(m));
-      } catch (e) {
-        if (!(e instanceof DecodeError)) throw e;
-        this.stats.malformed++;
-      }
-    }
-    if (events.length === 0) return;
-    this.stats.events += events.length;
-    this.push({ kind: 'events', events });
-  }
-
-  private push(b: EventBatch): void {
+  private push(b: B): void {
     this.queue.push(b);
     if (this.queue.length >= this.maxQueued) this.conn.pause();
     this.notify();
@@ -132,15 +118,62 @@ export class EventStream implements AsyncIterable<EventBatch> {
   }
 }
 
-/** subscribe opens an event socket joined to `groups`. */
+/** subscribe opens an event socket joined to `groups`; events come decoded. */
 export function subscribe(opts: SubscribeOptions): EventStream {
+  return new EventStream<EventBatch>(openEventSocket(opts), opts.maxQueuedBatches ?? 256, (conn, push, overrun, stats) =>
+    conn.listen(
+      (msgs) => {
+        const b = decodeBatch(msgs, stats);
+        if (b !== undefined) push(b);
+      },
+      () => {
+        overrun();
+        push({ kind: 'overrun' });
+      },
+    ),
+  );
+}
+
+/** subscribeRaw is subscribe for consumers that read the messages' bytes themselves. */
+export function subscribeRaw(opts: SubscribeOptions): EventStream<RawEventBatch> {
+  return new EventStream<RawEventBatch>(openEventSocket(opts), opts.maxQueuedBatches ?? 256, (conn, push, overrun, stats) =>
+    conn.listenBatches(
+      (batch, count) => {
+        stats.events += count; // datagrams: the kernel sends one event per datagram
+        push({ kind: 'raw', batch, count });
+      },
+      () => {
+        overrun();
+        push({ kind: 'overrun' });
+      },
+    ),
+  );
+}
+
+function openEventSocket(opts: SubscribeOptions): NetlinkConn {
   if (opts.enableEvents ?? true) enableConntrackEvents(opts.netns);
-  const conn = NetlinkConn.open(NETLINK.NETFILTER, {
+  return NetlinkConn.open(NETLINK.NETFILTER, {
     rcvbufBytes: opts.rcvbufBytes ?? DEFAULT_EVENT_RCVBUF,
     groups: opts.groups.map((g) => GROUP_IDS[g]),
     ...(opts.netns !== undefined ? { netns: opts.netns } : {}),
   });
-  return new EventStream(conn, opts.maxQueuedBatches ?? 256);
+}
+
+function decodeBatch(msgs: readonly NlMessage[], stats: EventStreamStats): EventBatch | undefined {
+  const events: (CtEvent | ExpEvent)[] = [];
+  for (const m of msgs) {
+    const subsys = m.type >> 8;
+    try {
+      if (subsys === NFNL_SUBSYS.CTNETLINK) events.push(decodeCtEvent(m));
+      else if (subsys === NFNL_SUBSYS.CTNETLINK_EXP) events.push(decodeExpEvent(m));
+    } catch (e) {
+      if (!(e instanceof DecodeError)) throw e;
+      stats.malformed++;
+    }
+  }
+  if (events.length === 0) return undefined;
+  stats.events += events.length;
+  return { kind: 'events', events };
 }
 
 const EVENTS_SYSCTL = '/proc/sys/net/netfilter/nf_conntrack_events';

@@ -1,5 +1,9 @@
 import { ConntrackClient } from '../ctnetlink/client.js';
-import { subscribe, type EventStream } from '../ctnetlink/events.js';
+import { ctEventKind } from '../ctnetlink/event.js';
+import { subscribeRaw, type EventStream, type RawEventBatch } from '../ctnetlink/events.js';
+import { DecodeError } from '../wire/decode-error.js';
+import { forEachDatagram } from '../native/batch.js';
+import { forEachNlMessage } from '../netlink/message.js';
 import type { Conntrack } from '../ctnetlink/types.js';
 import type { ConntrackdConfig, SyncConfig } from '../config/conntrackd/types.js';
 import { planCommit } from '../engine/commit.js';
@@ -29,7 +33,7 @@ export class SyncNode {
   readonly replicator: Replicator;
   private readonly requests: ConntrackClient;
   private readonly committer: ConntrackClient;
-  private readonly events: EventStream;
+  private readonly events: EventStream<RawEventBatch>;
   private transmitScheduled = false;
   private aliveTimer: NodeJS.Timeout | undefined;
   private overrunTimer: NodeJS.Timeout | undefined;
@@ -37,7 +41,7 @@ export class SyncNode {
   private committing = false;
   private readonly startedMs = Date.now();
   private stopped = false;
-  readonly counters = { overruns: 0, overrunResyncs: 0, eventsReceived: 0, commitsRun: 0 };
+  readonly counters = { overruns: 0, overrunResyncs: 0, eventsReceived: 0, eventsMalformed: 0, commitsRun: 0 };
 
   private constructor(
     private readonly cfg: ConntrackdConfig,
@@ -64,7 +68,7 @@ export class SyncNode {
     );
     // Subscribe before the initial dump (conntrackd subscribes after it and loses what changes
     // meanwhile); events of entries the dump also returns are harmless update-or-creates.
-    this.events = subscribe({
+    this.events = subscribeRaw({
       groups: ['new', 'update', 'destroy'],
       ...ns,
       ...(cfg.general.netlinkBufferSize !== undefined ? { rcvbufBytes: cfg.general.netlinkBufferSize } : {}),
@@ -149,7 +153,7 @@ export class SyncNode {
       return false;
     }
     if (which !== 'internal') this.replicator.external.flush();
-    if (which !== 'external') for (const o of [...this.replicator.internal.values()]) this.replicator.onKernelEvent({ kind: 'destroy', ct: o.ct }, 'flush');
+    if (which !== 'external') this.replicator.flushInternal();
     return true;
   }
 
@@ -201,9 +205,10 @@ export class SyncNode {
     await this.channel.close();
   }
 
-  private async dumpKernel(): Promise<Conntrack[]> {
-    const all: Conntrack[] = [];
-    for await (const b of this.requests.dump()) all.push(...b);
+  /** dumpKernel reads the kernel table as message payloads (copied: the receive buffers are reused). */
+  private async dumpKernel(): Promise<Uint8Array[]> {
+    const all: Uint8Array[] = [];
+    for await (const b of this.requests.dumpPayloads()) for (const p of b) all.push(p);
     return all;
   }
 
@@ -221,13 +226,29 @@ export class SyncNode {
         this.onOverrun();
         continue;
       }
-      for (const ev of b.events) {
-        if (!('ct' in ev)) continue;
-        this.counters.eventsReceived++;
-        this.replicator.onKernelEvent(ev, this.origin(ev.portId), Date.now());
-      }
+      this.onEventBatch(b.batch, b.count, Date.now());
       this.scheduleTransmit();
     }
+  }
+
+  /** onEventBatch feeds one wakeup's conntrack events to the replicator, straight from the receive buffer. */
+  private onEventBatch(batch: Uint8Array, count: number, now: number): void {
+    const onMessage = (type: number, flags: number, pid: number, start: number, end: number): void => {
+      const kind = ctEventKind(type, flags);
+      if (kind === undefined) return;
+      this.counters.eventsReceived++;
+      try {
+        this.replicator.onKernelMessage(kind, batch, start, end, this.origin(pid), now);
+      } catch (e) {
+        if (!(e instanceof DecodeError)) throw e;
+        this.counters.eventsMalformed++;
+        this.log.log('error', `malformed conntrack event dropped: ${e.message}`);
+      }
+    };
+    const ok = forEachDatagram(batch, count, (start, end) => {
+      if (!forEachNlMessage(batch, start, end, onMessage)) this.counters.eventsMalformed++;
+    });
+    if (!ok) this.counters.eventsMalformed++;
   }
 
   /** onOverrun: events were lost; after NetlinkOverrunResync seconds, resync from a dump and send the differences. */

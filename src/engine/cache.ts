@@ -1,4 +1,10 @@
-import type { Conntrack, Tuple } from '../ctnetlink/types.js';
+import { compactCt, ctIdentity, ctIdentityOf, decodeCompactCt, identityAt } from '../ctnetlink/compact.js';
+import { decodeConntrack, encodeConntrack } from '../ctnetlink/conntrack.js';
+import { KernelCtView, scanKernelCt } from '../ctnetlink/scan.js';
+import type { Conntrack } from '../ctnetlink/types.js';
+import { ctBodyOf, decodeCtBody, mergeCtBodies, syncIdentityOf } from '../sync/ct-body.js';
+import type { SyncOp } from '../sync/message.js';
+import type { Family } from '../wire/ip.js';
 
 /**
  * The two caches of a replicating node (conntrackd-protocol.md §1.3–§1.5), pure: no kernel, no
@@ -12,36 +18,61 @@ import type { Conntrack, Tuple } from '../ctnetlink/types.js';
  *   takeover (commit).
  */
 
-/** ctKey is an entry's identity: the original tuple (family, addresses, protocol, ports or ICMP id/type/code) and the zone. */
+/**
+ * ctKey is an entry's identity in the internal cache: the original tuple as the kernel writes it
+ * (family, addresses, protocol, ports or ICMP id/type/code, directional zone) and the zone. '' for
+ * an entry without an original tuple.
+ */
 export function ctKey(ct: Conntrack): string {
-  const t = ct.orig;
-  if (t === undefined) return '';
-  return `${tupleKey(t)}|z${ct.zone ?? 0}`;
-}
-
-function tupleKey(t: Tuple): string {
-  return `${t.family}|${t.src}|${t.dst}|${t.proto}|${t.srcPort ?? ''}|${t.dstPort ?? ''}|${t.icmpId ?? ''}|${t.icmpType ?? ''}|${t.icmpCode ?? ''}|${t.zone ?? ''}`;
+  return ct.orig === undefined ? '' : ctIdentityOf(ct);
 }
 
 /** ObjStatus is conntrackd's object life cycle in the internal cache. */
 export type ObjStatus = 'new' | 'alive' | 'dead';
 
-/** CacheObject is one internal-cache entry. `ct` is replaced in place on every change, so queued references see the latest state. */
-export interface CacheObject {
-  readonly key: string;
-  ct: Conntrack;
-  status: ObjStatus;
-  /** When the entry entered the cache (ms, from the caller's clock): `-i` shows "[active since Ns]". */
-  readonly sinceMs: number;
+/**
+ * CacheObject is one internal-cache entry: the kernel's attributes of the entry (compactCt: a
+ * string, volatile attributes dropped), replaced in place on every change so that queued
+ * references see the latest state. `ct` decodes them (for what shows an entry).
+ */
+export class CacheObject {
+  constructor(
+    readonly key: string,
+    public family: Family,
+    /** compactCt of the entry's CTA_* attributes. */
+    public attrs: string,
+    public status: ObjStatus,
+    /** When the entry entered the cache (ms, from the caller's clock): `-i` shows "[active since Ns]". */
+    readonly sinceMs: number,
+  ) {}
+
+  get ct(): Conntrack {
+    return decodeCompactCt(this.family, this.attrs);
+  }
+}
+
+/** KernelPayload is one ctnetlink conntrack message's payload: struct nfgenmsg, then the CTA_* attributes. */
+export type KernelPayload = Uint8Array;
+
+const NFGENMSG_LEN = 4;
+const AF_INET6 = 10;
+const view = new KernelCtView();
+
+/** payloadOf encodes a model entry as the kernel would send it in an event (tests, slow paths). */
+export function payloadOf(kind: 'new' | 'update' | 'destroy', ct: Conntrack): KernelPayload {
+  return encodeConntrack(ct, kind === 'destroy' ? 'destroy' : 'event');
 }
 
 /** KernelEventOrigin says who caused a kernel event: conntrackd suppresses its own (§1.4 step 4). */
 export type KernelEventOrigin = 'other' | 'commit' | 'flush' | 'inject';
 
-/** InternalResult says what the protocol should do with the object: send it (`enqueue`) or not. */
-export interface InternalResult {
-  readonly obj: CacheObject | undefined;
-  readonly enqueue: boolean;
+/**
+ * sendsEvent tells whether a kernel event is sent to the peers: not the events our own commit,
+ * flush or inject sockets caused (inject events do not even reach the cache).
+ */
+export function sendsEvent(kind: 'new' | 'update' | 'destroy', origin: KernelEventOrigin): boolean {
+  if (origin === 'commit' || origin === 'inject') return false;
+  return kind !== 'destroy' || origin !== 'flush';
 }
 
 
@@ -67,52 +98,65 @@ export class InternalCache {
 
   /**
    * onKernelEvent applies one ctnetlink event (NEW replaces, UPDATE updates or creates, DESTROY
-   * marks dead) and says whether to send it: events our own commit, flush or inject sockets
-   * caused are not sent back (inject events are ignored entirely).
+   * marks dead) and returns the object it changed, if any (whether to send it: sendsEvent).
+   * Events of our inject socket are ignored. Throws DecodeError for a malformed message, changing
+   * nothing.
    */
-  onKernelEvent(kind: 'new' | 'update' | 'destroy', ct: Conntrack, origin: KernelEventOrigin = 'other', nowMs = 0): InternalResult {
-    if (origin === 'inject') return { obj: undefined, enqueue: false };
-    const key = ctKey(ct);
-    if (key === '') return { obj: undefined, enqueue: false };
+  onKernelEvent(kind: 'new' | 'update' | 'destroy', entry: Conntrack | KernelPayload, origin: KernelEventOrigin = 'other', nowMs = 0): CacheObject | undefined {
+    const p = entry instanceof Uint8Array ? entry : payloadOf(kind, entry);
+    return this.onKernelBytes(kind, p, 0, p.length, origin, nowMs);
+  }
+
+  /** onKernelBytes is onKernelEvent for a payload at [start, end) of a receive buffer (copied as needed). */
+  onKernelBytes(kind: 'new' | 'update' | 'destroy', p: Uint8Array, start: number, end: number, origin: KernelEventOrigin = 'other', nowMs = 0): CacheObject | undefined {
+    if (origin === 'inject' || end - start < NFGENMSG_LEN) return undefined;
+    const attrs = start + NFGENMSG_LEN;
+    // One walk on the fast path gives the identity too. Off it, the entry is decoded to refuse a
+    // malformed one before it is kept: what is kept must encode later.
+    const fast = scanKernelCt(p, attrs, end, view);
+    const key = fast ? identityAt(p, view.orig.start, view.orig.end, view.zone) : ctIdentity(p, attrs, end);
+    if (key === '') return undefined;
     const existing = this.objects.get(key);
     if (kind === 'destroy') {
-      if (existing === undefined) return { obj: undefined, enqueue: false };
+      if (existing === undefined || existing.status === 'dead') return existing;
       existing.status = 'dead';
       this.stats.deleted++;
-      return { obj: existing, enqueue: origin !== 'flush' && origin !== 'commit' };
+      return existing;
     }
-    // Counters, use, id and timestamps are kept as the kernel sent them (copying the entry to drop
-    // them cost ~0.5 µs an event): the wire encoder does not send them and no output shows them.
-    const state = ct;
+    if (!fast) decodeConntrack(start === 0 && end === p.length ? p : p.subarray(start, end));
+    const family: Family = p[start] === AF_INET6 ? 'ipv6' : 'ipv4';
+    // Counters, use, id and timestamps are dropped: the wire does not carry them and no output shows them.
     if (existing !== undefined && !(kind === 'new' && existing.status === 'dead')) {
-      existing.ct = kind === 'new' ? state : { ...existing.ct, ...state };
+      existing.attrs = kind === 'new' ? compactCt(p, attrs, end) : compactCt(p, attrs, end, existing.attrs);
+      existing.family = family;
       existing.status = kind === 'new' ? 'new' : 'alive';
       this.stats.updated++;
-      return { obj: existing, enqueue: origin !== 'commit' };
+      return existing;
     }
     if (existing === undefined && this.objects.size >= this.limit) {
       this.stats.refusedOverLimit++;
-      return { obj: undefined, enqueue: false };
+      return undefined;
     }
-    const obj: CacheObject = { key, ct: state, status: kind === 'new' ? 'new' : 'alive', sinceMs: nowMs };
+    const obj = new CacheObject(key, family, compactCt(p, attrs, end), kind === 'new' ? 'new' : 'alive', nowMs);
     this.objects.set(key, obj);
     this.stats.added++;
-    return { obj, enqueue: origin !== 'commit' };
+    return obj;
   }
 
   /** resync replaces the cache with a dump of the kernel table: entries no longer there become dead. */
-  resync(dump: Iterable<Conntrack>, nowMs = 0): { added: CacheObject[]; changed: CacheObject[]; gone: CacheObject[] } {
+  resync(dump: Iterable<Conntrack | KernelPayload>, nowMs = 0): { added: CacheObject[]; changed: CacheObject[]; gone: CacheObject[] } {
     const seen = new Set<string>();
     const added: CacheObject[] = [];
     const changed: CacheObject[] = [];
-    for (const ct of dump) {
-      const key = ctKey(ct);
+    for (const entry of dump) {
+      const p = entry instanceof Uint8Array ? entry : payloadOf('update', entry);
+      const key = ctIdentity(p, NFGENMSG_LEN, p.length);
       if (key === '') continue;
       seen.add(key);
       const before = this.objects.get(key);
-      const r = this.onKernelEvent('update', ct, 'other', nowMs);
-      if (r.obj === undefined) continue;
-      (before === undefined ? added : changed).push(r.obj);
+      const obj = this.onKernelEvent('update', p, 'other', nowMs);
+      if (obj === undefined) continue;
+      (before === undefined ? added : changed).push(obj);
     }
     const gone: CacheObject[] = [];
     for (const obj of this.objects.values()) {
@@ -123,9 +167,21 @@ export class InternalCache {
     return { added, changed, gone };
   }
 
+  /** kill marks an object dead as its DESTROY event would. */
+  kill(obj: CacheObject): void {
+    if (obj.status === 'dead') return;
+    obj.status = 'dead';
+    this.stats.deleted++;
+  }
+
   /** release removes a dead object once the protocol no longer holds it. */
   release(obj: CacheObject): void {
     if (obj.status === 'dead' && this.objects.get(obj.key) === obj) this.objects.delete(obj.key);
+  }
+
+  /** find looks an entry up by its model (tests, tools). */
+  find(ct: Conntrack): CacheObject | undefined {
+    return this.objects.get(ctKey(ct));
   }
 
   /** live lists the objects that are not dead (what `-i` shows and what a bulk send carries as NEW/UPD). */
@@ -134,17 +190,27 @@ export class InternalCache {
   }
 }
 
-/** ExternalEntry is one entry received from a peer, with when it was last received (ms). */
-export interface ExternalEntry {
-  readonly key: string;
-  readonly ct: Conntrack;
-  readonly receivedAtMs: number;
+/**
+ * ExternalEntry is one entry received from a peer: its message body as received (a string, see
+ * sync/ct-body.ts) and when it was last received (ms). `ct` decodes the body.
+ */
+export class ExternalEntry {
+  constructor(
+    readonly key: string,
+    readonly body: string,
+    readonly receivedAtMs: number,
+  ) {}
+
+  get ct(): Conntrack {
+    return decodeCtBody(this.body);
+  }
 }
 
 /**
  * ExternalCache holds the peers' entries, applying the message-type rules of §1.5: NEW replaces,
  * UPD updates or creates (a sender coalesces NEW into UPD, so an unknown tuple in an UPD is a
- * create), DEL removes. Past `limit` (HashLimit) a new entry is refused and counted.
+ * create), DEL removes. Past `limit` (HashLimit) a new entry is refused and counted. Entries are
+ * keyed by scanCtBody's identity.
  */
 export class ExternalCache {
   private readonly entries = new Map<string, ExternalEntry>();
@@ -158,14 +224,25 @@ export class ExternalCache {
   get(key: string): ExternalEntry | undefined {
     return this.entries.get(key);
   }
+  /** find looks an entry up by its model (tests, tools). */
+  find(ct: Conntrack): ExternalEntry | undefined {
+    return this.entries.get(syncIdentityOf(ct));
+  }
   values(): IterableIterator<ExternalEntry> {
     return this.entries.values();
   }
 
-  /** apply applies one received data message; returns false when the entry was refused (over HashLimit) or unknown (DEL). */
-  apply(op: 'new' | 'upd' | 'del', ct: Conntrack, nowMs: number): boolean {
-    const key = ctKey(ct);
-    if (key === '') return false;
+  /** apply is applyBody for a model entry (tests, tools): the body is what a peer would send for it. */
+  apply(op: SyncOp, ct: Conntrack, nowMs: number): boolean {
+    if (ct.orig === undefined) return false;
+    return this.applyBody(op, syncIdentityOf(ct), ctBodyOf(ct), nowMs);
+  }
+
+  /**
+   * applyBody applies one received data message (its identity and validated body, see
+   * decodeDatagramLazy); returns false when the entry was refused (over HashLimit) or unknown (DEL).
+   */
+  applyBody(op: SyncOp, key: string, body: string, nowMs: number): boolean {
     const existing = this.entries.get(key);
     if (op === 'del') {
       if (existing === undefined) {
@@ -180,8 +257,8 @@ export class ExternalCache {
       this.stats.refusedOverLimit++;
       return false;
     }
-    const merged = op === 'upd' && existing !== undefined ? { ...existing.ct, ...ct } : ct;
-    this.entries.set(key, { key, ct: merged, receivedAtMs: nowMs });
+    const merged = op === 'upd' && existing !== undefined ? mergeCtBodies(existing.body, body) : body;
+    this.entries.set(key, new ExternalEntry(key, merged, nowMs));
     if (existing === undefined) this.stats.added++;
     else this.stats.updated++;
     return true;

@@ -1,6 +1,10 @@
 import type { Conntrack, CtEvent } from '../ctnetlink/types.js';
-import { decodeDatagram, encodeDatagrams, type SyncMessage, type SyncOp, type SyncRejectReason } from '../sync/index.js';
-import { ExternalCache, InternalCache, type CacheObject, type KernelEventOrigin } from './cache.js';
+import { decodeDatagramLazy, packDatagrams, type SyncRejectReason } from '../sync/datagram.js';
+import { writeCtMessageFromKernel } from '../sync/from-kernel.js';
+import { writeSyncMessage, type SyncLazyMessage, type SyncOp } from '../sync/message.js';
+import { writeLatin1 } from '../wire/latin1.js';
+import type { Writer } from '../wire/writer.js';
+import { ExternalCache, InternalCache, payloadOf, sendsEvent, type CacheObject, type KernelEventOrigin, type KernelPayload } from './cache.js';
 import { Ftfw, type RxHeader, type TxItem } from './ftfw.js';
 
 /**
@@ -51,30 +55,41 @@ export class Replicator {
   ) {
     this.internal = new InternalCache(cfg.hashLimit);
     this.external = new ExternalCache(cfg.hashLimit);
+    this.encodeOpts = { tcpWindowTracking: cfg.tcpWindowTracking, commitTimeout: cfg.commitTimeout };
     this.ftfw = new Ftfw<CacheObject>({ ackWindow: cfg.ackWindow, resendQueueSize: cfg.resendQueueSize, initialSeq: cfg.initialSeq });
   }
 
-  /** onKernelEvent mirrors one local ctnetlink event and queues it for the peer unless we caused it. */
+  /** onKernelEvent is onKernelMessage for a decoded event (tests, tools). */
   onKernelEvent(ev: CtEvent, origin: KernelEventOrigin = 'other', nowMs = 0): void {
-    const r = this.internal.onKernelEvent(ev.kind, ev.ct, origin, nowMs);
-    if (r.obj === undefined) return;
-    if (r.obj.status === 'dead') this.dead.add(r.obj);
-    if (r.enqueue) this.ftfw.enqueue(r.obj);
-    else this.releaseIfUnheld(r.obj);
+    const p = payloadOf(ev.kind, ev.ct);
+    this.onKernelMessage(ev.kind, p, 0, p.length, origin, nowMs);
+  }
+
+  /**
+   * onKernelMessage mirrors one local ctnetlink event (its payload, [start, end) of a receive
+   * buffer) and queues it for the peer unless we caused it. Throws DecodeError for a malformed
+   * message (nothing changes).
+   */
+  onKernelMessage(kind: 'new' | 'update' | 'destroy', b: Uint8Array, start: number, end: number, origin: KernelEventOrigin = 'other', nowMs = 0): void {
+    const obj = this.internal.onKernelBytes(kind, b, start, end, origin, nowMs);
+    if (obj === undefined) return;
+    if (obj.status === 'dead') this.dead.add(obj);
+    if (sendsEvent(kind, origin)) this.ftfw.enqueue(obj);
+    else this.releaseIfUnheld(obj);
   }
 
   /**
    * populate update-or-creates the internal cache from a kernel dump without sending anything:
    * what conntrackd does at start-up and on `-R` (the peer gets it on RESYNC or `-B`).
    */
-  populate(dump: Iterable<Conntrack>, nowMs = 0): number {
+  populate(dump: Iterable<Conntrack | KernelPayload>, nowMs = 0): number {
     let n = 0;
-    for (const ct of dump) if (this.internal.onKernelEvent('update', ct, 'other', nowMs).obj !== undefined) n++;
+    for (const ct of dump) if (this.internal.onKernelEvent('update', ct, 'other', nowMs) !== undefined) n++;
     return n;
   }
 
   /** resyncInternal reloads the internal cache after lost events (netlink overrun): every difference is queued, vanished entries become DEL. */
-  resyncInternal(dump: Iterable<Conntrack>, nowMs = 0): { added: number; changed: number; gone: number } {
+  resyncInternal(dump: Iterable<Conntrack | KernelPayload>, nowMs = 0): { added: number; changed: number; gone: number } {
     const r = this.internal.resync(dump, nowMs);
     for (const o of r.added) this.ftfw.enqueue(o);
     for (const o of r.changed) this.ftfw.enqueue(o);
@@ -83,6 +98,16 @@ export class Replicator {
       this.ftfw.enqueue(o);
     }
     return { added: r.added.length, changed: r.changed.length, gone: r.gone.length };
+  }
+
+  /** flushInternal empties the internal cache (`-f internal`) without telling the peer, as a flush's DESTROY events would. */
+  flushInternal(): void {
+    for (const o of [...this.internal.values()]) {
+      if (o.status === 'dead') continue;
+      this.internal.kill(o);
+      this.dead.add(o);
+      this.releaseIfUnheld(o);
+    }
   }
 
   /** bulk queues every internal-cache object for the peer (`-B`, or a peer's RESYNC request). */
@@ -103,12 +128,12 @@ export class Replicator {
    */
   onDatagram(bytes: Uint8Array, nowMs: number): void {
     this.stats.datagramsReceived++;
-    const d = decodeDatagram(bytes, { mode: 'ftfw' });
+    const d = decodeDatagramLazy(bytes, { mode: 'ftfw' });
     for (const e of d.errors) this.stats.rejected[e.reason] = (this.stats.rejected[e.reason] ?? 0) + 1;
     for (const m of d.messages) {
       this.stats.messagesReceived++;
       const verdict = this.ftfw.onReceive(rxHeader(m));
-      if (verdict === 'deliver' && m.kind === 'ct') this.external.apply(m.op, m.ct, nowMs);
+      if (verdict === 'deliver' && m.kind === 'ct-raw') this.external.applyBody(m.op, m.key, m.body, nowMs);
       else if (verdict === 'resync') {
         this.stats.resyncRequests++;
         this.bulk();
@@ -121,8 +146,7 @@ export class Replicator {
   transmit(): number {
     const items = this.ftfw.transmit();
     if (items.length === 0) return 0;
-    const msgs = items.map(toMessage);
-    this.ports.send(encodeDatagrams(msgs, this.cfg.mtu, { overhead: this.cfg.overhead, tcpWindowTracking: this.cfg.tcpWindowTracking, commitTimeout: this.cfg.commitTimeout }));
+    this.ports.send(packDatagrams(items, this.cfg.mtu, this.cfg.overhead, this.writeItem));
     return items.length;
   }
 
@@ -131,6 +155,18 @@ export class Replicator {
     this.ftfw.onAliveTimer();
     this.transmit();
   }
+
+  private readonly encodeOpts: { readonly tcpWindowTracking: boolean; readonly commitTimeout: boolean };
+  private attrBuf = new Uint8Array(4096);
+
+  /** writeItem writes one FTFW item; a data item's type comes from its object's status now, its body from the kernel's attributes. */
+  private readonly writeItem = (w: Writer, t: TxItem<CacheObject>): number => {
+    if (t.kind !== 'data') return writeSyncMessage(w, controlMessage(t));
+    const o = t.obj;
+    if (this.attrBuf.length < o.attrs.length) this.attrBuf = new Uint8Array(2 * o.attrs.length);
+    const n = writeLatin1(this.attrBuf, o.attrs, 0);
+    return writeCtMessageFromKernel(w, OP_OF[o.status], t.seq, t.flags, this.attrBuf, 0, n, o.family, this.encodeOpts);
+  };
 
   private releaseIfUnheld(o: CacheObject): void {
     if (o.status === 'dead' && !this.ftfw.holds(o)) {
@@ -144,9 +180,9 @@ export class Replicator {
   }
 }
 
-function rxHeader(m: SyncMessage): RxHeader {
+function rxHeader(m: SyncLazyMessage): RxHeader {
   switch (m.kind) {
-    case 'ct':
+    case 'ct-raw':
     case 'exp':
       return { kind: 'data', seq: m.seq, flags: m.flags };
     case 'ack':
@@ -158,11 +194,9 @@ function rxHeader(m: SyncMessage): RxHeader {
   }
 }
 
-/** toMessage builds the wire message of one FTFW item; a data item's type comes from its object's status now. */
-function toMessage(t: TxItem<CacheObject>): SyncMessage {
+/** controlMessage builds the wire message of an FTFW control item. */
+function controlMessage(t: Exclude<TxItem<CacheObject>, { kind: 'data' }>): Parameters<typeof writeSyncMessage>[1] {
   switch (t.kind) {
-    case 'data':
-      return { kind: 'ct', op: OP_OF[t.obj.status], seq: t.seq, flags: t.flags, ct: t.obj.ct };
     case 'ack':
     case 'nack':
       return { kind: t.kind, seq: t.seq, flags: t.flags, from: t.from, to: t.to };

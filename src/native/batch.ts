@@ -1,3 +1,4 @@
+import { HOST_LITTLE_ENDIAN } from '../wire/byte-order.js';
 import { Reader } from '../wire/reader.js';
 import { Writer } from '../wire/writer.js';
 
@@ -58,4 +59,29 @@ export function encodeBatch(datagrams: readonly Datagram[]): Uint8Array {
     w.bytes(name).align4().bytes(ctrl).align4().bytes(d.data).align4();
   }
   return w.finish();
+}
+
+const hostU32 = (b: Uint8Array, o: number): number =>
+  HOST_LITTLE_ENDIAN ? (b[o]! | (b[o + 1]! << 8) | (b[o + 2]! << 16) | (b[o + 3]! << 24)) >>> 0 : ((b[o]! << 24) | (b[o + 1]! << 16) | (b[o + 2]! << 8) | b[o + 3]!) >>> 0;
+const hostU16 = (b: Uint8Array, o: number): number => (HOST_LITTLE_ENDIAN ? b[o]! | (b[o + 1]! << 8) : (b[o]! << 8) | b[o + 1]!);
+
+/**
+ * forEachDatagram walks the addon's packed batch like decodeBatch, without making an object per
+ * datagram: `fn` gets where each datagram's data is in `batch` and its msg_flags. Stops (returns
+ * false) at a record that does not fit the batch.
+ */
+export function forEachDatagram(batch: Uint8Array, count: number, fn: (start: number, end: number, flags: number) => void): boolean {
+  let o = 0;
+  for (let i = 0; i < count; i++) {
+    if (batch.length - o < BATCH_HDRLEN) return false;
+    const dataLen = hostU32(batch, o);
+    const flags = hostU32(batch, o + 4);
+    const nameLen = hostU16(batch, o + 8);
+    const ctrlLen = hostU16(batch, o + 10);
+    const start = o + BATCH_HDRLEN + pad4(nameLen) + pad4(ctrlLen);
+    if (start + dataLen > batch.length) return false;
+    fn(start, start + dataLen, flags);
+    o = start + pad4(dataLen);
+  }
+  return true;
 }

@@ -114,6 +114,18 @@ export class NetlinkConn {
     this.startReceiving();
   }
 
+  /**
+   * listenBatches is listen for a socket that only listens (an event socket): every wakeup's
+   * datagrams are handed over as the addon's packed batch (walk it with forEachDatagram and
+   * forEachNlMessage), with no object per message. No request may be made on this socket.
+   */
+  listenBatches(onBatch: (batch: Uint8Array, count: number) => void, onOverrun: () => void): void {
+    this.batchListener = onBatch;
+    this.overrun = onOverrun;
+    this.startReceiving();
+  }
+  private batchListener: ((batch: Uint8Array, count: number) => void) | undefined;
+
   /** pause stops reading the socket (the kernel buffers, then overruns); resume starts again. */
   pause(): void {
     if (!this.receiving) return;
@@ -357,12 +369,10 @@ export class NetlinkConn {
   private startReceiving(): void {
     if (this.receiving || this.closed) return;
     this.receiving = true;
-    this.sock.startReceiving(
-      // Dump skbs are ~32 KiB: size the recvmmsg vector to the byte budget.
-      { maxBytesPerCallback: this.maxBytesPerCallback, slots: Math.max(2, Math.ceil(this.maxBytesPerCallback / 32768)) },
-      (dgrams) => this.onDatagrams(dgrams),
-      (err) => this.onError(err),
-    );
+    // Dump skbs are ~32 KiB: size the recvmmsg vector to the byte budget.
+    const opts = { maxBytesPerCallback: this.maxBytesPerCallback, slots: Math.max(2, Math.ceil(this.maxBytesPerCallback / 32768)) };
+    if (this.batchListener !== undefined) this.sock.startReceivingBatches(opts, this.batchListener, (err) => this.onError(err));
+    else this.sock.startReceiving(opts, (dgrams) => this.onDatagrams(dgrams), (err) => this.onError(err));
   }
 
   private onError(err: ErrnoError): void {

@@ -1,3 +1,4 @@
+import { HOST_LITTLE_ENDIAN } from '../wire/byte-order.js';
 import { Reader } from '../wire/reader.js';
 import { Writer } from '../wire/writer.js';
 import { NLMSG_HDRLEN } from './consts.js';
@@ -47,3 +48,28 @@ export function decodeMessages(buf: Uint8Array): NlMessage[] {
   if (r.remaining !== 0) r.fail('TRAILING', `${r.remaining} bytes after the last message`);
   return out;
 }
+
+/**
+ * forEachNlMessage walks the netlink messages in [start, end) of `b` without making objects: `fn`
+ * gets each message's header fields (host order) and where its payload is. Returns false when a
+ * message's nlmsg_len is impossible (the rest of the datagram is skipped; the kernel never sends one).
+ */
+export function forEachNlMessage(
+  b: Uint8Array,
+  start: number,
+  end: number,
+  fn: (type: number, flags: number, pid: number, payloadStart: number, payloadEnd: number) => void,
+): boolean {
+  let o = start;
+  while (end - o >= NLMSG_HDRLEN) {
+    const len = u32(b, o);
+    if (len < NLMSG_HDRLEN || len > end - o) return false;
+    fn(u16(b, o + 4), u16(b, o + 6), u32(b, o + 12), o + NLMSG_HDRLEN, o + len);
+    o += (len + 3) & ~3;
+  }
+  return o >= end;
+}
+
+const u16 = (b: Uint8Array, o: number): number => (HOST_LITTLE_ENDIAN ? b[o]! | (b[o + 1]! << 8) : (b[o]! << 8) | b[o + 1]!);
+const u32 = (b: Uint8Array, o: number): number =>
+  HOST_LITTLE_ENDIAN ? (b[o]! | (b[o + 1]! << 8) | (b[o + 2]! << 16) | (b[o + 3]! << 24)) >>> 0 : ((b[o]! << 24) | (b[o + 1]! << 16) | (b[o + 2]! << 8) | b[o + 3]!) >>> 0;

@@ -2,8 +2,8 @@ import { DecodeError } from '../wire/decode-error.js';
 import { Writer } from '../wire/writer.js';
 import type { SyncEncodeOptions } from './conntrack.js';
 import { NETHDR_ACK_SIZ, NETHDR_SIZ, SYNC_MAX_MESSAGE, SYNC_VERSION } from './consts.js';
-import { decodeSyncHeader, isRangeForm, seqBefore } from './header.js';
-import { classifySync, decodeSyncBody, writeSyncMessage, type SyncDecodeOptions, type SyncMessage } from './message.js';
+import { decodeSyncHeader, isRangeForm, seqBefore, type SyncHeader } from './header.js';
+import { classifySync, decodeSyncBody, decodeSyncBodyLazy, writeSyncMessage, type SyncDecodeOptions, type SyncLazyMessage, type SyncMessage } from './message.js';
 
 /**
  * Datagrams: several messages back to back, never split (§2.9), and the receive walk of
@@ -49,8 +49,8 @@ export interface SyncRejection {
   readonly error?: DecodeError;
 }
 
-export interface DecodedDatagram {
-  readonly messages: SyncMessage[];
+export interface DecodedDatagram<M = SyncMessage> {
+  readonly messages: M[];
   readonly errors: SyncRejection[];
   /**
    * Bytes used. Equals the input length unless `stream` is set and the input ends inside a
@@ -71,7 +71,24 @@ export interface DatagramDecodeOptions extends SyncDecodeOptions {
  * Sequence-number checks (FTFW's "packets before", lost-message counting) are the engine's.
  */
 export function decodeDatagram(bytes: Uint8Array, opts: DatagramDecodeOptions = {}): DecodedDatagram {
-  const messages: SyncMessage[] = [];
+  return walkDatagram(bytes, opts, decodeSyncBody);
+}
+
+/**
+ * decodeDatagramLazy is decodeDatagram for a receiver's hot path: conntrack messages come back as
+ * their validated body bytes and identity ('ct-raw', see ct-body.ts), refused exactly as
+ * decodeDatagram refuses them; everything else is decoded as usual.
+ */
+export function decodeDatagramLazy(bytes: Uint8Array, opts: DatagramDecodeOptions = {}): DecodedDatagram<SyncLazyMessage> {
+  return walkDatagram(bytes, opts, decodeSyncBodyLazy);
+}
+
+function walkDatagram<M>(
+  bytes: Uint8Array,
+  opts: DatagramDecodeOptions,
+  body: (b: Uint8Array, off: number, h: SyncHeader, c: 'data' | 'ack' | 'nack' | 'resync' | 'alive') => M,
+): DecodedDatagram<M> {
+  const messages: M[] = [];
   const errors: SyncRejection[] = [];
   const mode = opts.mode ?? 'ftfw';
   const stream = opts.stream === true;
@@ -130,7 +147,7 @@ export function decodeDatagram(bytes: Uint8Array, opts: DatagramDecodeOptions = 
         try {
           const h = decodeSyncHeader(bytes, off, off + len);
           if (mode === 'ftfw' && (c === 'ack' || c === 'nack') && seqBefore(h.to!, h.from!)) skip('SYNC_BAD_HEADER');
-          else messages.push(decodeSyncBody(bytes, off, h, c));
+          else messages.push(body(bytes, off, h, c));
         } catch (e) {
           // Body decoders throw DecodeError only (the fuzz tests hold them to it); anything else
           // would be a keepstate bug, and one bad datagram must still not stop the daemon.
@@ -161,14 +178,22 @@ export interface DatagramEncodeOptions extends SyncEncodeOptions {
  * message that could never fit (conntrackd would loop forever) or that exceeds 4096 bytes.
  */
 export function encodeDatagrams(messages: readonly SyncMessage[], mtu: number, opts: DatagramEncodeOptions = {}): Uint8Array[] {
-  const size = mtu - (opts.overhead ?? 28);
+  return packDatagrams(messages, mtu, opts.overhead ?? 28, (w, m) => writeSyncMessage(w, m, opts));
+}
+
+/**
+ * packDatagrams is encodeDatagrams for items that write themselves: `write` appends one message to
+ * the (reset) writer and returns its length. Same packing rule and errors.
+ */
+export function packDatagrams<T>(items: readonly T[], mtu: number, overhead: number, write: (w: Writer, item: T) => number): Uint8Array[] {
+  const size = mtu - overhead;
   const out: Uint8Array[] = [];
   const buf = new Uint8Array(Math.max(size, 0));
   let used = 0;
   const w = msgWriter;
-  for (const m of messages) {
+  for (const m of items) {
     w.reset();
-    const len = writeSyncMessage(w, m, opts);
+    const len = write(w, m);
     if (len >= size) throw new RangeError(`a ${len}-byte message cannot fit a ${size}-byte channel buffer (MTU ${mtu})`);
     if (used + len >= size) {
       out.push(buf.slice(0, used));

@@ -3,6 +3,8 @@ import { DecodeError } from '../wire/decode-error.js';
 import { Writer } from '../wire/writer.js';
 import type { Path } from './attrs.js';
 import { decodeConntrackBody, encodeConntrackBody, type SyncEncodeOptions } from './conntrack.js';
+import { scanCtBody } from './ct-body.js';
+import { latin1Of } from '../wire/latin1.js';
 import { NET_F, NET_T, NETHDR_ACK_SIZ, NETHDR_SIZ, SYNC_MAX_MESSAGE, SYNC_VERSION } from './consts.js';
 import { decodeExpectationBody, encodeExpectationBody } from './expectation.js';
 import { decodeSyncHeader, seqBefore, versionByte, type SyncHeader } from './header.js';
@@ -177,6 +179,31 @@ export function decodeSyncBody(b: Uint8Array, off: number, h: SyncHeader, c: 'da
   }
   if (c === 'alive') return { kind: 'alive', seq: h.seq, flags: h.flags };
   return { kind: c, seq: h.seq, flags: h.flags, from: h.from!, to: h.to! };
+}
+
+/**
+ * SyncCtRawMessage is a conntrack message a receiver keeps undecoded: its validated body as a
+ * latin1 string and the entry's identity (scanCtBody). decodeCtBody(body) gives the model.
+ */
+export interface SyncCtRawMessage {
+  readonly kind: 'ct-raw';
+  readonly op: SyncOp;
+  readonly seq: number;
+  readonly flags: number;
+  readonly body: string;
+  readonly key: string;
+}
+export type SyncLazyMessage = Exclude<SyncMessage, SyncCtMessage> | SyncCtRawMessage;
+
+/** decodeSyncBodyLazy is decodeSyncBody with conntrack bodies validated and kept as bytes; throws DecodeError only. */
+export function decodeSyncBodyLazy(b: Uint8Array, off: number, h: SyncHeader, c: 'data' | 'ack' | 'nack' | 'resync' | 'alive'): SyncLazyMessage {
+  if (c === 'data' && h.type <= NET_T.STATE_CT_DEL) {
+    const start = off + NETHDR_SIZ;
+    const end = off + h.len;
+    const key = scanCtBody(b, start, end, CT_PATH);
+    return { kind: 'ct-raw', op: OPS[h.type]!, seq: h.seq, flags: h.flags, body: latin1Of(b, start, end), key };
+  }
+  return decodeSyncBody(b, off, h, c) as SyncLazyMessage; // not a conntrack message: handled above
 }
 
 const CT_PATH: Path = ['sync', 'ct'];

@@ -2,7 +2,7 @@
 // rules of conntrackd-protocol.md §1.3–§1.5.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { ctKey, ExternalCache, InternalCache } from '../../src/engine/cache.js';
+import { ctKey, ExternalCache, InternalCache, sendsEvent } from '../../src/engine/cache.js';
 import { IPPROTO, IPS } from '../../src/ctnetlink/consts.js';
 import type { Conntrack } from '../../src/ctnetlink/types.js';
 
@@ -33,47 +33,50 @@ describe('internal cache', () => {
   it('lives NEW → ALIVE → DEAD, and sends what others caused', () => {
     const c = new InternalCache(10);
     const n = c.onKernelEvent('new', entry(1, { countersOrig: { packets: 1n, bytes: 60n }, use: 1, id: 7 }));
-    assert.equal(n.enqueue, true);
-    assert.equal(n.obj?.status, 'new');
+    assert.equal(sendsEvent('new', 'other'), true);
+    assert.equal(n?.status, 'new');
+    assert.deepEqual([n?.ct.countersOrig, n?.ct.use, n?.ct.id], [undefined, undefined, undefined], 'volatile attributes are not kept');
     const u = c.onKernelEvent('update', entry(1, { timeout: 50 }));
-    assert.equal(u.obj, n.obj, 'the same object, updated in place for queued references');
-    assert.equal(u.obj?.status, 'alive');
-    assert.equal(u.obj?.ct.timeout, 50);
+    assert.equal(u, n, 'the same object, updated in place for queued references');
+    assert.equal(u?.status, 'alive');
+    assert.equal(u?.ct.timeout, 50);
     const d = c.onKernelEvent('destroy', entry(1));
-    assert.equal(d.obj?.status, 'dead');
-    assert.equal(d.enqueue, true);
+    assert.equal(d?.status, 'dead');
+    assert.equal(sendsEvent('destroy', 'other'), true);
     assert.equal([...c.live()].length, 0);
-    c.release(d.obj!);
+    c.release(d!);
     assert.equal(c.size, 0);
   });
 
   it('does not send back what its own commit or flush caused, and ignores injected entries', () => {
     const c = new InternalCache(10);
-    assert.equal(c.onKernelEvent('new', entry(1), 'commit').enqueue, false);
+    assert.notEqual(c.onKernelEvent('new', entry(1), 'commit'), undefined);
+    assert.equal(sendsEvent('new', 'commit'), false);
     assert.equal(c.size, 1, 'committed entries are cached (their later DEL is sent)');
-    assert.equal(c.onKernelEvent('destroy', entry(1), 'flush').enqueue, false);
-    assert.equal(c.onKernelEvent('new', entry(2), 'inject').obj, undefined);
-    assert.equal(c.get(ctKey(entry(2))), undefined);
-    assert.equal(c.onKernelEvent('update', entry(3)).obj?.status, 'alive', 'an UPDATE for an unknown entry creates it');
+    assert.equal(c.onKernelEvent('destroy', entry(1), 'flush')?.status, 'dead');
+    assert.deepEqual([sendsEvent('destroy', 'flush'), sendsEvent('update', 'flush'), sendsEvent('destroy', 'commit')], [false, true, false]);
+    assert.equal(c.onKernelEvent('new', entry(2), 'inject'), undefined);
+    assert.equal(c.find(entry(2)), undefined);
+    assert.equal(c.onKernelEvent('update', entry(3))?.status, 'alive', 'an UPDATE for an unknown entry creates it');
   });
 
   it('refuses new entries past HashLimit and counts them, still updating known ones', () => {
     const c = new InternalCache(2);
     c.onKernelEvent('new', entry(1));
     c.onKernelEvent('new', entry(2));
-    assert.equal(c.onKernelEvent('new', entry(3)).obj, undefined);
+    assert.equal(c.onKernelEvent('new', entry(3)), undefined);
     assert.equal(c.stats.refusedOverLimit, 1);
-    assert.equal(c.onKernelEvent('update', entry(2, { mark: 4 })).obj?.ct.mark, 4);
+    assert.equal(c.onKernelEvent('update', entry(2, { mark: 4 }))?.ct.mark, 4);
   });
 
   it('a NEW for the tuple of a dead object starts a new object; the dead one stays until released', () => {
     const c = new InternalCache(10);
-    const old = c.onKernelEvent('new', entry(1)).obj!;
+    const old = c.onKernelEvent('new', entry(1))!;
     c.onKernelEvent('destroy', entry(1));
-    const fresh = c.onKernelEvent('new', entry(1)).obj!;
+    const fresh = c.onKernelEvent('new', entry(1))!;
     assert.notEqual(fresh, old);
     c.release(old); // the protocol sent the old DEL: releasing it must not drop the new entry
-    assert.equal(c.get(ctKey(entry(1))), fresh);
+    assert.equal(c.find(entry(1)), fresh);
   });
 
   it('resyncs from a dump: new and changed entries come back, missing ones turn dead', () => {
@@ -100,12 +103,12 @@ describe('external cache', () => {
   it('NEW replaces, UPD updates or creates, DEL removes', () => {
     const c = new ExternalCache(10);
     assert.equal(c.apply('upd', entry(1, { mark: 1 }), 1000), true, 'UPD of an unknown tuple creates it');
-    assert.equal(c.get(ctKey(entry(1)))?.ct.mark, 1);
+    assert.equal(c.find(entry(1))?.ct.mark, 1);
     c.apply('upd', entry(1, { timeout: 7 }), 2000);
-    assert.deepEqual([c.get(ctKey(entry(1)))?.ct.mark, c.get(ctKey(entry(1)))?.ct.timeout, c.get(ctKey(entry(1)))?.receivedAtMs], [1, 7, 2000]);
+    assert.deepEqual([c.find(entry(1))?.ct.mark, c.find(entry(1))?.ct.timeout, c.find(entry(1))?.receivedAtMs], [1, 7, 2000]);
     const { mark: _m, ...unmarked } = entry(1);
     c.apply('new', unmarked, 3000);
-    assert.equal(c.get(ctKey(entry(1)))?.ct.mark, undefined, 'NEW replaces the whole entry');
+    assert.equal(c.find(entry(1))?.ct.mark, undefined, 'NEW replaces the whole entry');
     assert.equal(c.apply('del', entry(1), 4000), true);
     assert.equal(c.size, 0);
     assert.equal(c.apply('del', entry(1), 5000), false);

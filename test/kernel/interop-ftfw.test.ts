@@ -12,7 +12,6 @@ import { parseConntrackdConfig } from '../../src/config/conntrackd/index.js';
 import { ConntrackClient } from '../../src/ctnetlink/client.js';
 import { IPPROTO, IPS, TCP_CONNTRACK } from '../../src/ctnetlink/consts.js';
 import type { Conntrack } from '../../src/ctnetlink/types.js';
-import { ctKey } from '../../src/engine/cache.js';
 import { SyncNode } from '../../src/daemon/sync-node.js';
 import type { Logger } from '../../src/daemon/log.js';
 import { Conntrackd, syncConf } from '../../lab/conntrackd.js';
@@ -115,7 +114,7 @@ for (const kind of ['udp', 'multicast'] as const) describe(`FTFW over ${kind} wi
     assert.equal(made.filter((r) => r.ok).length, N);
     const ours = (): Conntrack[] => [...node!.replicator.external.values()].map((e) => e.ct).filter((c) => c.orig?.src.startsWith('10.67.') === true);
     await until(`${N} entries in our external cache`, () => ours().length === N);
-    const e6 = node!.replicator.external.get(ctKey(entry(6, 7)))?.ct;
+    const e6 = node!.replicator.external.find(entry(6, 7))?.ct;
     assert.equal(e6?.timeout !== undefined && e6.timeout > 3000, true);
     assert.equal(e6?.mark, 1);
     assert.equal(e6?.protoinfo?.tcp?.state, TCP_CONNTRACK.ESTABLISHED);

@@ -1,0 +1,141 @@
+import { NLA_TYPE_MASK } from '../netlink/consts.js';
+import { HOST_LITTLE_ENDIAN } from '../wire/byte-order.js';
+import type { Family } from '../wire/ip.js';
+import { bytesOfLatin1, latin1Of, writeLatin1 } from '../wire/latin1.js';
+import { Reader } from '../wire/reader.js';
+import { CTA } from './consts.js';
+import { decodeConntrackAttrs, encodeConntrack } from './conntrack.js';
+import { isVolatileCta } from './scan.js';
+import type { Conntrack } from './types.js';
+
+/**
+ * A conntrack entry kept as the kernel sent it: its CTA_* attributes, minus the volatile ones
+ * (counters, timestamps, use, id), as a latin1 string (see wire/latin1.ts). This is how a
+ * replicating node's internal cache holds the local table: one string per entry, decoded into
+ * the Conntrack model only when something shows it.
+ */
+
+const nlaU16 = HOST_LITTLE_ENDIAN ? (b: Uint8Array, o: number): number => b[o]! | (b[o + 1]! << 8) : (b: Uint8Array, o: number): number => (b[o]! << 8) | b[o + 1]!;
+
+let scratch = new Uint8Array(4096);
+function room(n: number): Uint8Array {
+  if (scratch.length < n) scratch = new Uint8Array(Math.max(n, scratch.length * 2));
+  return scratch;
+}
+
+/**
+ * ctIdentity is an entry's identity from its CTA_* attributes [start, end): the bytes of the
+ * original tuple's nest (addresses, protocol, ports or ICMP id/type/code, directional zone — the
+ * kernel always writes them in one order) and the zone when it is not the default 0. '' when there
+ * is no original tuple or the attributes are malformed.
+ */
+export function ctIdentity(b: Uint8Array, start: number, end: number): string {
+  let ts = -1;
+  let te = -1;
+  let zone = 0;
+  for (let o = start; o < end; ) {
+    if (end - o < 4) return '';
+    const len = nlaU16(b, o);
+    if (len < 4 || len > end - o) return '';
+    const type = nlaU16(b, o + 2) & NLA_TYPE_MASK;
+    if (type === CTA.TUPLE_ORIG) {
+      ts = o + 4;
+      te = o + len;
+    } else if (type === CTA.ZONE && len === 6) {
+      zone = (b[o + 4]! << 8) | b[o + 5]!;
+    }
+    o += (len + 3) & ~3;
+  }
+  if (ts < 0 || te <= ts) return '';
+  return identityAt(b, ts, te, zone);
+}
+
+/**
+ * identityAt is ctIdentity given where the original tuple's nest payload is and the zone (what
+ * scanKernelCt found), without walking the attributes again.
+ */
+export function identityAt(b: Uint8Array, tupleStart: number, tupleEnd: number, zone: number): string {
+  if (zone <= 0) return latin1Of(b, tupleStart, tupleEnd);
+  const n = tupleEnd - tupleStart;
+  const s = room(n + 2);
+  s.set(b.subarray(tupleStart, tupleEnd), 0);
+  s[n] = zone >>> 8;
+  s[n + 1] = zone & 0xff;
+  return latin1Of(s, 0, n + 2);
+}
+
+/** ctIdentityOf is ctIdentity of the model (as the kernel would send it): for tests and slow paths. */
+export function ctIdentityOf(ct: Conntrack): string {
+  const p = encodeConntrack(ct, 'event');
+  return ctIdentity(p, 4, p.length);
+}
+
+/**
+ * compactCt keeps attributes [start, end) minus the volatile ones; with `prev` (an earlier
+ * compactCt of the same entry), the attributes of `prev` whose type the new ones lack are kept
+ * too — an UPDATE event carries only part of an entry (ctnetlink_conntrack_event: helper, labels,
+ * sequence adjustment only when they changed), and what it lacks is unchanged.
+ */
+export function compactCt(b: Uint8Array, start: number, end: number, prev?: string): string {
+  let present = 0;
+  let strip = false;
+  for (let o = start; o < end; ) {
+    if (end - o < 4) break;
+    const len = nlaU16(b, o);
+    if (len < 4 || len > end - o) break;
+    const type = nlaU16(b, o + 2) & NLA_TYPE_MASK;
+    if (isVolatileCta(type)) strip = true;
+    else if (type < 31) present |= 1 << type;
+    o += (len + 3) & ~3;
+  }
+  if (!strip && prev === undefined) return latin1Of(b, start, end);
+  const s = room(end - start + (prev?.length ?? 0));
+  let n = copyAttrs(b, start, end, s, 0, 0);
+  if (prev !== undefined) {
+    const pb = room2(prev.length);
+    writeLatin1(pb, prev, 0);
+    n = copyAttrs(pb, 0, prev.length, s, n, present);
+  }
+  return latin1Of(s, 0, n);
+}
+
+let scratch2 = new Uint8Array(4096);
+function room2(n: number): Uint8Array {
+  if (scratch2.length < n) scratch2 = new Uint8Array(Math.max(n, scratch2.length * 2));
+  return scratch2;
+}
+
+/**
+ * copyAttrs appends the non-volatile attributes of src [start, end) whose type is not in `skip`
+ * (bit mask) to dst at n, a run of kept attributes at a time.
+ */
+function copyAttrs(src: Uint8Array, start: number, end: number, dst: Uint8Array, n: number, skip: number): number {
+  let run = start;
+  let o = start;
+  while (o < end) {
+    if (end - o < 4) break;
+    const len = nlaU16(src, o);
+    if (len < 4 || len > end - o) break;
+    const type = nlaU16(src, o + 2) & NLA_TYPE_MASK;
+    const step = Math.min((len + 3) & ~3, end - o);
+    if (isVolatileCta(type) || (type < 31 && (skip & (1 << type)) !== 0)) {
+      if (o > run) {
+        dst.set(src.subarray(run, o), n);
+        n += o - run;
+      }
+      run = o + step;
+    }
+    o += step;
+  }
+  if (o > run) {
+    dst.set(src.subarray(run, o), n);
+    n += o - run;
+  }
+  return n;
+}
+
+/** decodeCompactCt decodes a compactCt string into the model; throws DecodeError like decodeConntrack. */
+export function decodeCompactCt(family: Family, s: string): Conntrack {
+  const b = bytesOfLatin1(s);
+  return decodeConntrackAttrs(new Reader(b, 0, b.length, ['conntrack']), 0, b.length, family);
+}

@@ -1,0 +1,161 @@
+import type { Conntrack } from '../ctnetlink/types.js';
+import { DecodeError } from '../wire/decode-error.js';
+import { bytesOfLatin1, latin1Of, writeLatin1 } from '../wire/latin1.js';
+import { Writer } from '../wire/writer.js';
+import { walkNta, type NtaSpec, type Path } from './attrs.js';
+import { CT_ATTRS, decodeConntrackBody, encodeConntrackBody, type SyncEncodeOptions } from './conntrack.js';
+import { NTA } from './consts.js';
+
+/**
+ * A received conntrack message body kept as bytes (a latin1 string, see wire/latin1.ts): what a
+ * receiver's external cache holds per entry. scanCtBody validates a body exactly as
+ * decodeConntrackBody does (same errors, same refusals) and returns the entry's identity without
+ * building the model; mergeCtBodies applies an update at the attribute level; decodeCtBody gives
+ * the model when something needs it (commit, `-e`).
+ */
+
+/** Where each attribute's payload starts (-1 = absent); slot NTA.MAX holds the last address group's id. */
+type Offsets = Int32Array;
+
+const RAW_ATTRS: readonly NtaSpec<Offsets, unknown>[] = CT_ATTRS.map((s) => ({
+  ...s,
+  decode: (acc: Offsets, _b: Uint8Array, p: number): void => {
+    acc[s.id] = p;
+    if (s.id === NTA.IPV4 || s.id === NTA.IPV6) acc[NTA.MAX] = s.id;
+  },
+  encode: (): void => {},
+}));
+
+const offs: Offsets = new Int32Array(NTA.MAX + 1);
+const key = new Uint8Array(64);
+
+/** The attributes that make an entry's identity, in the order they are put into the key. */
+const KEY_ATTRS = [NTA.L4PROTO, NTA.PORT, NTA.ICMP_TYPE, NTA.ICMP_CODE, NTA.ICMP_ID] as const;
+const KEY_SIZE: Readonly<Record<number, number>> = { [NTA.L4PROTO]: 1, [NTA.PORT]: 4, [NTA.ICMP_TYPE]: 1, [NTA.ICMP_CODE]: 1, [NTA.ICMP_ID]: 2 };
+
+/**
+ * scanCtBody validates the body [start, end) of a conntrack message and returns the entry's
+ * identity: address group, protocol, ports, ICMP type/code/id, and the zone when not 0. Throws
+ * the DecodeError decodeConntrackBody would throw (BAD_LENGTH / BAD_VALUE / BAD_SIZE / MISSING).
+ */
+export function scanCtBody(b: Uint8Array, start: number, end: number, path: Path = ['sync', 'ct']): string {
+  offs.fill(-1);
+  walkNta(b, start, end, RAW_ATTRS, offs, path, 'ct');
+  const l3 = offs[NTA.MAX]!;
+  if (l3 < 0) throw new DecodeError('MISSING', [...path, 'NTA_IPV4'], 0, 'no NTA_IPV4 / NTA_IPV6: the entry has no addresses');
+  if (offs[NTA.L4PROTO]! < 0) throw new DecodeError('MISSING', [...path, 'NTA_L4PROTO'], 0, 'no NTA_L4PROTO');
+  const masterL3 = Math.max(offs[NTA.MASTER_IPV4]!, offs[NTA.MASTER_IPV6]!);
+  if (masterL3 >= 0 || offs[NTA.MASTER_L4PROTO]! >= 0 || offs[NTA.MASTER_PORT]! >= 0) {
+    if (masterL3 < 0) throw new DecodeError('MISSING', [...path, 'NTA_MASTER_IPV4'], 0, 'master attributes without NTA_MASTER_IPV4 / IPV6');
+    if (offs[NTA.MASTER_L4PROTO]! < 0) throw new DecodeError('MISSING', [...path, 'NTA_MASTER_L4PROTO'], 0, 'master addresses without NTA_MASTER_L4PROTO');
+  }
+  let n = 0;
+  const alen = l3 === NTA.IPV4 ? 8 : 32;
+  key[n++] = l3;
+  key.set(b.subarray(offs[l3]!, offs[l3]! + alen), n);
+  n += alen;
+  for (const id of KEY_ATTRS) {
+    const p = offs[id]!;
+    if (p < 0) continue;
+    key[n++] = id;
+    for (let i = 0; i < KEY_SIZE[id]!; i++) key[n++] = b[p + i]!;
+  }
+  const zp = offs[NTA.ZONE]!;
+  if (zp >= 0 && (b[zp] !== 0 || b[zp + 1] !== 0)) {
+    key[n++] = NTA.ZONE;
+    key[n++] = b[zp]!;
+    key[n++] = b[zp + 1]!;
+  }
+  return latin1Of(key, 0, n);
+}
+
+/** SLOT maps an attribute id to the model field it sets: the IPv4 and IPv6 forms of one thing share a slot. */
+function slot(id: number): number {
+  switch (id) {
+    case NTA.IPV6:
+      return NTA.IPV4;
+    case NTA.MASTER_IPV6:
+      return NTA.MASTER_IPV4;
+    case NTA.SNAT_IPV6:
+      return NTA.SNAT_IPV4;
+    case NTA.DNAT_IPV6:
+      return NTA.DNAT_IPV4;
+    default:
+      return id;
+  }
+}
+
+/** A labels payload the decoder ignores (empty or not whole words) sets nothing. */
+function setsNothing(id: number, len: number): boolean {
+  return id === NTA.LABELS && (len === 4 || (len - 4) % 4 !== 0);
+}
+
+let merged = new Uint8Array(4096);
+let prevBytes = new Uint8Array(4096);
+const present = new Uint8Array(NTA.MAX);
+
+/**
+ * mergeCtBodies applies an update (a validated body, `next`) to the body `prev` holds:
+ * every field the update carries replaces the old one, the fields it lacks stay — the attribute
+ * view of merging the two decoded entries field by field.
+ */
+export function mergeCtBodies(prev: string, next: string): string {
+  const need = Math.max(prev.length, next.length);
+  if (merged.length < prev.length + next.length) merged = new Uint8Array(2 * (prev.length + next.length));
+  if (prevBytes.length < need) prevBytes = new Uint8Array(2 * need);
+  writeLatin1(prevBytes, next, 0);
+  const b = prevBytes;
+  const start = 0;
+  const end = next.length;
+  present.fill(0);
+  let n = 0;
+  for (let o = start; o + 4 <= end; ) {
+    const len = (b[o]! << 8) | b[o + 1]!;
+    const id = (b[o + 2]! << 8) | b[o + 3]!;
+    if (len < 4) break;
+    const step = Math.min((len + 3) & ~3, end - o);
+    if (!setsNothing(id, len)) {
+      if (id < present.length) present[slot(id)] = 1;
+      merged.set(b.subarray(o, o + step), n);
+      n += step;
+    }
+    o += step;
+  }
+  writeLatin1(prevBytes, prev, 0);
+  for (let o = 0; o + 4 <= prev.length; ) {
+    const len = (prevBytes[o]! << 8) | prevBytes[o + 1]!;
+    const id = (prevBytes[o + 2]! << 8) | prevBytes[o + 3]!;
+    if (len < 4) break;
+    const step = Math.min((len + 3) & ~3, prev.length - o);
+    if (id >= present.length || present[slot(id)] === 0) {
+      merged.set(prevBytes.subarray(o, o + step), n);
+      n += step;
+    }
+    o += step;
+  }
+  return latin1Of(merged, 0, n);
+}
+
+/** decodeCtBody decodes a body kept by a cache (validated by scanCtBody when it was received). */
+export function decodeCtBody(body: string): Conntrack {
+  const b = bytesOfLatin1(body);
+  return decodeConntrackBody(b, 0, b.length);
+}
+
+const enc = new Writer(512);
+
+/** ctBodyOf is the body conntrackd would send for `ct`, as a cache keeps it: for tests and slow paths. */
+export function ctBodyOf(ct: Conntrack, opts?: SyncEncodeOptions): string {
+  enc.reset();
+  encodeConntrackBody(enc, ct, opts);
+  const b = enc.written();
+  return latin1Of(b, 0, b.length);
+}
+
+/** syncIdentityOf is scanCtBody's identity of the entry a peer gets for `ct`. */
+export function syncIdentityOf(ct: Conntrack, opts?: SyncEncodeOptions): string {
+  enc.reset();
+  encodeConntrackBody(enc, ct, opts);
+  const b = enc.written();
+  return scanCtBody(b, 0, b.length);
+}

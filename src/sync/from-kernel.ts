@@ -1,0 +1,119 @@
+import { decodeConntrackAttrs } from '../ctnetlink/conntrack.js';
+import { KernelCtView, scanKernelCt, type KernelTupleView } from '../ctnetlink/scan.js';
+import type { Family } from '../wire/ip.js';
+import { Reader } from '../wire/reader.js';
+import type { Writer } from '../wire/writer.js';
+import { putPorts, putU16be, putU16le, putU32be, putU8 } from './attrs.js';
+import { encodeConntrackBody, type SyncEncodeOptions } from './conntrack.js';
+import { hasPorts, IPS_DST_NAT_DONE, IPS_SRC_NAT_DONE, NET_F, NET_T, NTA, PROTO, SYNC_MAX_MESSAGE } from './consts.js';
+import { versionByte } from './header.js';
+import type { SyncOp } from './message.js';
+
+/**
+ * writeCtBodyFromKernel writes the conntrackd message body for a conntrack entry given as kernel
+ * CTA_* attributes [start, end) of `b`: byte for byte what encodeConntrackBody writes for the
+ * decoded entry (the reference; see the table in conntrack.ts), without building the model when
+ * the entry is on scanKernelCt's fast path — the common TCP/UDP/ICMP/SCTP/DCCP entry with or
+ * without NAT, mark and zone. Throws DecodeError for attributes the decoder refuses.
+ */
+export function writeCtBodyFromKernel(w: Writer, b: Uint8Array, start: number, end: number, family: Family, opts: SyncEncodeOptions = {}): void {
+  if (scanKernelCt(b, start, end, view)) writeFromView(w, b, view, opts);
+  else encodeConntrackBody(w, decodeConntrackAttrs(new Reader(b, start, end, ['conntrack']), start, end, family), opts);
+}
+
+const view = new KernelCtView();
+
+/** l4src / l4dst are libnetfilter_conntrack's 16-bit port unions (ICMP: id / type·256+code), as in conntrack.ts. */
+function l4src(t: KernelTupleView): number {
+  return t.srcPort >= 0 ? t.srcPort : t.icmpId >= 0 ? t.icmpId : 0;
+}
+function l4dst(t: KernelTupleView): number {
+  if (t.dstPort >= 0) return t.dstPort;
+  if (t.icmpType < 0 && t.icmpCode < 0) return 0;
+  return (Math.max(t.icmpType, 0) << 8) | Math.max(t.icmpCode, 0);
+}
+
+function sameBytes(b: Uint8Array, x: number, y: number, n: number): boolean {
+  for (let i = 0; i < n; i++) if (b[x + i] !== b[y + i]) return false;
+  return true;
+}
+
+function putAddrAt(w: Writer, id: number, b: Uint8Array, at: number, n: number): void {
+  w.u16be(4 + n).u16be(id);
+  for (let i = 0; i < n; i++) w.u8(b[at + i]!);
+}
+
+function writeFromView(w: Writer, b: Uint8Array, v: KernelCtView, opts: SyncEncodeOptions): void {
+  const o = v.orig;
+  const n = o.addrLen;
+  // ct2msg's order (CT_EMIT_ORDER): address group, STATUS, L4PROTO, the protocol's part, TIMEOUT, MARK, NAT, SYNPROXY, ZONE.
+  w.u16be(4 + 2 * n).u16be(n === 4 ? NTA.IPV4 : NTA.IPV6);
+  for (let i = 0; i < n; i++) w.u8(b[o.src + i]!);
+  for (let i = 0; i < n; i++) w.u8(b[o.dst + i]!);
+  putU32be(w, NTA.STATUS, v.status >= 0 ? v.status : 0);
+  const proto = o.proto;
+  putU8(w, NTA.L4PROTO, proto);
+  if (hasPorts(proto)) putPorts(w, NTA.PORT, Math.max(o.srcPort, 0), Math.max(o.dstPort, 0));
+  if (proto === PROTO.TCP && v.tcpState >= 0) {
+    putU8(w, NTA.TCP_STATE, v.tcpState);
+    if (opts.tcpWindowTracking === true) {
+      putU8(w, NTA.TCP_WSCALE_ORIG, Math.max(v.tcpWscaleOrig, 0));
+      putU8(w, NTA.TCP_WSCALE_REPL, Math.max(v.tcpWscaleReply, 0));
+    }
+  } else if (proto === PROTO.SCTP && v.sctpState >= 0) {
+    putU8(w, NTA.SCTP_STATE, v.sctpState);
+    putU32be(w, NTA.SCTP_VTAG_ORIG, Math.max(v.sctpVtagOrig, 0));
+    putU32be(w, NTA.SCTP_VTAG_REPL, Math.max(v.sctpVtagReply, 0));
+  } else if (proto === PROTO.DCCP && v.dccpState >= 0) {
+    putU8(w, NTA.DCCP_STATE, v.dccpState);
+    putU8(w, NTA.DCCP_ROLE, Math.max(v.dccpRole, 0));
+  } else if ((proto === PROTO.ICMP || proto === PROTO.ICMPV6) && o.icmpType >= 0) {
+    putU8(w, NTA.ICMP_TYPE, o.icmpType);
+    putU8(w, NTA.ICMP_CODE, Math.max(o.icmpCode, 0));
+    putU16le(w, NTA.ICMP_ID, Math.max(o.icmpId, 0));
+  }
+  if (opts.commitTimeout !== true && v.timeout >= 0) putU32be(w, NTA.TIMEOUT, v.timeout);
+  if (v.mark >= 0) putU32be(w, NTA.MARK, v.mark);
+  if (v.hasReply) {
+    // natToWire from the reply tuple: a status without the NAT_DONE bit vetoes, no status does not.
+    const r = v.reply;
+    const srcDone = v.status < 0 || (v.status & IPS_SRC_NAT_DONE) !== 0;
+    const dstDone = v.status < 0 || (v.status & IPS_DST_NAT_DONE) !== 0;
+    if (srcDone && !sameBytes(b, r.dst, o.src, n)) putAddrAt(w, n === 4 ? NTA.SNAT_IPV4 : NTA.SNAT_IPV6, b, r.dst, n);
+    if (dstDone && !sameBytes(b, r.src, o.dst, n)) putAddrAt(w, n === 4 ? NTA.DNAT_IPV4 : NTA.DNAT_IPV6, b, r.src, n);
+    if (srcDone && l4dst(r) !== l4src(o)) putU16le(w, NTA.SPAT_PORT, Math.max(r.dstPort, 0));
+    if (dstDone && l4src(r) !== l4dst(o)) putU16le(w, NTA.DPAT_PORT, Math.max(r.srcPort, 0));
+  }
+  if (v.synIsn >= 0 && v.synIts >= 0 && v.synTsoff >= 0) w.u16be(16).u16be(NTA.SYNPROXY).u32be(v.synIts).u32be(v.synIsn).u32be(v.synTsoff);
+  if (v.zone >= 0) putU16be(w, NTA.ZONE, v.zone);
+}
+
+const OP_TYPE = { new: NET_T.STATE_CT_NEW, upd: NET_T.STATE_CT_UPD, del: NET_T.STATE_CT_DEL } as const;
+
+/**
+ * writeCtMessageFromKernel appends a whole conntrack message (header and the body of
+ * writeCtBodyFromKernel) and returns its length; the same bytes writeSyncMessage writes for the
+ * decoded entry. `flags` may only carry HELLO / HELLO_BACK on a data message.
+ */
+export function writeCtMessageFromKernel(
+  w: Writer,
+  op: SyncOp,
+  seq: number,
+  flags: number,
+  b: Uint8Array,
+  start: number,
+  end: number,
+  family: Family,
+  opts: SyncEncodeOptions = {},
+): number {
+  if ((flags & ~(NET_F.HELLO | NET_F.HELLO_BACK)) !== 0) throw new RangeError(`flags 0x${flags.toString(16)} would not be data`);
+  const at = w.length;
+  w.u8(versionByte(OP_TYPE[op])).u8(flags).u16be(0).u32be(seq);
+  writeCtBodyFromKernel(w, b, start, end, family, opts);
+  const len = w.length - at;
+  if (len > SYNC_MAX_MESSAGE) throw new RangeError(`message of ${len} bytes exceeds conntrackd's ${SYNC_MAX_MESSAGE}`);
+  const out = w.written();
+  out[at + 2] = len >>> 8;
+  out[at + 3] = len & 0xff;
+  return len;
+}
