@@ -1,10 +1,12 @@
 import { NetlinkConn, type NlRequest, type RawBatch } from '../netlink/conn.js';
-import { NETLINK } from '../netlink/consts.js';
+import { NETLINK, NLM_F } from '../netlink/consts.js';
 import type { NetlinkError } from '../netlink/errors.js';
 import type { NlMessage } from '../netlink/message.js';
 import { DecodeError } from '../wire/decode-error.js';
 import type { Family } from '../wire/ip.js';
-import { IPS, NFNL_SUBSYS } from './consts.js';
+import type { Writer } from '../wire/writer.js';
+import { IPCTNL_MSG_CT, IPS, NFNL_SUBSYS } from './consts.js';
+import { nfMsgType } from './nfgenmsg.js';
 import { decodeConntrack } from './conntrack.js';
 import { decodeExpectation } from './expectation.js';
 import {
@@ -127,6 +129,17 @@ export class ConntrackClient {
       cts.map((c) =>
         ctCreateStreamed(c.status === undefined || (c.status & IPS.CONFIRMED) !== 0 ? c : { ...c, status: c.status | IPS.CONFIRMED }),
       ),
+      'create conntrack',
+    );
+  }
+  /**
+   * createWith is create for requests whose payload (struct nfgenmsg + CTA_*) the caller writes
+   * itself, straight into the send buffer. No IPS_CONFIRMED is added: the writer must set it.
+   */
+  createWith(payloads: readonly ((w: Writer) => void)[]): Promise<BatchResult[]> {
+    const type = nfMsgType(NFNL_SUBSYS.CTNETLINK, IPCTNL_MSG_CT.NEW);
+    return this.write(
+      payloads.map((body) => ({ type, flags: NLM_F.CREATE | NLM_F.EXCL, body })),
       'create conntrack',
     );
   }

@@ -202,7 +202,7 @@ function cacheStats(name: string, size: number, live: number, st: { added: numbe
 /** snapshot builds the `-s` view model from the running node. Counters keepstate does not keep yet (flow traffic) are zero. */
 function snapshot(node: SyncNode, cfg: ConntrackdConfig, kernelFlushes: number): SyncDaemonStats {
   const r = node.replicator;
-  const live = [...r.internal.live()].length;
+  const live = r.internal.liveSize;
   const rej = r.stats.rejected;
   const link = node.linkStats();
   const rejected = Object.values(rej).reduce((a, b) => a + (b ?? 0), 0);

@@ -6,7 +6,8 @@ import { forEachDatagram } from '../native/batch.js';
 import { forEachNlMessage } from '../netlink/message.js';
 import type { Conntrack } from '../ctnetlink/types.js';
 import type { ConntrackdConfig, SyncConfig } from '../config/conntrackd/types.js';
-import { planCommit } from '../engine/commit.js';
+import { commitEntry } from '../engine/commit.js';
+import { planCommitRequests } from '../engine/commit-bytes.js';
 import type { KernelEventOrigin } from '../engine/cache.js';
 import { Replicator } from '../engine/replicator.js';
 import { openChannel, type SyncChannel } from '../sync/channel.js';
@@ -111,23 +112,26 @@ export class SyncNode {
     const t0 = Date.now();
     try {
       this.log.log('notice', 'committing all external caches');
-      const plan = planCommit(this.replicator.external.values(), {
+      const opts = {
         nowMs: t0,
         ...(this.sync.commitTimeoutSec !== undefined ? { commitTimeoutSec: this.sync.commitTimeoutSec } : {}),
         tcpWindowTracking: this.sync.tcpWindowTracking,
-      });
-      const results = await this.committer.create(plan);
+      };
+      // Each request is written from the received bytes straight into the send buffer.
+      const jobs = planCommitRequests(this.replicator.external.values(), opts);
+      const results = await this.committer.createWith(jobs.map((j) => j.write));
       const retry: Conntrack[] = [];
       let failed = 0;
       results.forEach((r, i) => {
         if (r.ok) return;
-        if (r.error.code === 'EEXIST') retry.push(plan[i]!);
+        if (r.error.code === 'EEXIST') retry.push(commitEntry(jobs[i]!.entry, opts));
         else {
           failed++;
           this.log.log('error', `commit-create: ${r.error.message}`);
         }
       });
       if (retry.length > 0) {
+        // Update-or-recreate: the entry exists (failback), delete it and create it again.
         await this.committer.delete(retry);
         for (const r of await this.committer.create(retry)) {
           if (r.ok) continue;
@@ -135,12 +139,13 @@ export class SyncNode {
           this.log.log('error', `commit-create: ${r.error.message}`);
         }
       }
+      const total = jobs.length;
       const ms = Date.now() - t0;
       this.counters.commitsRun++;
-      this.log.log('notice', `Committed ${plan.length - failed} new entries`);
+      this.log.log('notice', `Committed ${total - failed} new entries`);
       if (failed > 0) this.log.log('notice', `${failed} entries can't be committed`);
       this.log.log('notice', `commit has taken ${(ms / 1000).toFixed(6)} seconds`);
-      return { committed: plan.length - failed, failed, ms };
+      return { committed: total - failed, failed, ms };
     } finally {
       this.committing = false;
     }

@@ -4,6 +4,7 @@ import { KernelCtView, scanKernelCt } from '../ctnetlink/scan.js';
 import type { Conntrack } from '../ctnetlink/types.js';
 import { ctBodyOf, decodeCtBody, mergeCtBodies, syncIdentityOf } from '../sync/ct-body.js';
 import type { SyncOp } from '../sync/message.js';
+import type { FtfwNode } from './ftfw.js';
 import type { Family } from '../wire/ip.js';
 
 /**
@@ -36,6 +37,9 @@ export type ObjStatus = 'new' | 'alive' | 'dead';
  * references see the latest state. `ct` decodes them (for what shows an entry).
  */
 export class CacheObject {
+  /** Its place in FTFW's queues (owned by Ftfw). */
+  ftfwNode: FtfwNode<CacheObject> | undefined = undefined;
+
   constructor(
     readonly key: string,
     public family: Family,
@@ -86,8 +90,14 @@ export class InternalCache {
 
   constructor(private readonly limit: number) {}
 
+  private liveCount = 0;
+
   get size(): number {
     return this.objects.size;
+  }
+  /** liveSize is how many objects are not dead (what `-s` calls active), kept as they change. */
+  get liveSize(): number {
+    return this.liveCount;
   }
   get(key: string): CacheObject | undefined {
     return this.objects.get(key);
@@ -120,6 +130,7 @@ export class InternalCache {
     if (kind === 'destroy') {
       if (existing === undefined || existing.status === 'dead') return existing;
       existing.status = 'dead';
+      this.liveCount--;
       this.stats.deleted++;
       return existing;
     }
@@ -129,6 +140,7 @@ export class InternalCache {
     if (existing !== undefined && !(kind === 'new' && existing.status === 'dead')) {
       existing.attrs = kind === 'new' ? compactCt(p, attrs, end) : compactCt(p, attrs, end, existing.attrs);
       existing.family = family;
+      if (existing.status === 'dead') this.liveCount++;
       existing.status = kind === 'new' ? 'new' : 'alive';
       this.stats.updated++;
       return existing;
@@ -139,6 +151,7 @@ export class InternalCache {
     }
     const obj = new CacheObject(key, family, compactCt(p, attrs, end), kind === 'new' ? 'new' : 'alive', nowMs);
     this.objects.set(key, obj);
+    this.liveCount++;
     this.stats.added++;
     return obj;
   }
@@ -162,6 +175,7 @@ export class InternalCache {
     for (const obj of this.objects.values()) {
       if (seen.has(obj.key) || obj.status === 'dead') continue;
       obj.status = 'dead';
+      this.liveCount--;
       gone.push(obj);
     }
     return { added, changed, gone };
@@ -171,6 +185,7 @@ export class InternalCache {
   kill(obj: CacheObject): void {
     if (obj.status === 'dead') return;
     obj.status = 'dead';
+    this.liveCount--;
     this.stats.deleted++;
   }
 

@@ -64,7 +64,59 @@ export interface FtfwStats {
 }
 
 type Control = { readonly kind: 'ack' | 'nack'; readonly from: number; readonly to: number } | { readonly kind: 'resync' | 'alive' };
-type Node<T> = { readonly kind: 'data'; readonly obj: T } | Control;
+
+const NONE = 0;
+const TX = 1;
+const RS = 2;
+
+/**
+ * FtfwNode is one message's place in the transmit or resend queue: an intrusive doubly linked
+ * list node, so queueing, coalescing, acknowledging and retransmitting cost no map operations. A
+ * data object gets one node for its life (ftfwNode) and reuses it; a control message gets its own.
+ */
+export class FtfwNode<T> {
+  prev: FtfwNode<T> | undefined = undefined;
+  next: FtfwNode<T> | undefined = undefined;
+  /** NONE, TX or RS: which queue holds the node. */
+  queue = NONE;
+  /** The seq it was sent with (while in the resend queue). */
+  seq = 0;
+  constructor(
+    readonly obj: T | undefined,
+    readonly ctl: Control | undefined,
+  ) {}
+}
+
+/** FtfwCarrier is what FTFW needs of a data object: a slot for its queue node. */
+export interface FtfwCarrier<T> {
+  ftfwNode?: FtfwNode<T> | undefined;
+}
+
+/** List is a FIFO of nodes (head = oldest). */
+class List<T> {
+  head: FtfwNode<T> | undefined = undefined;
+  tail: FtfwNode<T> | undefined = undefined;
+  size = 0;
+  constructor(private readonly id: number) {}
+  push(n: FtfwNode<T>): void {
+    n.queue = this.id;
+    n.prev = this.tail;
+    n.next = undefined;
+    if (this.tail === undefined) this.head = n;
+    else this.tail.next = n;
+    this.tail = n;
+    this.size++;
+  }
+  remove(n: FtfwNode<T>): void {
+    if (n.prev === undefined) this.head = n.next;
+    else n.prev.next = n.next;
+    if (n.next === undefined) this.tail = n.prev;
+    else n.next.prev = n.prev;
+    n.prev = n.next = undefined;
+    n.queue = NONE;
+    this.size--;
+  }
+}
 
 /** before is 32-bit serial arithmetic: a comes before b. */
 export function seqBefore(a: number, b: number): boolean {
@@ -73,23 +125,25 @@ export function seqBefore(a: number, b: number): boolean {
 const after = (a: number, b: number): boolean => seqBefore(b, a);
 const next = (s: number): number => (s + 1) >>> 0;
 
+/** TxEmit receives one message to send (see TxItem): `obj` for data, `from`/`to` for ACK/NACK (0 otherwise). */
+export type TxEmit<T> = (kind: TxItem<T>['kind'], obj: T | undefined, seq: number, flags: number, from: number, to: number) => void;
+
 /**
  * Ftfw holds one node's FTFW state: the sender's seq, transmit and resend queues and HELLO
  * state, and the receiver's last seq, ACK window and pending ACK. Like conntrackd, the receiver
  * state is per process, not per peer (§3.1.7: FTFW is effectively a two-node protocol).
  */
-export class Ftfw<T> {
+export class Ftfw<T extends FtfwCarrier<T>> {
   readonly stats: FtfwStats = { sent: 0, retransmitted: 0, before: 0, lost: 0, resendOverflow: 0, badControl: 0, hellosReceived: 0 };
 
   // sender
   private seq: number;
   /** tx queue: FIFO. Objects appear at most once (coalescing); control nodes are distinct objects. */
-  private readonly tx = new Set<Node<T>>();
-  /** The node each object has while it is queued (tx) or awaiting an ACK (rs). */
-  private readonly objNode = new Map<T, Node<T>>();
-  /** rs queue: sent nodes by seq, in send order (Map iteration order is insertion order). */
-  private readonly rs = new Map<number, Node<T>>();
-  private readonly rsSeqOf = new Map<Node<T>, number>();
+  private readonly tx = new List<T>(TX);
+  /** rs queue: sent nodes in send order, so in seq order. */
+  private readonly rs = new List<T>(RS);
+  /** Data objects queued or awaiting an ACK. */
+  private heldObjects = 0;
   private hello: 'init' | 'say' | 'done' = 'init';
   private sayHelloBack = false;
 
@@ -119,11 +173,11 @@ export class Ftfw<T> {
    * waiting.
    */
   get pendingObjects(): number {
-    return this.objNode.size;
+    return this.heldObjects;
   }
   /** holds tells whether the object is still queued or awaiting an ACK. */
   holds(obj: T): boolean {
-    return this.objNode.has(obj);
+    return (obj.ftfwNode?.queue ?? NONE) !== NONE;
   }
   /** helloState: 'say' until the peer answered our HELLO with HELLO_BACK. */
   get helloState(): 'init' | 'say' | 'done' {
@@ -135,50 +189,50 @@ export class Ftfw<T> {
    * is not queued twice; one waiting for an ACK goes back to the transmit queue (§3.1.1).
    */
   enqueue(obj: T): void {
-    const node = this.objNode.get(obj);
-    if (node !== undefined) {
-      if (this.tx.has(node)) return;
-      const seq = this.rsSeqOf.get(node);
-      if (seq !== undefined) {
-        this.rs.delete(seq);
-        this.rsSeqOf.delete(node);
-      }
-      this.tx.add(node);
-      return;
+    let node = obj.ftfwNode;
+    if (node === undefined) {
+      node = new FtfwNode<T>(obj, undefined);
+      obj.ftfwNode = node;
     }
-    const n: Node<T> = { kind: 'data', obj };
-    this.objNode.set(obj, n);
-    this.tx.add(n);
+    if (node.queue === TX) return;
+    if (node.queue === RS) this.rs.remove(node);
+    else this.heldObjects++;
+    this.tx.push(node);
   }
 
   /** forget drops an object from both queues (it was freed without being sent, e.g. a flush). */
   forget(obj: T): void {
-    const node = this.objNode.get(obj);
-    if (node === undefined) return;
-    this.tx.delete(node);
-    const seq = this.rsSeqOf.get(node);
-    if (seq !== undefined) {
-      this.rs.delete(seq);
-      this.rsSeqOf.delete(node);
-    }
-    this.objNode.delete(obj);
+    const node = obj.ftfwNode;
+    if (node === undefined || node.queue === NONE) return;
+    this.unlink(node);
   }
 
   /** requestResync queues a RESYNC control message (ask the peer for its whole table). */
   requestResync(): void {
-    this.tx.add({ kind: 'resync' });
+    this.tx.push(new FtfwNode<T>(undefined, RESYNC));
+  }
+
+  /** transmit is transmitEach collecting the items (tests, tools). */
+  transmit(): TxItem<T>[] {
+    const out: TxItem<T>[] = [];
+    this.transmitEach((kind, obj, seq, flags, from, to) => {
+      if (kind === 'data') out.push({ kind, obj: obj!, seq, flags });
+      else if (kind === 'ack' || kind === 'nack') out.push({ kind, seq, flags, from, to });
+      else out.push({ kind, seq, flags });
+    });
+    return out;
   }
 
   /**
-   * transmit empties the transmit queue in FIFO order: each item gets the next seq and the HELLO
-   * flags, data and ACK/NACK/RESYNC go into the resend queue (the oldest is dropped when it is
-   * full), ALIVE is sent once. The runtime serialises the items, sends them, and re-arms the
-   * one-second alive timer.
+   * transmitEach empties the transmit queue in FIFO order: each message gets the next seq and the
+   * HELLO flags and is handed to `emit`; data and ACK/NACK/RESYNC go into the resend queue (the
+   * oldest is dropped when it is full), ALIVE is sent once. The runtime serialises and sends, and
+   * re-arms the one-second alive timer. Returns how many messages went out.
    */
-  transmit(): TxItem<T>[] {
-    const out: TxItem<T>[] = [];
-    for (const node of this.tx) {
-      this.tx.delete(node);
+  transmitEach(emit: TxEmit<T>): number {
+    let n = 0;
+    for (let node = this.tx.head; node !== undefined; node = this.tx.head) {
+      this.tx.remove(node);
       this.seq = next(this.seq);
       const seq = this.seq;
       let flags = 0;
@@ -188,30 +242,20 @@ export class Ftfw<T> {
         flags |= FTFW_FLAG.HELLO_BACK;
         this.sayHelloBack = false;
       }
-      switch (node.kind) {
-        case 'data':
-          out.push({ kind: 'data', obj: node.obj, seq, flags });
-          break;
-        case 'ack':
-          out.push({ kind: 'ack', seq, flags: flags | FTFW_FLAG.ACK, from: node.from, to: node.to });
-          break;
-        case 'nack':
-          out.push({ kind: 'nack', seq, flags: flags | FTFW_FLAG.NACK, from: node.from, to: node.to });
-          break;
-        case 'resync':
-          out.push({ kind: 'resync', seq, flags: flags | FTFW_FLAG.RESYNC });
-          break;
-        case 'alive':
-          out.push({ kind: 'alive', seq, flags: flags | FTFW_FLAG.ALIVE });
-          break;
-      }
+      const c = node.ctl;
+      if (c === undefined) emit('data', node.obj, seq, flags, 0, 0);
+      else if (c.kind === 'ack') emit('ack', undefined, seq, flags | FTFW_FLAG.ACK, c.from, c.to);
+      else if (c.kind === 'nack') emit('nack', undefined, seq, flags | FTFW_FLAG.NACK, c.from, c.to);
+      else if (c.kind === 'resync') emit('resync', undefined, seq, flags | FTFW_FLAG.RESYNC, 0, 0);
+      else emit('alive', undefined, seq, flags | FTFW_FLAG.ALIVE, 0, 0);
       this.stats.sent++;
-      if (node.kind === 'alive') continue;
+      n++;
+      if (c !== undefined && c.kind === 'alive') continue;
       if (this.rs.size >= this.cfg.resendQueueSize) this.dropOldestResend();
-      this.rs.set(seq, node);
-      this.rsSeqOf.set(node, seq);
+      node.seq = seq;
+      this.rs.push(node);
     }
-    return out;
+    return n;
   }
 
   /**
@@ -220,10 +264,10 @@ export class Ftfw<T> {
    */
   onAliveTimer(): void {
     if (this.ackPending && this.seqKnown) {
-      this.tx.add({ kind: 'ack', from: this.ackFrom, to: this.lastSeqRecv });
+      this.tx.push(new FtfwNode<T>(undefined, { kind: 'ack', from: this.ackFrom, to: this.lastSeqRecv }));
       this.ackPending = false;
     } else {
-      this.tx.add({ kind: 'alive' });
+      this.tx.push(new FtfwNode<T>(undefined, ALIVE));
     }
   }
 
@@ -245,8 +289,8 @@ export class Ftfw<T> {
       } else {
         // A gap: process this message anyway, acknowledge what came in order, ask for the rest.
         inSync = false;
-        if (this.ackPending) this.tx.add({ kind: 'ack', from: this.ackFrom, to: (exp - 1) >>> 0 });
-        this.tx.add({ kind: 'nack', from: exp, to: (h.seq - 1) >>> 0 });
+        if (this.ackPending) this.tx.push(new FtfwNode<T>(undefined, { kind: 'ack', from: this.ackFrom, to: (exp - 1) >>> 0 }));
+        this.tx.push(new FtfwNode<T>(undefined, { kind: 'nack', from: exp, to: (h.seq - 1) >>> 0 }));
         this.stats.lost += (h.seq - exp) >>> 0;
         this.window = this.cfg.ackWindow - 1;
         this.ackFrom = h.seq;
@@ -261,7 +305,7 @@ export class Ftfw<T> {
         this.ackPending = true;
       }
       if (--this.window <= 0) {
-        this.tx.add({ kind: 'ack', from: this.ackFrom, to: h.seq });
+        this.tx.push(new FtfwNode<T>(undefined, { kind: 'ack', from: this.ackFrom, to: h.seq }));
         this.window = this.cfg.ackWindow;
         this.ackPending = false;
       }
@@ -298,24 +342,25 @@ export class Ftfw<T> {
 
   /** release frees the resend-queue entries acknowledged by ACK [from, to]. */
   private release(from: number, to: number): void {
-    for (const [seq, node] of this.rs) {
-      if (seqBefore(seq, from)) continue;
-      if (after(seq, to)) break;
-      this.rs.delete(seq);
-      this.rsSeqOf.delete(node);
-      if (node.kind === 'data') this.objNode.delete(node.obj);
+    for (let node = this.rs.head; node !== undefined; ) {
+      const nextNode = node.next;
+      if (after(node.seq, to)) break;
+      if (!seqBefore(node.seq, from)) this.unlink(node);
+      node = nextNode;
     }
   }
 
   /** retransmit moves the resend-queue entries of NACK [from, to] back to the transmit queue. */
   private retransmit(from: number, to: number): void {
-    for (const [seq, node] of this.rs) {
-      if (seqBefore(seq, from)) continue;
-      if (after(seq, to)) break;
-      this.rs.delete(seq);
-      this.rsSeqOf.delete(node);
-      this.tx.add(node);
-      this.stats.retransmitted++;
+    for (let node = this.rs.head; node !== undefined; ) {
+      const nextNode = node.next;
+      if (after(node.seq, to)) break;
+      if (!seqBefore(node.seq, from)) {
+        this.rs.remove(node);
+        this.tx.push(node);
+        this.stats.retransmitted++;
+      }
+      node = nextNode;
     }
   }
 
@@ -327,20 +372,24 @@ export class Ftfw<T> {
       this.ackFrom = seq;
     }
     // The restarted peer cannot use retransmissions of what we sent before: empty the resend queue.
-    for (const node of this.rs.values()) {
-      this.rsSeqOf.delete(node);
-      if (node.kind === 'data') this.objNode.delete(node.obj);
-    }
-    this.rs.clear();
+    while (this.rs.head !== undefined) this.unlink(this.rs.head);
   }
 
   private dropOldestResend(): void {
-    const first = this.rs.entries().next();
-    if (first.done === true) return;
-    const [seq, node] = first.value;
-    this.rs.delete(seq);
-    this.rsSeqOf.delete(node);
-    if (node.kind === 'data') this.objNode.delete(node.obj);
+    const first = this.rs.head;
+    if (first === undefined) return;
+    this.unlink(first);
     this.stats.resendOverflow++;
   }
+
+  /** unlink takes a node out of its queue; a data object is then no longer held. */
+  private unlink(node: FtfwNode<T>): void {
+    if (node.queue === TX) this.tx.remove(node);
+    else if (node.queue === RS) this.rs.remove(node);
+    else return;
+    if (node.ctl === undefined) this.heldObjects--;
+  }
 }
+
+const RESYNC: Control = { kind: 'resync' };
+const ALIVE: Control = { kind: 'alive' };

@@ -1,11 +1,10 @@
 import type { Conntrack, CtEvent } from '../ctnetlink/types.js';
-import { decodeDatagramLazy, packDatagrams, type SyncRejectReason } from '../sync/datagram.js';
+import { DatagramPacker, decodeDatagramLazy, type SyncRejectReason } from '../sync/datagram.js';
 import { writeCtMessageFromKernel } from '../sync/from-kernel.js';
 import { writeSyncMessage, type SyncLazyMessage, type SyncOp } from '../sync/message.js';
 import { writeLatin1 } from '../wire/latin1.js';
-import type { Writer } from '../wire/writer.js';
 import { ExternalCache, InternalCache, payloadOf, sendsEvent, type CacheObject, type KernelEventOrigin, type KernelPayload } from './cache.js';
-import { Ftfw, type RxHeader, type TxItem } from './ftfw.js';
+import { Ftfw, type RxHeader, type TxEmit } from './ftfw.js';
 
 /**
  * Replicator is one node's replication logic in FTFW mode, pure: kernel events feed the internal
@@ -56,6 +55,7 @@ export class Replicator {
     this.internal = new InternalCache(cfg.hashLimit);
     this.external = new ExternalCache(cfg.hashLimit);
     this.encodeOpts = { tcpWindowTracking: cfg.tcpWindowTracking, commitTimeout: cfg.commitTimeout };
+    this.packer = new DatagramPacker(cfg.mtu, cfg.overhead, (d) => this.outbox.push(d));
     this.ftfw = new Ftfw<CacheObject>({ ackWindow: cfg.ackWindow, resendQueueSize: cfg.resendQueueSize, initialSeq: cfg.initialSeq });
   }
 
@@ -144,10 +144,14 @@ export class Replicator {
 
   /** transmit sends what is queued, in as few datagrams as the MTU allows; returns how many messages went out. */
   transmit(): number {
-    const items = this.ftfw.transmit();
-    if (items.length === 0) return 0;
-    this.ports.send(packDatagrams(items, this.cfg.mtu, this.cfg.overhead, this.writeItem));
-    return items.length;
+    const n = this.ftfw.transmitEach(this.emit);
+    this.packer.flush();
+    if (this.outbox.length > 0) {
+      const ds = this.outbox;
+      this.outbox = [];
+      this.ports.send(ds);
+    }
+    return n;
   }
 
   /** onAliveTimer runs one second after the last transmit: a pending ACK or an ALIVE goes out. */
@@ -159,13 +163,25 @@ export class Replicator {
   private readonly encodeOpts: { readonly tcpWindowTracking: boolean; readonly commitTimeout: boolean };
   private attrBuf = new Uint8Array(4096);
 
-  /** writeItem writes one FTFW item; a data item's type comes from its object's status now, its body from the kernel's attributes. */
-  private readonly writeItem = (w: Writer, t: TxItem<CacheObject>): number => {
-    if (t.kind !== 'data') return writeSyncMessage(w, controlMessage(t));
-    const o = t.obj;
-    if (this.attrBuf.length < o.attrs.length) this.attrBuf = new Uint8Array(2 * o.attrs.length);
-    const n = writeLatin1(this.attrBuf, o.attrs, 0);
-    return writeCtMessageFromKernel(w, OP_OF[o.status], t.seq, t.flags, this.attrBuf, 0, n, o.family, this.encodeOpts);
+  private outbox: Uint8Array[] = [];
+  private readonly packer: DatagramPacker;
+
+  /** emit writes one FTFW message into the packer; a data message's type comes from its object's status now, its body from the kernel's attributes. */
+  private readonly emit: TxEmit<CacheObject> = (kind, obj, seq, flags, from, to) => {
+    const w = this.packer.writer;
+    w.reset();
+    if (obj !== undefined) {
+      if (this.attrBuf.length < obj.attrs.length) this.attrBuf = new Uint8Array(2 * obj.attrs.length);
+      const n = writeLatin1(this.attrBuf, obj.attrs, 0);
+      writeCtMessageFromKernel(w, OP_OF[obj.status], seq, flags, this.attrBuf, 0, n, obj.family, this.encodeOpts);
+    } else if (kind === 'ack' || kind === 'nack') {
+      writeSyncMessage(w, { kind, seq, flags, from, to });
+    } else if (kind === 'resync') {
+      writeSyncMessage(w, { kind, seq, flags, from: 0, to: 0 });
+    } else {
+      writeSyncMessage(w, { kind: 'alive', seq, flags });
+    }
+    this.packer.commit();
   };
 
   private releaseIfUnheld(o: CacheObject): void {
@@ -191,18 +207,5 @@ function rxHeader(m: SyncLazyMessage): RxHeader {
     case 'resync':
     case 'alive':
       return { kind: m.kind, seq: m.seq, flags: m.flags };
-  }
-}
-
-/** controlMessage builds the wire message of an FTFW control item. */
-function controlMessage(t: Exclude<TxItem<CacheObject>, { kind: 'data' }>): Parameters<typeof writeSyncMessage>[1] {
-  switch (t.kind) {
-    case 'ack':
-    case 'nack':
-      return { kind: t.kind, seq: t.seq, flags: t.flags, from: t.from, to: t.to };
-    case 'resync':
-      return { kind: 'resync', seq: t.seq, flags: t.flags, from: 0, to: 0 };
-    case 'alive':
-      return { kind: 'alive', seq: t.seq, flags: t.flags };
   }
 }

@@ -186,24 +186,51 @@ export function encodeDatagrams(messages: readonly SyncMessage[], mtu: number, o
  * the (reset) writer and returns its length. Same packing rule and errors.
  */
 export function packDatagrams<T>(items: readonly T[], mtu: number, overhead: number, write: (w: Writer, item: T) => number): Uint8Array[] {
-  const size = mtu - overhead;
   const out: Uint8Array[] = [];
-  const buf = new Uint8Array(Math.max(size, 0));
-  let used = 0;
-  const w = msgWriter;
+  const p = new DatagramPacker(mtu, overhead, (d) => out.push(d));
   for (const m of items) {
-    w.reset();
-    const len = write(w, m);
-    if (len >= size) throw new RangeError(`a ${len}-byte message cannot fit a ${size}-byte channel buffer (MTU ${mtu})`);
-    if (used + len >= size) {
-      out.push(buf.slice(0, used));
-      used = 0;
-    }
-    buf.set(w.written(), used);
-    used += len;
+    p.writer.reset();
+    write(p.writer, m);
+    p.commit();
   }
-  if (used > 0) out.push(buf.slice(0, used));
+  p.flush();
   return out;
 }
 
-const msgWriter = new Writer(SYNC_MAX_MESSAGE);
+/**
+ * DatagramPacker packs messages into datagrams one at a time, as encodeDatagrams does: write a
+ * message into `writer` (reset it first), then commit(); flush() at the end of a transmit pass.
+ * Each finished datagram goes to `out` as a fresh array.
+ */
+export class DatagramPacker {
+  readonly writer = new Writer(SYNC_MAX_MESSAGE);
+  private readonly size: number;
+  private readonly buf: Uint8Array;
+  private used = 0;
+
+  constructor(
+    private readonly mtu: number,
+    overhead: number,
+    private readonly out: (datagram: Uint8Array) => void,
+  ) {
+    this.size = mtu - overhead;
+    this.buf = new Uint8Array(Math.max(this.size, 0));
+  }
+
+  /** commit appends the message in `writer` (throws RangeError if it can never fit). */
+  commit(): void {
+    const len = this.writer.length;
+    if (len >= this.size) throw new RangeError(`a ${len}-byte message cannot fit a ${this.size}-byte channel buffer (MTU ${this.mtu})`);
+    if (this.used + len >= this.size) this.flush();
+    this.buf.set(this.writer.written(), this.used);
+    this.used += len;
+  }
+
+  /** flush sends the datagram being filled, if any. */
+  flush(): void {
+    if (this.used === 0) return;
+    this.out(this.buf.slice(0, this.used));
+    this.used = 0;
+  }
+}
+

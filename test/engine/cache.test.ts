@@ -2,6 +2,7 @@
 // rules of conntrackd-protocol.md §1.3–§1.5.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import fc from 'fast-check';
 import { ctKey, ExternalCache, InternalCache, sendsEvent } from '../../src/engine/cache.js';
 import { IPPROTO, IPS } from '../../src/ctnetlink/consts.js';
 import type { Conntrack } from '../../src/ctnetlink/types.js';
@@ -121,5 +122,31 @@ describe('external cache', () => {
     assert.equal(c.apply('new', entry(2), 0), false);
     assert.equal(c.stats.refusedOverLimit, 1);
     assert.equal(c.apply('upd', entry(1, { mark: 3 }), 0), true, 'known entries still update');
+  });
+});
+
+describe('internal cache: the live count', () => {
+  it('equals the objects that are not dead, through any sequence of events, flushes and releases', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.record({ op: fc.constantFrom('new', 'update', 'destroy', 'kill', 'release'), i: fc.integer({ min: 0, max: 5 }) }), { maxLength: 60 }),
+        (ops) => {
+          const c = new InternalCache(4);
+          const seen: ReturnType<InternalCache['get']>[] = [];
+          for (const { op, i } of ops) {
+            if (op === 'kill' || op === 'release') {
+              const o = seen[i % Math.max(seen.length, 1)];
+              if (o !== undefined && op === 'kill') c.kill(o);
+              else if (o !== undefined) c.release(o);
+              continue;
+            }
+            const o = c.onKernelEvent(op, entry(i));
+            if (o !== undefined) seen.push(o);
+          }
+          assert.equal(c.liveSize, [...c.live()].length);
+        },
+      ),
+      { numRuns: 500 },
+    );
   });
 });

@@ -3,11 +3,12 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import { Ftfw, FTFW_FLAG, seqBefore, type RxHeader, type TxItem } from '../../src/engine/ftfw.js';
+import { Ftfw, FTFW_FLAG, seqBefore, type FtfwNode, type RxHeader, type TxItem } from '../../src/engine/ftfw.js';
 
 interface Obj {
   readonly key: string;
   version: number;
+  ftfwNode?: FtfwNode<Obj> | undefined;
 }
 
 /** header is what the wire carries of an item: the receiver never sees the sender's object. */

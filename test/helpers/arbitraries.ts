@@ -1,5 +1,6 @@
 import fc from 'fast-check';
 import type { RawAttr } from '../../src/netlink/attrs.js';
+import { IPPROTO } from '../../src/ctnetlink/consts.js';
 import type { Conntrack, Counters, Expectation, NatRange, ProtoInfo, Tuple } from '../../src/ctnetlink/types.js';
 import { formatIPv4, formatIPv6, type Family } from '../../src/wire/ip.js';
 
@@ -152,3 +153,53 @@ export function expectation(): fc.Arbitrary<Expectation> {
       .map((fields) => ({ family, ...fields })),
   );
 }
+
+
+/** A tuple the fast path takes: addresses, protocol, then ports or ICMP fields (as the kernel fills them). */
+function plainTuple(family: 'ipv4' | 'ipv6', proto: number): fc.Arbitrary<Tuple> {
+  const icmp = proto === IPPROTO.ICMP || proto === IPPROTO.ICMPV6;
+  return fc
+    .record({ src: address(family), dst: address(family), a: u16, b: u16, t: u8, c: u8 })
+    .map(({ src, dst, a, b, t, c }) => (icmp ? { family, src, dst, proto, icmpId: a, icmpType: t, icmpCode: c } : { family, src, dst, proto, srcPort: a, dstPort: b }));
+}
+
+/** firewallEntry: the entries a firewall's table is made of — the replication fast paths' domain. */
+export const firewallEntry: fc.Arbitrary<Conntrack> = fc
+  .record({
+    family: fc.constantFrom<'ipv4' | 'ipv6'>('ipv4', 'ipv6'),
+    proto: fc.constantFrom<number>(IPPROTO.TCP, IPPROTO.UDP, IPPROTO.ICMP, IPPROTO.ICMPV6, IPPROTO.SCTP, IPPROTO.GRE, 136),
+    nat: fc.boolean(),
+  })
+  .chain(({ family, proto, nat }) =>
+    fc
+      .record(
+        {
+          orig: plainTuple(family, proto),
+          reply: plainTuple(family, proto),
+          status: u32,
+          timeout: u32,
+          mark: u32,
+          zone: u16,
+          use: u32,
+          id: u32,
+          protoinfo: protoInfo.map((pi) => {
+            // flags and unknown attributes inside are off the fast path: keep state, wscale, vtags, role.
+            const out: { tcp?: object; sctp?: object; dccp?: object } = {};
+            if (pi.tcp !== undefined) out.tcp = { ...(pi.tcp.state !== undefined ? { state: pi.tcp.state } : {}), ...(pi.tcp.wscaleOrig !== undefined ? { wscaleOrig: pi.tcp.wscaleOrig } : {}) };
+            if (pi.sctp !== undefined) out.sctp = { ...(pi.sctp.state !== undefined ? { state: pi.sctp.state } : {}), ...(pi.sctp.vtagOrig !== undefined ? { vtagOrig: pi.sctp.vtagOrig } : {}) };
+            return out;
+          }),
+          synproxy: fc.record({ isn: u32, its: u32, tsoff: u32 }, { requiredKeys: [], noNullPrototype: true }),
+          countersOrig: fc.record({ packets: fc.bigInt({ min: 0n, max: 2n ** 64n - 1n }), bytes: fc.bigInt({ min: 0n, max: 2n ** 64n - 1n }) }, { noNullPrototype: true }),
+        },
+        { requiredKeys: ['orig'], noNullPrototype: true },
+      )
+      .map((c) => {
+        const ct = { family, ...c } as Conntrack;
+        // NAT'd or not: with `nat` the reply is the inverse of orig with the SNAT side changed.
+        if (!nat || ct.reply === undefined || ct.orig === undefined) return ct;
+        const o = ct.orig;
+        return { ...ct, reply: { ...o, src: o.dst, dst: ct.reply.dst, srcPort: o.dstPort, dstPort: ct.reply.dstPort } } as Conntrack;
+      }),
+  );
+

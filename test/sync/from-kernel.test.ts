@@ -8,14 +8,14 @@ import { compactCt, ctIdentity, ctIdentityOf, decodeCompactCt } from '../../src/
 import { IPPROTO, IPS, TCP_CONNTRACK } from '../../src/ctnetlink/consts.js';
 import { decodeConntrack, encodeConntrack } from '../../src/ctnetlink/conntrack.js';
 import { KernelCtView, scanKernelCt } from '../../src/ctnetlink/scan.js';
-import type { Conntrack, Tuple } from '../../src/ctnetlink/types.js';
+import type { Conntrack } from '../../src/ctnetlink/types.js';
 import { decodeCtWire, encodeConntrackBody, wireToConntrack, type SyncEncodeOptions } from '../../src/sync/conntrack.js';
 import { ctBodyOf, decodeCtBody, mergeCtBodies, scanCtBody, syncIdentityOf } from '../../src/sync/ct-body.js';
 import { writeCtBodyFromKernel } from '../../src/sync/from-kernel.js';
 import { DecodeError } from '../../src/wire/decode-error.js';
 import { bytesOfLatin1 } from '../../src/wire/latin1.js';
 import { Writer } from '../../src/wire/writer.js';
-import { address, conntrack, protoInfo } from '../helpers/arbitraries.js';
+import { conntrack, firewallEntry as common } from '../helpers/arbitraries.js';
 import { goldenNames, loadGolden } from '../helpers/golden.js';
 
 const OPTS: readonly SyncEncodeOptions[] = [{}, { tcpWindowTracking: true }, { commitTimeout: true }];
@@ -30,58 +30,6 @@ function viaFastPath(payload: Uint8Array, opts: SyncEncodeOptions): Uint8Array {
   writeCtBodyFromKernel(w, payload, 4, payload.length, payload[0] === 10 ? 'ipv6' : 'ipv4', opts);
   return w.finish();
 }
-
-const u16 = fc.integer({ min: 0, max: 0xffff });
-const u8 = fc.integer({ min: 0, max: 0xff });
-const u32 = fc.integer({ min: 0, max: 0xffffffff });
-
-/** A tuple the fast path takes: addresses, protocol, then ports or ICMP fields (as the kernel fills them). */
-function plainTuple(family: 'ipv4' | 'ipv6', proto: number): fc.Arbitrary<Tuple> {
-  const icmp = proto === IPPROTO.ICMP || proto === IPPROTO.ICMPV6;
-  return fc
-    .record({ src: address(family), dst: address(family), a: u16, b: u16, t: u8, c: u8 })
-    .map(({ src, dst, a, b, t, c }) => (icmp ? { family, src, dst, proto, icmpId: a, icmpType: t, icmpCode: c } : { family, src, dst, proto, srcPort: a, dstPort: b }));
-}
-
-/** common: the entries a firewall's table is made of — the fast path's domain. */
-const common: fc.Arbitrary<Conntrack> = fc
-  .record({
-    family: fc.constantFrom<'ipv4' | 'ipv6'>('ipv4', 'ipv6'),
-    proto: fc.constantFrom<number>(IPPROTO.TCP, IPPROTO.UDP, IPPROTO.ICMP, IPPROTO.ICMPV6, IPPROTO.SCTP, IPPROTO.GRE, 136),
-    nat: fc.boolean(),
-  })
-  .chain(({ family, proto, nat }) =>
-    fc
-      .record(
-        {
-          orig: plainTuple(family, proto),
-          reply: plainTuple(family, proto),
-          status: u32,
-          timeout: u32,
-          mark: u32,
-          zone: u16,
-          use: u32,
-          id: u32,
-          protoinfo: protoInfo.map((pi) => {
-            // flags and unknown attributes inside are off the fast path: keep state, wscale, vtags, role.
-            const out: { tcp?: object; sctp?: object; dccp?: object } = {};
-            if (pi.tcp !== undefined) out.tcp = { ...(pi.tcp.state !== undefined ? { state: pi.tcp.state } : {}), ...(pi.tcp.wscaleOrig !== undefined ? { wscaleOrig: pi.tcp.wscaleOrig } : {}) };
-            if (pi.sctp !== undefined) out.sctp = { ...(pi.sctp.state !== undefined ? { state: pi.sctp.state } : {}), ...(pi.sctp.vtagOrig !== undefined ? { vtagOrig: pi.sctp.vtagOrig } : {}) };
-            return out;
-          }),
-          synproxy: fc.record({ isn: u32, its: u32, tsoff: u32 }, { requiredKeys: [], noNullPrototype: true }),
-          countersOrig: fc.record({ packets: fc.bigInt({ min: 0n, max: 2n ** 64n - 1n }), bytes: fc.bigInt({ min: 0n, max: 2n ** 64n - 1n }) }, { noNullPrototype: true }),
-        },
-        { requiredKeys: ['orig'], noNullPrototype: true },
-      )
-      .map((c) => {
-        const ct = { family, ...c } as Conntrack;
-        // NAT'd or not: with `nat` the reply is the inverse of orig with the SNAT side changed.
-        if (!nat || ct.reply === undefined || ct.orig === undefined) return ct;
-        const o = ct.orig;
-        return { ...ct, reply: { ...o, src: o.dst, dst: ct.reply.dst, srcPort: o.dstPort, dstPort: ct.reply.dstPort } } as Conntrack;
-      }),
-  );
 
 describe('kernel attributes → sync body (writeCtBodyFromKernel) equals the model path', () => {
   it('on the fast path: common entries, every encode option', () => {

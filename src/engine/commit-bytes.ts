@@ -1,0 +1,227 @@
+import { CTA, CTA_IP, CTA_NAT, CTA_PROTO, CTA_PROTOINFO, CTA_PROTOINFO_TCP, CTA_PROTONAT, CTA_SYNPROXY, CTA_TUPLE, IPPROTO, IPS } from '../ctnetlink/consts.js';
+import { beginAttr, beginNested, endAttr, putU16be, putU32be, putU8 } from '../netlink/attrs.js';
+import { NTA } from '../sync/consts.js';
+import { encodeConntrackAttrs } from '../ctnetlink/conntrack.js';
+import { encodeNfgenmsg, nfgenmsgFor } from '../ctnetlink/nfgenmsg.js';
+import type { Conntrack } from '../ctnetlink/types.js';
+import { writeLatin1 } from '../wire/latin1.js';
+import type { Writer } from '../wire/writer.js';
+import { commitEntry, commitTimeout, TCP_FLAG_BE_LIBERAL, TCP_FLAG_WINDOW_SCALE, type CommitOptions } from './commit.js';
+
+/**
+ * The commit's fast path: the ctnetlink create request for a received conntrackd message body,
+ * written straight from its bytes — byte for byte what commitEntry + ctCreate write for the
+ * decoded entry (commit.ts is the reference and holds the rules: plain inverse reply, NAT
+ * bindings, aged timeout, TCP flags). `scanBody` accepts the bodies a firewall's table is made
+ * of (TCP/UDP/ICMP/other protocols, NAT, mark, zone, synproxy, window scale); a master tuple,
+ * sequence adjustment, helper, labels, SCTP or DCCP state leave the fast path.
+ */
+
+/** Payload offsets of a body's attributes by NTA id (-1 = absent), filled by scanBody. */
+export class BodyView {
+  readonly at = new Int32Array(NTA.MAX).fill(-1);
+  /** NTA.IPV4 or NTA.IPV6. */
+  l3 = -1;
+}
+
+const FAST: ReadonlySet<number> = new Set([
+  NTA.IPV4, NTA.IPV6, NTA.L4PROTO, NTA.PORT, NTA.TCP_STATE, NTA.STATUS, NTA.TIMEOUT, NTA.MARK,
+  NTA.SNAT_IPV4, NTA.DNAT_IPV4, NTA.SPAT_PORT, NTA.DPAT_PORT, NTA.ICMP_TYPE, NTA.ICMP_CODE, NTA.ICMP_ID,
+  NTA.TCP_WSCALE_ORIG, NTA.TCP_WSCALE_REPL, NTA.SNAT_IPV6, NTA.DNAT_IPV6, NTA.SYNPROXY, NTA.ZONE,
+]);
+
+const be16 = (b: Uint8Array, o: number): number => (b[o]! << 8) | b[o + 1]!;
+const be32 = (b: Uint8Array, o: number): number => ((b[o]! << 24) | (b[o + 1]! << 16) | (b[o + 2]! << 8) | b[o + 3]!) >>> 0;
+const le16 = (b: Uint8Array, o: number): number => b[o]! | (b[o + 1]! << 8);
+
+/**
+ * scanBody records where the attributes of a (validated) body [0, len) are; false when the body is
+ * outside the fast path: an attribute it does not handle, a repeated one, or NAT addresses of the
+ * other family.
+ */
+export function scanBody(b: Uint8Array, len: number, v: BodyView): boolean {
+  v.at.fill(-1);
+  v.l3 = -1;
+  for (let o = 0; o + 4 <= len; ) {
+    const n = be16(b, o);
+    const id = be16(b, o + 2);
+    if (n < 4 || n > len - o || !FAST.has(id) || v.at[id] !== -1) return false;
+    v.at[id] = o + 4;
+    if (id === NTA.IPV4 || id === NTA.IPV6) {
+      if (v.l3 !== -1) return false;
+      v.l3 = id;
+    }
+    o += (n + 3) & ~3;
+  }
+  if (v.l3 === -1 || v.at[NTA.L4PROTO] === -1) return false;
+  const v6 = v.l3 === NTA.IPV6;
+  if (v.at[v6 ? NTA.SNAT_IPV4 : NTA.SNAT_IPV6] !== -1 || v.at[v6 ? NTA.DNAT_IPV4 : NTA.DNAT_IPV6] !== -1) return false;
+  return true;
+}
+
+/** ICMP request type → reply type (commit.ts replyTuple). */
+const ICMP_REPLY: Readonly<Record<number, number>> = { 8: 0, 13: 14, 15: 16, 17: 18 };
+const ICMPV6_REPLY: Readonly<Record<number, number>> = { 128: 129, 139: 140 };
+const NAT_PORT_PROTOS: ReadonlySet<number> = new Set([IPPROTO.TCP, IPPROTO.UDP, IPPROTO.SCTP, IPPROTO.DCCP]);
+
+function putAddrFrom(w: Writer, type: number, b: Uint8Array, p: number, n: number): void {
+  const at = beginAttr(w, type);
+  for (let i = 0; i < n; i++) w.u8(b[p + i]!);
+  endAttr(w, at);
+}
+
+/** writeTuple writes a tuple nest in libnetfilter_conntrack's order; `reply` swaps it into the plain inverse. */
+function writeTuple(w: Writer, type: number, b: Uint8Array, v: BodyView, reply: boolean): void {
+  const a = v.at;
+  const n = v.l3 === NTA.IPV4 ? 4 : 16;
+  const g = a[v.l3]!;
+  const proto = b[a[NTA.L4PROTO]!]!;
+  const nest = beginNested(w, type);
+  const ip = beginNested(w, CTA_TUPLE.IP);
+  const [srcT, dstT] = n === 4 ? [CTA_IP.V4_SRC, CTA_IP.V4_DST] : [CTA_IP.V6_SRC, CTA_IP.V6_DST];
+  putAddrFrom(w, srcT, b, reply ? g + n : g, n);
+  putAddrFrom(w, dstT, b, reply ? g : g + n, n);
+  endAttr(w, ip);
+  const pr = beginNested(w, CTA_TUPLE.PROTO);
+  putU8(w, CTA_PROTO.NUM, proto);
+  const icmp = proto === IPPROTO.ICMP || proto === IPPROTO.ICMPV6;
+  const port = a[NTA.PORT]!;
+  if (port >= 0 && !(reply && icmp)) {
+    putU16be(w, CTA_PROTO.SRC_PORT, be16(b, reply ? port + 2 : port));
+    putU16be(w, CTA_PROTO.DST_PORT, be16(b, reply ? port : port + 2));
+  }
+  if (!reply || icmp) {
+    const v6 = proto === IPPROTO.ICMPV6;
+    if (a[NTA.ICMP_CODE]! >= 0) putU8(w, v6 ? CTA_PROTO.ICMPV6_CODE : CTA_PROTO.ICMP_CODE, b[a[NTA.ICMP_CODE]!]!);
+    if (a[NTA.ICMP_TYPE]! >= 0) {
+      const t = b[a[NTA.ICMP_TYPE]!]!;
+      putU8(w, v6 ? CTA_PROTO.ICMPV6_TYPE : CTA_PROTO.ICMP_TYPE, reply ? ((proto === IPPROTO.ICMP ? ICMP_REPLY : ICMPV6_REPLY)[t] ?? t) : t);
+    }
+    if (a[NTA.ICMP_ID]! >= 0) putU16be(w, v6 ? CTA_PROTO.ICMPV6_ID : CTA_PROTO.ICMP_ID, le16(b, a[NTA.ICMP_ID]!));
+  }
+  endAttr(w, pr);
+  endAttr(w, nest);
+}
+
+function writeNat(w: Writer, type: number, b: Uint8Array, v: BodyView, ipId: number, portId: number, ports: boolean): void {
+  const a = v.at;
+  const ip = a[ipId]!;
+  const port = ports ? a[portId]! : -1;
+  if (ip < 0 && a[portId]! < 0) return;
+  const nest = beginNested(w, type);
+  if (ip >= 0) {
+    if (v.l3 === NTA.IPV4) putAddrFrom(w, CTA_NAT.V4_MINIP, b, ip, 4);
+    else putAddrFrom(w, CTA_NAT.V6_MINIP, b, ip, 16);
+  }
+  if (port >= 0) {
+    const p = beginNested(w, CTA_NAT.PROTO);
+    putU16be(w, CTA_PROTONAT.PORT_MIN, le16(b, port));
+    endAttr(w, p);
+  }
+  endAttr(w, nest);
+}
+
+/**
+ * writeCommitRequest writes struct nfgenmsg and the CTA_* attributes of the create request for a
+ * body scanBody accepted (`v`), as ctCreate(commitEntry(entry)) would.
+ */
+export function writeCommitRequest(w: Writer, b: Uint8Array, v: BodyView, receivedAtMs: number, opts: CommitOptions): void {
+  const a = v.at;
+  const proto = b[a[NTA.L4PROTO]!]!;
+  w.u8(v.l3 === NTA.IPV4 ? 2 : 10).u8(0).u16be(0); // nfgenmsg: AF_INET / AF_INET6, NFNETLINK_V0, res_id 0
+  writeTuple(w, CTA.TUPLE_ORIG, b, v, false);
+  writeTuple(w, CTA.TUPLE_REPLY, b, v, true);
+  if (a[NTA.STATUS]! >= 0) putU32be(w, CTA.STATUS, ((be32(b, a[NTA.STATUS]!) & ~IPS.EXPECTED) | IPS.CONFIRMED) >>> 0);
+  const timeout = commitTimeout(a[NTA.TIMEOUT]! >= 0 ? be32(b, a[NTA.TIMEOUT]!) : undefined, receivedAtMs, opts);
+  if (timeout !== undefined) putU32be(w, CTA.TIMEOUT, timeout);
+  if (a[NTA.MARK]! >= 0) putU32be(w, CTA.MARK, be32(b, a[NTA.MARK]!));
+  writeProtoInfo(w, b, v, proto, opts);
+  const ports = NAT_PORT_PROTOS.has(proto);
+  writeNat(w, CTA.NAT_SRC, b, v, v.l3 === NTA.IPV4 ? NTA.SNAT_IPV4 : NTA.SNAT_IPV6, NTA.SPAT_PORT, ports);
+  writeNat(w, CTA.NAT_DST, b, v, v.l3 === NTA.IPV4 ? NTA.DNAT_IPV4 : NTA.DNAT_IPV6, NTA.DPAT_PORT, ports);
+  if (a[NTA.ZONE]! >= 0) putU16be(w, CTA.ZONE, be16(b, a[NTA.ZONE]!));
+  const sp = a[NTA.SYNPROXY]!;
+  if (sp >= 0) {
+    // NTA_SYNPROXY carries its, isn, tsoff; the request wants ISN, ITS, TSOFF.
+    const nest = beginNested(w, CTA.SYNPROXY);
+    putU32be(w, CTA_SYNPROXY.ISN, be32(b, sp + 4));
+    putU32be(w, CTA_SYNPROXY.ITS, be32(b, sp));
+    putU32be(w, CTA_SYNPROXY.TSOFF, be32(b, sp + 8));
+    endAttr(w, nest);
+  }
+}
+
+function writeProtoInfo(w: Writer, b: Uint8Array, v: BodyView, proto: number, opts: CommitOptions): void {
+  const a = v.at;
+  const state = a[NTA.TCP_STATE]!;
+  const wo = a[NTA.TCP_WSCALE_ORIG]!;
+  const wr = a[NTA.TCP_WSCALE_REPL]!;
+  let flags = 0;
+  if (proto === IPPROTO.TCP) {
+    flags = opts.tcpWindowTracking === true ? 0 : TCP_FLAG_BE_LIBERAL;
+    if ((wo >= 0 && b[wo] !== 0) || (wr >= 0 && b[wr] !== 0)) flags |= TCP_FLAG_WINDOW_SCALE;
+  }
+  if (state < 0 && wo < 0 && wr < 0 && flags === 0) return;
+  const nest = beginNested(w, CTA.PROTOINFO);
+  const tcp = beginNested(w, CTA_PROTOINFO.TCP);
+  if (state >= 0) putU8(w, CTA_PROTOINFO_TCP.STATE, b[state]!);
+  if (flags !== 0) {
+    for (const t of [CTA_PROTOINFO_TCP.FLAGS_ORIGINAL, CTA_PROTOINFO_TCP.FLAGS_REPLY]) {
+      const at = beginAttr(w, t);
+      w.u8(flags).u8(flags);
+      endAttr(w, at);
+    }
+  }
+  if (wo >= 0) putU8(w, CTA_PROTOINFO_TCP.WSCALE_ORIGINAL, b[wo]!);
+  if (wr >= 0) putU8(w, CTA_PROTOINFO_TCP.WSCALE_REPLY, b[wr]!);
+  endAttr(w, tcp);
+  endAttr(w, nest);
+}
+
+/** CommitJob is one entry of a commit: the entry, and the writer of its create request's payload. */
+export interface CommitJob<E> {
+  readonly entry: E;
+  readonly write: (w: Writer) => void;
+}
+
+/**
+ * planCommitRequests is planCommit for the bytes: one create request writer per entry, masters
+ * first (entries with a master tuple last, as conntrackd's two passes). Bodies on the fast path
+ * are written from their bytes; the others through the model (commitEntry, then the request
+ * encoder), which gives the same bytes for any body.
+ */
+export function planCommitRequests<E extends { readonly body: string; readonly receivedAtMs: number; readonly ct: Conntrack }>(
+  entries: Iterable<E>,
+  opts: CommitOptions,
+): CommitJob<E>[] {
+  const first: CommitJob<E>[] = [];
+  const second: CommitJob<E>[] = [];
+  const v = new BodyView();
+  let buf = new Uint8Array(1024);
+  for (const e of entries) {
+    if (buf.length < e.body.length) buf = new Uint8Array(2 * e.body.length);
+    const n = writeLatin1(buf, e.body, 0);
+    if (scanBody(buf, n, v)) {
+      first.push({ entry: e, write: (w) => writeFast(w, e, opts) });
+      continue;
+    }
+    const req = commitEntry(e, opts);
+    const withConfirmed = req.status === undefined || (req.status & IPS.CONFIRMED) !== 0 ? req : { ...req, status: req.status | IPS.CONFIRMED };
+    const write = (w: Writer): void => {
+      encodeNfgenmsg(w, nfgenmsgFor(withConfirmed.family));
+      encodeConntrackAttrs(w, withConfirmed, 'request');
+    };
+    (req.master === undefined ? first : second).push({ entry: e, write });
+  }
+  return first.concat(second);
+}
+
+const fastView = new BodyView();
+let fastBuf = new Uint8Array(1024);
+
+function writeFast(w: Writer, e: { readonly body: string; readonly receivedAtMs: number }, opts: CommitOptions): void {
+  if (fastBuf.length < e.body.length) fastBuf = new Uint8Array(2 * e.body.length);
+  const n = writeLatin1(fastBuf, e.body, 0);
+  scanBody(fastBuf, n, fastView); // accepted when planned: bodies never change
+  writeCommitRequest(w, fastBuf, fastView, e.receivedAtMs, opts);
+}
