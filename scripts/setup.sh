@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what keepstate needs on a Debian machine (run as root) and builds it:
-# Debian packages (iproute2, nftables, conntrack-tools' conntrack, tcpdump, a C toolchain), npm
-# dependencies, the native addon (node-gyp against the local Node headers) and the TypeScript.
+# Debian packages (iproute2, nftables, conntrack-tools' conntrack and conntrackd, keepalived, tcpdump,
+# a C toolchain), npm dependencies, the native addon (node-gyp against the local Node headers) and the
+# TypeScript.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -17,6 +18,7 @@ have python3 || need_pkgs+=(python3)
 have sysctl || need_pkgs+=(procps)
 [ -x /usr/bin/time ] || need_pkgs+=(time)
 have conntrackd || need_pkgs+=(conntrackd) # the incumbent: interop and comparison tests
+have keepalived || need_pkgs+=(keepalived) # VRRP calling primary-backup.sh in test/kernel/primary-backup.test.ts
 if [ "${#need_pkgs[@]}" -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then
     echo "setup: missing ${need_pkgs[*]}; run as root so apt-get can install them" >&2
@@ -24,8 +26,8 @@ if [ "${#need_pkgs[@]}" -gt 0 ]; then
   fi
   echo "setup: installing ${need_pkgs[*]}"
   export DEBIAN_FRONTEND=noninteractive
-  # Debian's conntrackd package starts its service on install; tests run it only inside their own
-  # namespaces, so forbid service starts while installing (policy-rc.d exit 101).
+  # Debian's conntrackd and keepalived packages start their services on install; tests run them only
+  # inside their own namespaces, so forbid service starts while installing (policy-rc.d exit 101).
   made_policy=""
   if [ ! -e /usr/sbin/policy-rc.d ]; then
     printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d && made_policy=1

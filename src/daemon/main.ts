@@ -155,7 +155,9 @@ async function daemon(configPath: string, detach: boolean, keepalived: string | 
  * child exits first — conntrackd's "returns only after a successful start".
  */
 function detachAndWait(): Promise<number> {
-  const script = fileURLToPath(new URL('../../../bin/keepstated.js', import.meta.url));
+  // The script this process runs (bin/keepstated.js, or a bench's copy of it), so that the child
+  // runs the same build.
+  const script = process.argv[1] ?? fileURLToPath(new URL('../../../bin/keepstated.js', import.meta.url));
   // The daemon keeps none of this process's stdio (a caller waiting for our output would otherwise
   // wait for the daemon's end); it reports 'ready' or {error} over the IPC channel.
   const child = spawn(process.execPath, [script, ...process.argv.slice(2)], {

@@ -151,10 +151,13 @@ export class SyncNode {
     }
   }
 
-  /** flushCaches empties the caches (`-f`); refused while a commit runs, as conntrackd. */
+  /**
+   * flushCaches empties the caches (`-f`). While a commit runs, a flush that would empty the
+   * external cache is refused, as conntrackd does (the internal cache alone is not checked).
+   */
   flushCaches(which: 'internal' | 'external' | 'both'): boolean {
-    if (this.committing) {
-      this.log.log('notice', 'ignoring flush command, commit still in progress');
+    if (this.committing && which !== 'internal') {
+      this.log.log('error', 'ignoring flush command, commit still in progress');
       return false;
     }
     if (which !== 'internal') this.replicator.external.flush();
