@@ -11,11 +11,12 @@ import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync, wri
 import { tmpdir, cpus } from 'node:os';
 import { join } from 'node:path';
 import { Netns, sweepStale } from '../lab/netns.js';
-import { median, option, range, writeSection } from './report.js';
+import { checkArgs, median, option, range, writeSection } from './report.js';
 import { restoreLine } from './create.js';
 
 const root = new URL('../..', import.meta.url).pathname;
 const args = process.argv.slice(2);
+checkArgs(args, ['entries', 'runs', 'out'], 'usage: node dist/bench/conntrack.js [--entries 100000] [--runs 5] [--out bench/RESULTS.md]\n');
 const opt = (name: string, dflt: string): string => option(args, name, dflt);
 const N = Number(opt('entries', '100000'));
 const RUNS = Number(opt('runs', '5'));

@@ -1,186 +1,386 @@
 // Benchmark: state replication, keepstate → keepstate against conntrackd → conntrackd, on the same
-// namespace pair, link and generator, in one run.
-//   node dist/bench/replication.js [--entries 100000] [--runs 3] [--out bench/RESULTS.md]
-// Each run: fresh kernel tables and freshly started daemons on both sides (FTFW over UDP on a
-// veth, the same conntrackd.conf text for both systems), then the generator (keepstate's batched
-// create, bench/create.ts) makes N entries in A's kernel at full speed. Measured: time from the
-// generator's start until B's external cache holds all N; CPU time of the sender and receiver
-// processes over that span (/proc/PID/stat utime+stime) per entry; bytes on the link per entry
-// (A's sync0 tx_bytes); peak RSS.
+// namespaces, link, generators and conntrackd.conf text, in one run (issue 3 item 9).
+//   node dist/bench/replication.js [--entries 100000] [--runs 3] [--figures burst,flows,...]
+//       [--big-entries 1000000] [--big-runs R] [--latency-flows 500] [--note TEXT] [--out bench/RESULTS.md]
+// Figures (--figures picks some; default all), each measured for both systems, the order of the
+// systems alternating run by run:
+//   burst    batched ctnetlink create of N entries in A's kernel: time until B's external cache holds
+//            them all, CPU per entry of both daemons (/proc utime+stime), sync-link bytes per entry,
+//            peak RSS (VmHWM) of both daemons
+//   flows    the same with N real one-packet UDP flows C → A → S (A's kernel creates the entries)
+//   latency  idle one-flow latency p50/p99 (bench/latency.ts: packet timestamps, and polling B)
+//   resync   `-n` on B after `-f external`: request until B's external cache holds N again
+//   commit   `-c` of N on B into an empty kernel, then again with the entries present (failback)
+//   rss1m    peak RSS with --big-entries entries (created in paced batches so neither overruns)
+//   loss     N created in a burst with each system's default event buffer and with 2 MiB: entries
+//            missing at B before the overrun resync, and when (if) they come back
+// resync and commit run on the burst run's daemons, after its figures are taken.
+// Teardown (namespaces, daemons, global sysctls) happens on every exit, Ctrl-C included.
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { cpus, tmpdir } from 'node:os';
+import { existsSync, readFileSync } from 'node:fs';
+import { cpus } from 'node:os';
 import { join } from 'node:path';
-import { Conntrackd, syncConf, type SyncLinkSpec } from '../lab/conntrackd.js';
-import { linkVeth } from '../lab/link.js';
-import { Netns, sweepStale } from '../lab/netns.js';
-import { median, option, range, writeSection } from './report.js';
+import { CTL } from '../src/control/codes.js';
+import { measureLatency } from './latency.js';
+import { checkArgs, listOption, numberOption, option, percentile, range, ratio, writeSection } from './report.js';
+import { Rig, type ConfOptions, type Daemon, type System } from './rig.js';
 
 const root = new URL('../..', import.meta.url).pathname;
 const args = process.argv.slice(2);
-const opt = (name: string, dflt: string): string => option(args, name, dflt);
-const N = Number(opt('entries', '100000'));
-const RUNS = Number(opt('runs', '3'));
-const OUT = opt('out', join(root, 'bench/RESULTS.md'));
-const BUFFER = 64 << 20; // NetlinkBufferSize for both: no overrun (and no 30 s overrun-resync wait) in the burst
-const CLK_TCK = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim()) || 100;
+const FIGURES = ['burst', 'flows', 'latency', 'resync', 'commit', 'rss1m', 'loss'] as const;
+checkArgs(
+  args,
+  ['entries', 'runs', 'figures', 'big-entries', 'big-runs', 'latency-flows', 'note', 'out'],
+  `usage: node dist/bench/replication.js [--entries 100000] [--runs 3] [--figures ${FIGURES.join(',')}]
+       [--big-entries 1000000] [--big-runs RUNS] [--latency-flows 500] [--note TEXT] [--out bench/RESULTS.md]
+Root; runs conntrackd 1.4.7 and keepstated in namespaces it creates; writes its section of --out.
+`,
+);
+const FIG = listOption(args, 'figures', FIGURES);
+const N = numberOption(args, 'entries', 100_000);
+const RUNS = numberOption(args, 'runs', 3);
+const BIG = numberOption(args, 'big-entries', 1_000_000);
+const BIG_RUNS = numberOption(args, 'big-runs', RUNS);
+const LAT_FLOWS = numberOption(args, 'latency-flows', 500);
+const NOTE = option(args, 'note', '');
+const OUT = option(args, 'out', join(root, 'bench/RESULTS.md'));
+const SYSTEMS: readonly System[] = ['conntrackd', 'keepstate'];
+const MiB = 1 << 20;
+// Throughput runs: a buffer neither system overruns in the burst (no 30 s overrun-resync wait).
+const STD: ConfOptions = { buffer: 64 * MiB };
+const BIG_CHUNK = 50_000; // ≈ 32 MB of queued events at most: below either system's 64 MiB
+const LOSS_CONFS: readonly { label: string; conf: ConfOptions }[] = [
+  { label: 'no NetlinkBufferSize (each default)', conf: { buffer: 'default' } },
+  { label: 'NetlinkBufferSize 2 MiB, MaxGrowth 8 MiB (upstream example)', conf: { buffer: 2 * MiB, maxGrowth: 8 * MiB } },
+];
 
-interface Sample {
-  ms: number;
-  senderUsPerEntry: number;
-  receiverUsPerEntry: number;
-  bytesPerEntry: number;
-  senderRssMiB: number;
-  receiverRssMiB: number;
+/** Samples holds every measured value by figure key, per system; NaN is a failed measurement. */
+const samples: Record<System, Map<string, number[]>> = { conntrackd: new Map(), keepstate: new Map() };
+function record(sys: System, name: string, v: number): void {
+  const l = samples[sys].get(name) ?? [];
+  l.push(v);
+  samples[sys].set(name, l);
 }
+const policies: Record<System, Set<string>> = { conntrackd: new Set(), keepstate: new Set() };
+const got = (sys: System, name: string): number[] => samples[sys].get(name) ?? [];
+const say = (s: string): void => void process.stderr.write(`${new Date().toISOString().slice(11, 19)} ${s}\n`);
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+const msSince = (t0: bigint): number => Number(process.hrtime.bigint() - t0) / 1e6;
+const order = (r: number): readonly System[] => (r % 2 === 0 ? SYSTEMS : [...SYSTEMS].reverse());
+const runs = (n: number): string => `${n} run${n === 1 ? '' : 's'}`;
 
-function cpuUs(pid: number): number {
-  const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-  return ((Number(f[11]) + Number(f[12])) * 1e6) / CLK_TCK; // utime + stime (fields 14, 15)
-}
-function rssMiB(pid: number): number {
-  const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  return m ? Number(m[1]) / 1024 : Number.NaN;
-}
-function txBytes(ns: Netns): number {
-  return Number(ns.exec('cat', ['/sys/class/net/sync0/statistics/tx_bytes']).trim());
-}
-const fmt = range;
-
-/** A running daemon of either system: its pid and how many entries its external cache holds. */
-interface Daemon {
-  pid: number;
-  external(): number;
-  ready(): boolean;
-  stop(): Promise<void>;
-}
-
-async function startKeepstate(ns: Netns, link: SyncLinkSpec): Promise<Daemon> {
-  const dir = mkdtempSync(join(tmpdir(), 'ks-bench-ks-'));
-  const conf = join(dir, 'conntrackd.conf');
-  writeFileSync(conf, syncConf(dir, link, '', BUFFER));
-  const status = join(dir, 'status.json');
-  const child = ns.spawn(process.execPath, [join(root, 'dist/bench/sync-node.js'), conf, status], { stdio: 'ignore' });
-  const read = (): { external: number; hello: string } | undefined => {
-    try {
-      return JSON.parse(readFileSync(status, 'utf8')) as { external: number; hello: string };
-    } catch {
-      return undefined;
-    }
-  };
-  const end = Date.now() + 20_000;
-  while (read() === undefined) {
-    if (Date.now() > end) throw new Error('the keepstate node did not start');
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  return {
-    pid: child.pid!,
-    external: () => read()?.external ?? 0,
-    ready: () => read()?.hello === 'done',
-    stop: async () => {
-      const exited = new Promise((r) => child.once('exit', r));
-      child.kill('SIGTERM');
-      await exited;
-      rmSync(dir, { recursive: true, force: true });
-    },
-  };
-}
-
-async function startConntrackd(ns: Netns, link: SyncLinkSpec): Promise<Daemon> {
-  const d = new Conntrackd(ns, link, '', BUFFER);
-  await d.start();
-  const external = (): number => {
-    const s = d.run('-s').stdout;
-    const m = /cache external:\s*\ncurrent active connections:\s*(\d+)/.exec(s);
-    return m ? Number(m[1]) : 0;
-  };
-  return { pid: d.pid!, external, ready: () => true, stop: () => d.stop() };
-}
-
-async function run(a: Netns, b: Netns, system: 'keepstate' | 'conntrackd'): Promise<Sample> {
-  for (const ns of [a, b]) ns.exec('conntrack', ['-F']);
-  const start = system === 'keepstate' ? startKeepstate : startConntrackd;
-  const receiver = await start(b, { kind: 'udp', self: '10.233.0.2', peer: '10.233.0.1', device: 'sync0' });
-  const sender = await start(a, { kind: 'udp', self: '10.233.0.1', peer: '10.233.0.2', device: 'sync0' });
+/** guarded runs one measurement; a failure (the other system's slowness never is one) is logged and recorded as NaN under `keys`. */
+async function guarded(sys: System, what: string, keys: readonly string[], fn: () => Promise<void>): Promise<void> {
   try {
-    // Both sides say HELLO for their first second: let the handshake settle before the burst.
-    const settle = Date.now() + 10_000;
-    while (!(sender.ready() && receiver.ready()) && Date.now() < settle) await new Promise((r) => setTimeout(r, 50));
-    await new Promise((r) => setTimeout(r, 2500));
-    const base = receiver.external();
-    const cpu0 = [cpuUs(sender.pid), cpuUs(receiver.pid)];
-    const tx0 = txBytes(a);
-    const t0 = process.hrtime.bigint();
-    const gen = spawnSync('ip', ['netns', 'exec', a.name, process.execPath, join(root, 'dist/bench/create.js'), String(N)], { encoding: 'utf8' });
-    if (gen.status !== 0) throw new Error(`generator failed: ${gen.stderr}`);
-    const end = Date.now() + 120_000; // hang guard
-    while (receiver.external() < base + N) {
-      if (Date.now() > end) throw new Error(`${system}: only ${receiver.external() - base} of ${N} arrived`);
-      await new Promise((r) => setTimeout(r, 20));
-    }
-    const ms = Number(process.hrtime.bigint() - t0) / 1e6;
-    const cpu1 = [cpuUs(sender.pid), cpuUs(receiver.pid)];
-    const bytes = txBytes(a) - tx0;
-    return {
-      ms,
-      senderUsPerEntry: (cpu1[0]! - cpu0[0]!) / N,
-      receiverUsPerEntry: (cpu1[1]! - cpu0[1]!) / N,
-      bytesPerEntry: bytes / N,
-      senderRssMiB: rssMiB(sender.pid),
-      receiverRssMiB: rssMiB(receiver.pid),
-    };
-  } finally {
-    await sender.stop();
-    await receiver.stop();
+    await fn();
+  } catch (e) {
+    say(`${sys} ${what} failed: ${e instanceof Error ? e.message : String(e)}`);
+    for (const k of keys) record(sys, k, Number.NaN);
   }
 }
+
+/** withPair runs `fn` on freshly started daemons of `sys` over empty kernel tables, and always stops them. */
+async function withPair<T>(rig: Rig, sys: System, conf: ConfOptions, fn: (sender: Daemon, receiver: Daemon) => Promise<T>): Promise<T> {
+  rig.flushTables();
+  const { sender, receiver } = await rig.startPair(sys, conf);
+  policies[sys].add(sender.policy());
+  try {
+    return await fn(sender, receiver);
+  } finally {
+    await sender.stop(rig);
+    await receiver.stop(rig);
+  }
+}
+
+/** fill runs a generator and polls B until its external cache holds what the generator made; ms from the generator's start. */
+async function fill(rig: Rig, receiver: Daemon, gen: 'create' | 'flows', n: number, guardMs: number): Promise<{ ms: number; target: number }> {
+  const t0 = process.hrtime.bigint();
+  const worker = gen === 'create' ? rig.worker(rig.a, 'create.js', [String(n)]) : rig.worker(rig.c, 'flows.js', [String(n)]);
+  let done = false;
+  let failed: unknown;
+  worker.then(
+    () => (done = true),
+    (e: unknown) => (failed = e),
+  );
+  let target = n;
+  const deadline = Date.now() + guardMs;
+  for (;;) {
+    if (failed !== undefined) throw failed;
+    if (done && gen === 'flows' && target === n) target = rig.count(rig.a); // a dropped packet makes no entry
+    if (done && (await receiver.counts()).external >= target) return { ms: msSince(t0), target };
+    if (Date.now() > deadline) throw new Error(`${receiver.system}: ${(await receiver.counts()).external} of ${target} at the peer after ${guardMs} ms`);
+    await sleep(20);
+  }
+}
+
+async function burstRun(rig: Rig, sys: System, gen: 'create' | 'flows'): Promise<void> {
+  await withPair(rig, sys, STD, async (sender, receiver) => {
+    const cpu0 = [sender.cpuUs(), receiver.cpuUs()] as const;
+    const tx0 = rig.txBytes(rig.a, 'sync0');
+    let f: { ms: number; target: number };
+    try {
+      f = await fill(rig, receiver, gen, N, 300_000);
+    } catch (e) {
+      say(`${sys} ${gen}: ${String(e)}`);
+      record(sys, `${gen}.ms`, Number.NaN);
+      return;
+    }
+    const cpu1 = [sender.cpuUs(), receiver.cpuUs()] as const;
+    record(sys, `${gen}.ms`, f.ms);
+    record(sys, `${gen}.entries`, f.target);
+    record(sys, `${gen}.senderUs`, (cpu1[0] - cpu0[0]) / f.target);
+    record(sys, `${gen}.receiverUs`, (cpu1[1] - cpu0[1]) / f.target);
+    record(sys, `${gen}.bytes`, (rig.txBytes(rig.a, 'sync0') - tx0) / f.target);
+    record(sys, `${gen}.senderRss`, sender.peakRssMiB());
+    record(sys, `${gen}.receiverRss`, receiver.peakRssMiB());
+    say(`${sys} ${gen}: ${f.target} at the peer in ${f.ms.toFixed(0)} ms, sender ${((cpu1[0] - cpu0[0]) / f.target).toFixed(2)} µs/entry, receiver ${((cpu1[1] - cpu0[1]) / f.target).toFixed(2)} µs/entry`);
+    if (gen !== 'create') return;
+    if (FIG.has('resync')) await guarded(sys, '-n', ['resync.ms'], () => resyncFigure(sys, receiver, f.target));
+    if (FIG.has('commit')) await commitFigure(rig, sys, receiver, f.target);
+  });
+}
+
+/** resyncFigure: B forgets its external cache (`-f external`) and asks A for everything (`-n`). */
+async function resyncFigure(sys: System, receiver: Daemon, n: number): Promise<void> {
+  await receiver.request(CTL.CT_FLUSH_EXT_CACHE);
+  const left = (await receiver.counts()).external;
+  if (left !== 0) throw new Error(`${sys}: -f external left ${left} entries`);
+  const t0 = process.hrtime.bigint();
+  await receiver.request(CTL.REQUEST_DUMP);
+  const ok = await receiver.waitExternal(n, Date.now() + 300_000);
+  record(sys, 'resync.ms', ok ? msSince(t0) : Number.NaN);
+  say(`${sys} -n: ${ok ? `${msSince(t0).toFixed(0)} ms` : 'incomplete'}`);
+}
+
+/** commitTime runs `-c` (what conntrackd's -c sends) and returns the request's duration; the log's own figure goes to stderr. */
+async function commitTime(rig: Rig, sys: System, receiver: Daemon, label: string, n: number): Promise<number> {
+  const t0 = process.hrtime.bigint();
+  await receiver.request(CTL.ALL_COMMIT);
+  const ms = msSince(t0);
+  const inKernel = rig.count(rig.b);
+  const logged = [...receiver.log().matchAll(/commit has taken ([\d.]+) seconds/g)].pop()?.[1];
+  say(`${sys} -c ${label}: ${ms.toFixed(0)} ms (its log: ${logged ?? '?'} s), ${inKernel} in B's kernel`);
+  return inKernel >= n ? ms : Number.NaN;
+}
+
+async function commitFigure(rig: Rig, sys: System, receiver: Daemon, n: number): Promise<void> {
+  await guarded(sys, '-c', ['commit.ms'], async () => {
+    const before = rig.count(rig.b);
+    if (before !== 0) throw new Error(`B's kernel holds ${before} entries before the commit`);
+    record(sys, 'commit.ms', await commitTime(rig, sys, receiver, 'into an empty kernel', n));
+  });
+  await guarded(sys, '-c (failback)', ['failback.ms'], async () => {
+    // Let B take in the NEW events its own commit caused before committing again.
+    const deadline = Date.now() + 120_000;
+    while ((await receiver.counts()).internal < n && Date.now() < deadline) await sleep(200);
+    record(sys, 'failback.ms', await commitTime(rig, sys, receiver, 'over existing entries', n));
+  });
+}
+
+async function latencyRun(rig: Rig, sys: System): Promise<void> {
+  await withPair(rig, sys, STD, async (_sender, receiver) => {
+    const r = await measureLatency(rig, receiver, LAT_FLOWS, 100);
+    for (const [name, xs] of [
+      ['lat.packet', r.packetMs],
+      ['lat.poll', r.pollMs],
+      ['lat.pollRtt', r.pollRttMs],
+    ] as const)
+      for (const x of xs) record(sys, name, x);
+    record(sys, 'lat.missed', r.missed);
+    say(`${sys} latency: packets p50 ${percentile(r.packetMs, 50).toFixed(3)} p99 ${percentile(r.packetMs, 99).toFixed(3)} ms; poll p50 ${percentile(r.pollMs, 50).toFixed(3)} p99 ${percentile(r.pollMs, 99).toFixed(3)} ms (rtt ${percentile(r.pollRttMs, 50).toFixed(3)}); missed ${r.missed}`);
+  });
+}
+
+async function bigRun(rig: Rig, sys: System): Promise<void> {
+  const conf: ConfOptions = { ...STD, hashSize: 262_144, hashLimit: 2 * BIG };
+  await withPair(rig, sys, conf, async (sender, receiver) => {
+    const t0 = process.hrtime.bigint();
+    for (let off = 0; off < BIG; off += BIG_CHUNK) {
+      const n = Math.min(BIG_CHUNK, BIG - off);
+      await rig.worker(rig.a, 'create.js', [String(n), String(off)]);
+      if (!(await receiver.waitExternal(off + n, Date.now() + 300_000, 100))) {
+        say(`${sys} ${BIG}: stuck at ${(await receiver.counts()).external} at the peer`);
+        record(sys, 'big.senderRss', Number.NaN);
+        record(sys, 'big.receiverRss', Number.NaN);
+        return;
+      }
+    }
+    const ms = msSince(t0);
+    const overruns = (await sender.runtime()).overruns;
+    record(sys, 'big.ms', ms);
+    record(sys, 'big.senderRss', sender.peakRssMiB());
+    record(sys, 'big.receiverRss', receiver.peakRssMiB());
+    say(`${sys} ${BIG}: at the peer in ${ms.toFixed(0)} ms, RSS ${sender.peakRssMiB().toFixed(0)} / ${receiver.peakRssMiB().toFixed(0)} MiB, ${overruns} overruns`);
+  });
+}
+
+interface LossSample {
+  bufferBytes: number;
+  overruns: number;
+  missing: number;
+  recoveredS: number; // NaN: not within the guard
+}
+const loss: Record<System, LossSample[][]> = { conntrackd: LOSS_CONFS.map(() => []), keepstate: LOSS_CONFS.map(() => []) };
+
+async function lossRun(rig: Rig, sys: System, ci: number): Promise<void> {
+  await withPair(rig, sys, LOSS_CONFS[ci]!.conf, async (sender, receiver) => {
+    const t0 = Date.now();
+    await rig.worker(rig.a, 'create.js', [String(N)]);
+    // Until B's count has not moved for 3 s: well before the 30 s NetlinkOverrunResync default.
+    let last = -1;
+    let since = Date.now();
+    for (;;) {
+      const c = (await receiver.counts()).external;
+      if (c !== last) [last, since] = [c, Date.now()];
+      if (c >= N || Date.now() - since >= 3000) break;
+      await sleep(200);
+    }
+    const rt = await sender.runtime();
+    let recoveredS = last >= N ? (Date.now() - t0) / 1000 : Number.NaN;
+    if (last < N && (await receiver.waitExternal(N, t0 + 100_000, 500))) recoveredS = (Date.now() - t0) / 1000;
+    loss[sys][ci]!.push({ bufferBytes: rt.bufferBytes, overruns: rt.overruns, missing: N - last, recoveredS });
+    say(`${sys} loss (${LOSS_CONFS[ci]!.label}): buffer ${rt.bufferBytes}, ${rt.overruns} overruns, ${N - last} missing, all there at ${recoveredS.toFixed(1)} s`);
+  });
+}
+
+function section(): string {
+  const kernel = spawnSync('uname', ['-r'], { encoding: 'utf8' }).stdout.trim();
+  const row = (label: string, key: string, digits: number, target = ''): string =>
+    `| ${label} | ${range(got('conntrackd', key), digits)} | ${range(got('keepstate', key), digits)} | ${ratio(got('keepstate', key), got('conntrackd', key))} | ${target} |`;
+  const pct = (label: string, key: string, p: number, target = ''): string => {
+    const [c, k] = [percentile(got('conntrackd', key), p), percentile(got('keepstate', key), p)];
+    return `| ${label} | ${c.toFixed(3)} | ${k.toFixed(3)} | ${Number.isFinite(k / c) ? (k / c).toFixed(2) : '—'} | ${target} |`;
+  };
+  const rows: string[] = [];
+  for (const gen of ['create', 'flows'] as const) {
+    if (!FIG.has(gen === 'create' ? 'burst' : 'flows')) continue;
+    const what = gen === 'create' ? `batched ctnetlink create of ${N}` : `${N} real one-packet UDP flows through A`;
+    rows.push(
+      row(`${what}: time until all are on the peer (ms)`, `${gen}.ms`, 0),
+      row(`${what}: sender CPU per entry (µs)`, `${gen}.senderUs`, 2),
+      row(`${what}: receiver CPU per entry (µs)`, `${gen}.receiverUs`, 2),
+      row(`${what}: sync-link bytes per entry`, `${gen}.bytes`, 1),
+      row(`${what}: peak RSS sender (MiB)`, `${gen}.senderRss`, 1),
+      row(`${what}: peak RSS receiver (MiB)`, `${gen}.receiverRss`, 1),
+    );
+    if (gen === 'flows') rows.push(`| ${what}: entries A's kernel made of them | ${range(got('conntrackd', 'flows.entries'))} | ${range(got('keepstate', 'flows.entries'))} | | |`);
+  }
+  if (FIG.has('latency'))
+    rows.push(
+      pct('idle one-flow latency, packets, p50 (ms)', 'lat.packet', 50),
+      pct('idle one-flow latency, packets, p99 (ms)', 'lat.packet', 99),
+      pct('idle one-flow latency, polling B, p50 (ms)', 'lat.poll', 50),
+      pct('idle one-flow latency, polling B, p99 (ms)', 'lat.poll', 99),
+      pct('  one `-s` round trip while polling, p50 (ms)', 'lat.pollRtt', 50),
+      row('  flows not replicated within 2 s', 'lat.missed', 0),
+    );
+  if (FIG.has('resync')) rows.push(row(`\`-n\` resync of ${N}: request until all in B's external cache (ms)`, 'resync.ms', 0));
+  if (FIG.has('commit'))
+    rows.push(
+      row(`\`-c\` commit of ${N} into B's empty kernel (ms)`, 'commit.ms', 0, '≤ 0.50'),
+      row(`\`-c\` failback commit of ${N}, entries already in the kernel (ms)`, 'failback.ms', 0),
+    );
+  if (FIG.has('rss1m'))
+    rows.push(
+      row(`peak RSS sender with ${BIG} entries (MiB)`, 'big.senderRss', 1, '≤ 1.00'),
+      row(`peak RSS receiver with ${BIG} entries (MiB)`, 'big.receiverRss', 1, '≤ 1.00'),
+      row(`  time to fill both with ${BIG} in paced batches of ${BIG_CHUNK} (ms)`, 'big.ms', 0),
+    );
+  let lossTable = '';
+  if (FIG.has('loss')) {
+    const lines = LOSS_CONFS.flatMap((c, ci) =>
+      SYSTEMS.map((sys) => {
+        const l = loss[sys][ci]!;
+        const rec = l.filter((s) => s.missing > 0);
+        const back = rec.filter((s) => Number.isFinite(s.recoveredS));
+        const recovery = rec.length === 0 ? 'nothing to recover' : `${back.length} of ${rec.length} runs, at ${range(back.map((s) => s.recoveredS), 1)} s`;
+        return `| ${c.label} | ${sys} | ${range(l.map((s) => s.bufferBytes))} | ${range(l.map((s) => s.overruns))} | ${range(l.map((s) => s.missing))} | ${recovery} |`;
+      }),
+    );
+    lossTable = `
+Events lost in a burst of ${N} (batched create at full speed) with each system's own default event
+buffer, and with the 2 MiB of the upstream example; ${runs(RUNS)} each. "Missing" is N minus B's
+external cache once it has not changed for 3 s (before any overrun resync, 30 s by default); the
+last column says in how many of the runs that lost entries B got them all back within 100 s of the
+burst's start, and when. Effective buffer = \`-s runtime\` "current buffer size" on A after the burst.
+
+| event buffer setting | system | effective buffer (bytes) | overruns on A | missing at B before resync | all back at B |
+|---|---|---|---|---|---|
+${lines.join('\n')}
+`;
+  }
+  const load = readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
+  const cmd = `node dist/bench/replication.js --entries ${N} --runs ${RUNS} --figures ${[...FIG].join(',')}${FIG.has('rss1m') ? ` --big-entries ${BIG} --big-runs ${BIG_RUNS}` : ''}${FIG.has('latency') ? ` --latency-flows ${LAT_FLOWS}` : ''}`;
+  return `## Replication, all figures (issue 3 item 9): keepstate vs conntrackd 1.4.7
+
+Run ${new Date().toISOString().slice(0, 16)}Z by \`${cmd}\` as root: ${cpus().length} CPUs, kernel ${kernel},
+Node ${process.version}; load average at the start ${startLoad}, at the end ${load}. Scheduling the daemons ran
+with (same config, no Scheduler section): conntrackd ${[...policies.conntrackd].join(', ')}, keepstated ${[...policies.keepstate].join(', ')}.${NOTE === '' ? '' : `\n**${NOTE}**`}
+
+Rig (bench/rig.ts): namespaces C (client) → A (firewall: forwarding, nftables \`ct state\` forward
+chain) → S (drops), and B joined to A by a veth sync link; FTFW over UDP. Both systems run from the
+same conntrackd.conf text (lab/conntrackd.ts; NetlinkBufferSize 64 MiB with MaxGrowth 128 MiB unless
+said otherwise) as daemons in the foreground — keepstated is the real daemon (src/daemon/main.ts),
+queried like conntrackd through its control socket. Each run starts with empty kernel tables and
+fresh daemons. Medians [min–max] over runs (${runs(RUNS)}; ${runs(BIG_RUNS)} for ${BIG} entries), ratio =
+keepstate / conntrackd; target = the issue's.
+
+- Time to the peer: from the generator's start until B's external cache (\`-s\`, polled every 20 ms)
+  holds all entries. CPU per entry: each daemon's utime+stime over that span. Bytes: A's sync0
+  transmit bytes per entry. RSS: VmHWM at that moment. Real flows: one UDP datagram per flow from C
+  to its own destination (distinct address:port), forwarded by A; A's kernel creates and confirms
+  the entry from the packet, exactly as for traffic.
+- Idle latency (bench/latency.ts), ${LAT_FLOWS} flows per method, one at a time, 10–30 ms apart:
+  *packets* = kernel receive timestamps (AF_PACKET taps, SO_TIMESTAMPNS, one host clock) from the
+  flow's packet arriving on A's client-side interface to the sync datagram carrying that entry
+  arriving on B's end of the link — B's own handling of the datagram (a few µs) is not in it;
+  *polling B* = from sending the packet to the first \`-s\` reply of B showing one more external
+  entry, \`-s\` requests back to back — B's handling is in it, and up to one round trip too much.
+- \`-n\`: on the burst run's daemons, \`-f external\` on B, then the \`-n\` request, until B's external
+  cache holds all again. \`-c\`: then the \`-c\` request on B (conntrackd's -c request code; the
+  daemon answers when the commit is done) into B's empty kernel, and once more with all the entries
+  already there (each then fails with EEXIST and is deleted and created again, as conntrackd does).
+- ${BIG} entries: A's kernel gets them in batches of ${BIG_CHUNK}, each batch once B has the
+  previous one, so neither system overruns; nf_conntrack_max (global) is raised for the run and
+  restored after; HashSize 262144 and HashLimit ${2 * BIG} for both.
+
+| figure | conntrackd → conntrackd | keepstate → keepstate | ratio | target |
+|---|---|---|---|---|
+${rows.join('\n')}
+${lossTable}`;
+}
+
+const startLoad = readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
 
 async function main(): Promise<void> {
   if (process.getuid?.() !== 0) throw new Error('the benchmark needs root (network namespaces)');
-  if (!existsSync(join(root, 'dist/bench/sync-node.js'))) throw new Error('build first: npx tsc');
-  if (!Conntrackd.installed()) throw new Error('conntrackd 1.4.7 is needed (scripts/setup.sh installs it)');
-  sweepStale();
-  const a = Netns.create('rpa');
-  const b = Netns.create('rpb');
+  if (!existsSync(new URL('./keepstated.js', import.meta.url))) throw new Error('build first: npx tsc');
+  if (spawnSync('conntrackd', ['-v'], { encoding: 'utf8' }).stdout?.includes('v1.4.7') !== true)
+    throw new Error('conntrackd 1.4.7 is needed (scripts/setup.sh installs it)');
+  const rig = Rig.create();
+  rig.closeOnSignal();
   try {
-    linkVeth({ ns: a, ifname: 'sync0', cidr: '10.233.0.1/24' }, { ns: b, ifname: 'sync0', cidr: '10.233.0.2/24' });
-    for (const ns of [a, b]) ns.sysctl('net.netfilter.nf_conntrack_events', 1);
-    const samples = { conntrackd: [] as Sample[], keepstate: [] as Sample[] };
     for (let r = 0; r < RUNS; r++) {
-      for (const system of r % 2 === 0 ? (['conntrackd', 'keepstate'] as const) : (['keepstate', 'conntrackd'] as const)) {
-        const s = await run(a, b, system);
-        samples[system].push(s);
-        process.stderr.write(`${system} run ${r + 1}: ${s.ms.toFixed(0)} ms, sender ${s.senderUsPerEntry.toFixed(2)} µs/entry, receiver ${s.receiverUsPerEntry.toFixed(2)} µs/entry, ${s.bytesPerEntry.toFixed(1)} B/entry\n`);
+      for (const sys of order(r)) {
+        if (FIG.has('burst') || FIG.has('resync') || FIG.has('commit')) await guarded(sys, 'burst', ['create.ms'], () => burstRun(rig, sys, 'create'));
+        if (FIG.has('flows')) await guarded(sys, 'flows', ['flows.ms'], () => burstRun(rig, sys, 'flows'));
       }
     }
-    const col = (sys: 'conntrackd' | 'keepstate', f: (s: Sample) => number, d = 0): string => fmt(samples[sys].map(f), d);
-    const ratio = (f: (s: Sample) => number): string => (median(samples.keepstate.map(f)) / median(samples.conntrackd.map(f))).toFixed(2);
-    const kernel = spawnSync('uname', ['-r'], { encoding: 'utf8' }).stdout.trim();
-    const section = `## State replication: keepstate vs conntrackd 1.4.7 (issue 3)
-
-Run ${new Date().toISOString().slice(0, 16)}Z by \`node dist/bench/replication.js --entries ${N} --runs ${RUNS}\` as root:
-${cpus().length} CPUs, kernel ${kernel}, Node ${process.version}. Two fresh namespaces joined by a veth, FTFW
-over UDP; every run starts with empty kernel tables and freshly started daemons, both systems from the
-same conntrackd.conf text (NetlinkBufferSize ${BUFFER >> 20} MiB, so neither overruns). The generator is
-keepstate's batched create of ${N} TCP entries in A's kernel (the same for both systems; it alone takes
-~0.5 s). Time is from the generator's start until B's external cache holds all ${N}; CPU is each daemon
-process's utime+stime over that span, per entry; bytes are A's sync-link transmit bytes per entry.
-Median [min–max] of ${RUNS} runs; ratio = keepstate / conntrackd.
-
-| figure | conntrackd → conntrackd | keepstate → keepstate | ratio |
-|---|---|---|---|
-| time until all ${N} are on the peer (ms) | ${col('conntrackd', (s) => s.ms)} | ${col('keepstate', (s) => s.ms)} | ${ratio((s) => s.ms)} |
-| sender CPU per entry (µs) | ${col('conntrackd', (s) => s.senderUsPerEntry, 2)} | ${col('keepstate', (s) => s.senderUsPerEntry, 2)} | ${ratio((s) => s.senderUsPerEntry)} |
-| receiver CPU per entry (µs) | ${col('conntrackd', (s) => s.receiverUsPerEntry, 2)} | ${col('keepstate', (s) => s.receiverUsPerEntry, 2)} | ${ratio((s) => s.receiverUsPerEntry)} |
-| sync-link bytes per entry | ${col('conntrackd', (s) => s.bytesPerEntry, 1)} | ${col('keepstate', (s) => s.bytesPerEntry, 1)} | ${ratio((s) => s.bytesPerEntry)} |
-| peak RSS sender / receiver (MiB) | ${col('conntrackd', (s) => s.senderRssMiB, 1)} / ${col('conntrackd', (s) => s.receiverRssMiB, 1)} | ${col('keepstate', (s) => s.senderRssMiB, 1)} / ${col('keepstate', (s) => s.receiverRssMiB, 1)} | |
-`;
-    writeSection(OUT, '## State replication', section);
-    process.stdout.write(section);
+    if (FIG.has('latency')) for (const sys of SYSTEMS) await guarded(sys, 'latency', ['lat.missed'], () => latencyRun(rig, sys));
+    if (FIG.has('loss'))
+      for (let r = 0; r < RUNS; r++)
+        for (let ci = 0; ci < LOSS_CONFS.length; ci++) for (const sys of order(r + ci)) await guarded(sys, 'loss', [], () => lossRun(rig, sys, ci));
+    if (FIG.has('rss1m')) {
+      const max = rig.globalSysctl('net/netfilter/nf_conntrack_max');
+      if (max < BIG + 65_536) rig.setGlobalSysctl('net/netfilter/nf_conntrack_max', BIG + 65_536);
+      for (let r = 0; r < BIG_RUNS; r++) for (const sys of order(r)) await guarded(sys, `${BIG} entries`, ['big.senderRss', 'big.receiverRss'], () => bigRun(rig, sys));
+    }
   } finally {
-    a.close();
-    b.close();
+    rig.close();
   }
+  const text = section();
+  writeSection(OUT, '## Replication, all figures', text);
+  process.stdout.write(text);
 }
 
 await main();
