@@ -119,18 +119,17 @@ function copyAttrs(src: Uint8Array, start: number, end: number, dst: Uint8Array,
     const type = nlaU16(src, o + 2) & NLA_TYPE_MASK;
     const step = Math.min((len + 3) & ~3, end - o);
     if (isVolatileCta(type) || (type < 31 && (skip & (1 << type)) !== 0)) {
-      if (o > run) {
-        dst.set(src.subarray(run, o), n);
-        n += o - run;
-      }
+      n = copyBytes(src, run, o, dst, n);
       run = o + step;
     }
     o += step;
   }
-  if (o > run) {
-    dst.set(src.subarray(run, o), n);
-    n += o - run;
-  }
+  return copyBytes(src, run, o, dst, n);
+}
+
+/** copyBytes copies src [from, to) to dst at n and returns the new end (a loop: the runs are short, a view each would be garbage). */
+function copyBytes(src: Uint8Array, from: number, to: number, dst: Uint8Array, n: number): number {
+  for (let i = from; i < to; i++) dst[n++] = src[i]!;
   return n;
 }
 

@@ -81,6 +81,17 @@ export class EventStream<B extends { readonly kind: string } = EventBatch> imple
     attach(conn, (b) => this.push(b), () => this.stats.overruns++, this.stats);
   }
 
+  /**
+   * leave stops the kernel sending `group`'s events to this socket, join starts it again. With no
+   * listener left for a group, the kernel does not even build its events.
+   */
+  leave(group: EventGroup): void {
+    this.conn.leaveGroup(GROUP_IDS[group]);
+  }
+  join(group: EventGroup): void {
+    this.conn.joinGroup(GROUP_IDS[group]);
+  }
+
   /** rcvbuf is the effective socket receive buffer in bytes. */
   rcvbuf(): number {
     return this.conn.rcvbuf();

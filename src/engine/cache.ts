@@ -4,7 +4,7 @@ import { KernelCtView, scanKernelCt } from '../ctnetlink/scan.js';
 import type { Conntrack } from '../ctnetlink/types.js';
 import { ctBodyOf, decodeCtBody, mergeCtBodies, syncIdentityOf } from '../sync/ct-body.js';
 import type { SyncOp } from '../sync/message.js';
-import type { FtfwNode } from './ftfw.js';
+import { FtfwNode } from './ftfw.js';
 import type { Family } from '../wire/ip.js';
 
 /**
@@ -36,9 +36,9 @@ export type ObjStatus = 'new' | 'alive' | 'dead';
  * string, volatile attributes dropped), replaced in place on every change so that queued
  * references see the latest state. `ct` decodes them (for what shows an entry).
  */
-export class CacheObject {
-  /** Its place in FTFW's queues (owned by Ftfw). */
-  ftfwNode: FtfwNode<CacheObject> | undefined = undefined;
+export class CacheObject extends FtfwNode<CacheObject> {
+  /** Its place in FTFW's queues: the object is its own queue node (one object per entry, not two). */
+  readonly ftfwNode: FtfwNode<CacheObject>;
 
   constructor(
     readonly key: string,
@@ -48,7 +48,11 @@ export class CacheObject {
     public status: ObjStatus,
     /** When the entry entered the cache (ms, from the caller's clock): `-i` shows "[active since Ns]". */
     readonly sinceMs: number,
-  ) {}
+  ) {
+    super(undefined, undefined);
+    this.obj = this;
+    this.ftfwNode = this;
+  }
 
   get ct(): Conntrack {
     return decodeCompactCt(this.family, this.attrs);

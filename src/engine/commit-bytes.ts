@@ -178,10 +178,16 @@ function writeProtoInfo(w: Writer, b: Uint8Array, v: BodyView, proto: number, op
   endAttr(w, nest);
 }
 
-/** CommitJob is one entry of a commit: the entry, and the writer of its create request's payload. */
+/**
+ * CommitJob is one entry of a commit: the entry, the writer of its create request's payload, and
+ * of the delete request that clears the way when the entry already exists (failback).
+ */
 export interface CommitJob<E> {
   readonly entry: E;
+  /** 1 for entries without a master, 2 for related ones: pass 2 starts once pass 1 is done. */
+  readonly pass: 1 | 2;
   readonly write: (w: Writer) => void;
+  readonly writeDelete: (w: Writer) => void;
 }
 
 /**
@@ -202,7 +208,7 @@ export function planCommitRequests<E extends { readonly body: string; readonly r
     if (buf.length < e.body.length) buf = new Uint8Array(2 * e.body.length);
     const n = writeLatin1(buf, e.body, 0);
     if (scanBody(buf, n, v)) {
-      first.push({ entry: e, write: (w) => writeFast(w, e, opts) });
+      first.push({ entry: e, pass: 1, write: (w) => writeFast(w, e, opts), writeDelete: (w) => writeFastDelete(w, e) });
       continue;
     }
     const req = commitEntry(e, opts);
@@ -211,13 +217,32 @@ export function planCommitRequests<E extends { readonly body: string; readonly r
       encodeNfgenmsg(w, nfgenmsgFor(withConfirmed.family));
       encodeConntrackAttrs(w, withConfirmed, 'request');
     };
-    (req.master === undefined ? first : second).push({ entry: e, write });
+    const writeDelete = (w: Writer): void => {
+      encodeNfgenmsg(w, nfgenmsgFor(req.family));
+      encodeConntrackAttrs(w, { family: req.family, ...(req.orig !== undefined ? { orig: req.orig } : {}), ...(req.zone !== undefined ? { zone: req.zone } : {}) }, 'request');
+    };
+    if (req.master === undefined) first.push({ entry: e, pass: 1, write, writeDelete });
+    else second.push({ entry: e, pass: 2, write, writeDelete });
   }
   return first.concat(second);
 }
 
 const fastView = new BodyView();
 let fastBuf = new Uint8Array(1024);
+
+/** writeDeleteRequest writes the delete request of a scanned body: what ctDelete sends, the original tuple and the zone. */
+export function writeDeleteRequest(w: Writer, b: Uint8Array, v: BodyView): void {
+  w.u8(v.l3 === NTA.IPV4 ? 2 : 10).u8(0).u16be(0);
+  writeTuple(w, CTA.TUPLE_ORIG, b, v, false);
+  if (v.at[NTA.ZONE]! >= 0) putU16be(w, CTA.ZONE, be16(b, v.at[NTA.ZONE]!));
+}
+
+function writeFastDelete(w: Writer, e: { readonly body: string }): void {
+  if (fastBuf.length < e.body.length) fastBuf = new Uint8Array(2 * e.body.length);
+  const n = writeLatin1(fastBuf, e.body, 0);
+  scanBody(fastBuf, n, fastView);
+  writeDeleteRequest(w, fastBuf, fastView);
+}
 
 function writeFast(w: Writer, e: { readonly body: string; readonly receivedAtMs: number }, opts: CommitOptions): void {
   if (fastBuf.length < e.body.length) fastBuf = new Uint8Array(2 * e.body.length);

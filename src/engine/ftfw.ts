@@ -81,10 +81,14 @@ export class FtfwNode<T> {
   queue = NONE;
   /** The seq it was sent with (while in the resend queue). */
   seq = 0;
+  /** The data object (undefined for a control message). A data object may be its own node (see CacheObject). */
+  obj: T | undefined;
   constructor(
-    readonly obj: T | undefined,
+    obj: T | undefined,
     readonly ctl: Control | undefined,
-  ) {}
+  ) {
+    this.obj = obj;
+  }
 }
 
 /** FtfwCarrier is what FTFW needs of a data object: a slot for its queue node. */

@@ -126,6 +126,14 @@ export class NetlinkConn {
   }
   private batchListener: ((batch: Uint8Array, count: number) => void) | undefined;
 
+  /** joinGroup / leaveGroup change the socket's multicast membership (NETLINK_ADD/DROP_MEMBERSHIP). */
+  joinGroup(group: number): void {
+    this.sock.setsockoptInt(SOL_NETLINK, NETLINK_OPT.ADD_MEMBERSHIP, group);
+  }
+  leaveGroup(group: number): void {
+    this.sock.setsockoptInt(SOL_NETLINK, NETLINK_OPT.DROP_MEMBERSHIP, group);
+  }
+
   /** pause stops reading the socket (the kernel buffers, then overruns); resume starts again. */
   pause(): void {
     if (!this.receiving) return;

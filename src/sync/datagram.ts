@@ -222,7 +222,7 @@ export class DatagramPacker {
     const len = this.writer.length;
     if (len >= this.size) throw new RangeError(`a ${len}-byte message cannot fit a ${this.size}-byte channel buffer (MTU ${this.mtu})`);
     if (this.used + len >= this.size) this.flush();
-    this.buf.set(this.writer.written(), this.used);
+    this.writer.copyInto(this.buf, this.used);
     this.used += len;
   }
 

@@ -94,6 +94,12 @@ export class Writer {
     return this.buf.subarray(0, this.len);
   }
 
+  /** copyInto copies the bytes written so far into `dst` at `at` (no view is made: hot paths copy small messages). */
+  copyInto(dst: Uint8Array, at: number): void {
+    const b = this.buf;
+    for (let i = 0; i < this.len; i++) dst[at + i] = b[i]!;
+  }
+
   /** reset empties the writer and keeps its buffer for reuse. */
   reset(): void {
     this.len = 0;

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { IPPROTO, IPS, TCP_CONNTRACK } from '../../src/ctnetlink/consts.js';
-import { ctCreate } from '../../src/ctnetlink/requests.js';
+import { ctCreate, ctDelete } from '../../src/ctnetlink/requests.js';
 import type { Conntrack } from '../../src/ctnetlink/types.js';
 import { BodyView, planCommitRequests, scanBody } from '../../src/engine/commit-bytes.js';
 import { commitEntry, type CommitOptions } from '../../src/engine/commit.js';
@@ -29,6 +29,12 @@ function viaPlan(e: Entry, opts: CommitOptions): Uint8Array {
   const [job] = planCommitRequests([e], opts);
   const w = new Writer();
   job!.write(w);
+  return w.finish();
+}
+function deleteViaPlan(e: Entry, opts: CommitOptions): Uint8Array {
+  const [job] = planCommitRequests([e], opts);
+  const w = new Writer();
+  job!.writeDelete(w);
   return w.finish();
 }
 
@@ -62,6 +68,7 @@ describe('commit requests written from the received bytes', () => {
         assert.equal(scanBody(b, b.length, v), !sctpState, 'a firewall entry takes the fast path');
         const e = entryOf(body, at);
         assert.deepStrictEqual(viaPlan(e, opts), viaModel(e, opts));
+        assert.deepStrictEqual(deleteViaPlan(e, opts), ctDelete(commitEntry(e, opts)).body, 'and the delete request of a failback');
       }),
       { numRuns: 3000 },
     );
@@ -74,6 +81,7 @@ describe('commit requests written from the received bytes', () => {
         if (body === undefined) return;
         const e = entryOf(body, at);
         assert.deepStrictEqual(viaPlan(e, opts), viaModel(e, opts));
+        assert.deepStrictEqual(deleteViaPlan(e, opts), ctDelete(commitEntry(e, opts)).body);
       }),
       { numRuns: 1000 },
     );

@@ -1,0 +1,40 @@
+import { parentPort, workerData, type MessagePort } from 'node:worker_threads';
+import { ConntrackClient } from '../ctnetlink/client.js';
+import type { CommitThreadReply, CommitThreadRequest } from './committer.js';
+
+/**
+ * The commit thread (worker entry): its own ctnetlink socket in the node's namespace, so that
+ * the kernel's work of a commit — it runs inside sendmsg — happens on this thread while the main
+ * thread goes on taking the events the commit causes (conntrackd forks a child for the same
+ * reason). It sends the payloads it is given and reports which failed.
+ */
+if (parentPort === null) throw new Error('commit-thread.js runs as a worker thread');
+const port: MessagePort = parentPort;
+const netns = (workerData as { netns?: string } | undefined)?.netns;
+const client = ConntrackClient.open(netns !== undefined ? { netns } : {});
+port.postMessage({ kind: 'ready', portId: client.portId } satisfies CommitThreadReply);
+
+// Chunks are sent one after the other (one batch at a time on the socket).
+let queue: Promise<void> = Promise.resolve();
+port.on('message', (m: CommitThreadRequest) => {
+  queue = queue.then(() => handle(m));
+});
+
+function handle(m: CommitThreadRequest): Promise<void> {
+  const payloads: Uint8Array[] = [];
+  let start = 0;
+  for (const end of m.ends) {
+    payloads.push(m.buf.subarray(start, end));
+    start = end;
+  }
+  return client.writePayloads(m.op, payloads).then(
+    (results) => {
+      const failures: { i: number; errno: number; code: string; message: string }[] = [];
+      results.forEach((r, i) => {
+        if (!r.ok) failures.push({ i, errno: r.error.errno, code: r.error.code, message: r.error.message });
+      });
+      port.postMessage({ kind: 'done', id: m.id, failures } satisfies CommitThreadReply);
+    },
+    (e: unknown) => port.postMessage({ kind: 'failed', id: m.id, message: String(e) } satisfies CommitThreadReply),
+  );
+}
