@@ -5,7 +5,7 @@ import { bytesOfLatin1, latin1Of, writeLatin1 } from '../wire/latin1.js';
 import { Reader } from '../wire/reader.js';
 import { CTA } from './consts.js';
 import { decodeConntrackAttrs, encodeConntrack } from './conntrack.js';
-import { isVolatileCta } from './scan.js';
+import { isVolatileCta, KernelTupleView, scanTuple } from './scan.js';
 import type { Conntrack } from './types.js';
 
 /**
@@ -52,18 +52,60 @@ export function ctIdentity(b: Uint8Array, start: number, end: number): string {
 
 /**
  * identityAt is ctIdentity given where the original tuple's nest payload is and the zone (what
- * scanKernelCt found), without walking the attributes again.
+ * scanKernelCt found), without walking the attributes again. A tuple of addresses, protocol and
+ * ports or ICMP fields (all the kernel writes but a directional zone) becomes a short key — 14
+ * bytes for IPv4 TCP instead of the nest's 48: the key is kept per entry and hashed per event;
+ * any other tuple keeps its raw bytes, behind a marker byte no short key starts with.
  */
 export function identityAt(b: Uint8Array, tupleStart: number, tupleEnd: number, zone: number): string {
-  if (zone <= 0) return latin1Of(b, tupleStart, tupleEnd);
-  const n = tupleEnd - tupleStart;
-  const s = room(n + 2);
-  s.set(b.subarray(tupleStart, tupleEnd), 0);
-  s[n] = zone >>> 8;
-  s[n + 1] = zone & 0xff;
-  return latin1Of(s, 0, n + 2);
+  const t = keyView;
+  let n = 0;
+  let s: Uint8Array;
+  if (scanTuple(b, tupleStart, tupleEnd, t)) {
+    s = room(2 * 16 + 16);
+    s[n++] = t.addrLen;
+    for (let i = 0; i < t.addrLen; i++) s[n++] = b[t.src + i]!;
+    for (let i = 0; i < t.addrLen; i++) s[n++] = b[t.dst + i]!;
+    s[n++] = t.proto;
+    // Which optional fields follow: bit 0 ports, 1 ICMP id, 2 ICMP type, 3 ICMP code.
+    const at = n++;
+    let has = 0;
+    if (t.srcPort >= 0 || t.dstPort >= 0) {
+      has |= 1;
+      s[n++] = Math.max(t.srcPort, 0) >> 8;
+      s[n++] = Math.max(t.srcPort, 0) & 0xff;
+      s[n++] = Math.max(t.dstPort, 0) >> 8;
+      s[n++] = Math.max(t.dstPort, 0) & 0xff;
+    }
+    if (t.icmpId >= 0) {
+      has |= 2;
+      s[n++] = t.icmpId >> 8;
+      s[n++] = t.icmpId & 0xff;
+    }
+    if (t.icmpType >= 0) {
+      has |= 4;
+      s[n++] = t.icmpType;
+    }
+    if (t.icmpCode >= 0) {
+      has |= 8;
+      s[n++] = t.icmpCode;
+    }
+    s[at] = has;
+  } else {
+    s = room(tupleEnd - tupleStart + 3);
+    s[n++] = RAW_KEY;
+    for (let i = tupleStart; i < tupleEnd; i++) s[n++] = b[i]!;
+  }
+  if (zone > 0) {
+    s[n++] = zone >>> 8;
+    s[n++] = zone & 0xff;
+  }
+  return latin1Of(s, 0, n);
 }
 
+/** RAW_KEY starts a key made of a tuple's raw bytes (short keys start with the address length, 4 or 16). */
+const RAW_KEY = 0xff;
+const keyView = new KernelTupleView();
 /** ctIdentityOf is ctIdentity of the model (as the kernel would send it): for tests and slow paths. */
 export function ctIdentityOf(ct: Conntrack): string {
   const p = encodeConntrack(ct, 'event');

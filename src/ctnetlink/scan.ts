@@ -141,7 +141,9 @@ export function scanKernelCt(b: Uint8Array, start: number, end: number, v: Kerne
   return true;
 }
 
-function scanTuple(b: Uint8Array, start: number, end: number, t: KernelTupleView): boolean {
+/** scanTuple reads one tuple nest's payload [start, end); false when it holds anything else than addresses, protocol, ports, ICMP fields. */
+export function scanTuple(b: Uint8Array, start: number, end: number, t: KernelTupleView): boolean {
+  t.reset();
   t.start = start;
   t.end = end;
   let seen = 0;

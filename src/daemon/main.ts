@@ -279,7 +279,7 @@ async function handle(node: SyncNode, cfg: ConntrackdConfig, code: number, conn:
     return conn.json ? formatJsonReply(statsViewJson(view, s)) : formatStatsView(view, s);
   }
   const r = node.replicator;
-  const internal = (): CtCacheEntry[] => [...r.internal.live()].map((o) => ({ ct: o.ct, activeSinceSec: nowSec - Math.floor(o.sinceMs / 1000) }));
+  const internal = (): CtCacheEntry[] => [...r.internal.live()].map((o) => ({ ct: o.ct, activeSinceSec: nowSec - o.sinceSec }));
   const external = (): CtCacheEntry[] => [...r.external.values()].map((e) => ({ ct: e.ct, activeSinceSec: nowSec - Math.floor(e.receivedAtMs / 1000) }));
   switch (code) {
     case CTL.CT_DUMP_INTERNAL:

@@ -46,8 +46,12 @@ export class CacheObject extends FtfwNode<CacheObject> {
     /** compactCt of the entry's CTA_* attributes. */
     public attrs: string,
     public status: ObjStatus,
-    /** When the entry entered the cache (ms, from the caller's clock): `-i` shows "[active since Ns]". */
-    readonly sinceMs: number,
+    /**
+     * When the entry entered the cache, in whole seconds of the caller's clock (`-i` shows
+     * "[active since Ns]"); seconds fit a small integer, where milliseconds would take a boxed
+     * number per entry.
+     */
+    readonly sinceSec: number,
   ) {
     super(undefined, undefined);
     this.obj = this;
@@ -153,7 +157,7 @@ export class InternalCache {
       this.stats.refusedOverLimit++;
       return undefined;
     }
-    const obj = new CacheObject(key, family, compactCt(p, attrs, end), kind === 'new' ? 'new' : 'alive', nowMs);
+    const obj = new CacheObject(key, family, compactCt(p, attrs, end), kind === 'new' ? 'new' : 'alive', Math.floor(nowMs / 1000));
     this.objects.set(key, obj);
     this.liveCount++;
     this.stats.added++;

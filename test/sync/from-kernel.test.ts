@@ -120,6 +120,21 @@ describe('compact internal-cache entries', () => {
     );
   });
 
+  it('identity: equal exactly when the original tuples (and zones) are, short keys and raw ones alike', () => {
+    const fields = (ct: Conntrack): string => {
+      const o = ct.orig!;
+      return JSON.stringify([o.family, o.src, o.dst, o.proto, o.srcPort, o.dstPort, o.icmpId, o.icmpType, o.icmpCode, o.zone, o.unknown, o.ipUnknown, o.protoUnknown, ct.zone ?? 0]);
+    };
+    fc.assert(
+      fc.property(fc.oneof(common, conntrack()), fc.oneof(common, conntrack()), (a, b) => {
+        if (a.orig === undefined || b.orig === undefined) return;
+        assert.equal(ctIdentityOf(a) === ctIdentityOf(b), fields(a) === fields(b));
+        assert.equal(ctIdentityOf(a), ctIdentityOf({ ...b, orig: a.orig, zone: a.zone ?? 0 }));
+      }),
+      { numRuns: 2000 },
+    );
+  });
+
   it('identity: the original tuple and the zone (0 = none); reply, counters and the rest do not count', () => {
     const ct: Conntrack = {
       family: 'ipv4',
