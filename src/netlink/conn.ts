@@ -103,6 +103,11 @@ export class NetlinkConn {
     return this.sock.getsockoptInt(SOL_SOCKET, SO.RCVBUF);
   }
 
+  /** setRcvbuf asks for a receive buffer of `bytes` (SO_RCVBUFFORCE; the kernel doubles it for its bookkeeping). */
+  setRcvbuf(bytes: number): void {
+    setRcvbuf(this.sock, bytes);
+  }
+
   /**
    * listen routes the messages that answer none of this socket's requests (multicast: events
    * carry seq 0, or the seq and port of whichever process caused them) to `onMessages`, and
