@@ -97,6 +97,11 @@ export class EventStream<B extends { readonly kind: string } = EventBatch> imple
     return this.conn.rcvbuf();
   }
 
+  /** reliable asks for reliable event delivery (conntrackd's NetlinkEventsReliable; see NetlinkConn.reliableBroadcast). */
+  reliable(): void {
+    this.conn.reliableBroadcast();
+  }
+
   /** setRcvbuf makes the effective receive buffer `bytes` (it asks the kernel for half: the kernel doubles what it is given). */
   setRcvbuf(bytes: number): void {
     this.conn.setRcvbuf(Math.ceil(bytes / 2));

@@ -92,6 +92,10 @@ export class SyncNode {
     });
     const size = eventBufferSetting(cfg);
     if (size !== undefined) this.events.setRcvbuf(size);
+    if (cfg.general.netlinkEventsReliable) {
+      this.events.reliable();
+      log.log('notice', 'reliable ctnetlink event delivery is ENABLED');
+    }
   }
 
   /** start brings a node up: link, sockets, the initial dump (nothing is sent), then the loops. */

@@ -131,6 +131,16 @@ export class NetlinkConn {
   }
   private batchListener: ((batch: Uint8Array, count: number) => void) | undefined;
 
+  /**
+   * reliableBroadcast is NetlinkEventsReliable: NETLINK_BROADCAST_ERROR makes a failed delivery to
+   * this socket an error for the kernel's sender (ctnetlink then keeps a conntrack change pending,
+   * or refuses it, rather than lose its event), NETLINK_NO_ENOBUFS stops overruns being reported.
+   */
+  reliableBroadcast(): void {
+    this.sock.setsockoptInt(SOL_NETLINK, NETLINK_OPT.BROADCAST_ERROR, 1);
+    this.sock.setsockoptInt(SOL_NETLINK, NETLINK_OPT.NO_ENOBUFS, 1);
+  }
+
   /** joinGroup / leaveGroup change the socket's multicast membership (NETLINK_ADD/DROP_MEMBERSHIP). */
   joinGroup(group: number): void {
     this.sock.setsockoptInt(SOL_NETLINK, NETLINK_OPT.ADD_MEMBERSHIP, group);
