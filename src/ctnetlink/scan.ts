@@ -82,6 +82,23 @@ const nlaU16 = HOST_LITTLE_ENDIAN ? (b: Uint8Array, o: number): number => b[o]! 
 const be16 = (b: Uint8Array, o: number): number => (b[o]! << 8) | b[o + 1]!;
 const be32 = (b: Uint8Array, o: number): number => ((b[o]! << 24) | (b[o + 1]! << 16) | (b[o + 2]! << 8) | b[o + 3]!) >>> 0;
 
+/** The type of the attribute attrAt read last (one walk at a time: the scan is synchronous). */
+let attrType = 0;
+
+/**
+ * attrAt reads the attribute header at `o` of a walk that ends at `end`: its length (header
+ * included), with its type in attrType; -1 when it does not fit or its type is 31 or more (a
+ * walk keeps the types it saw as bits of one number).
+ */
+function attrAt(b: Uint8Array, o: number, end: number): number {
+  if (end - o < 4) return -1;
+  const len = nlaU16(b, o);
+  if (len < 4 || len > end - o) return -1;
+  attrType = nlaU16(b, o + 2) & NLA_TYPE_MASK;
+  return attrType < 31 ? len : -1;
+}
+const step = (len: number): number => (len + 3) & ~3;
+
 /**
  * scanKernelCt reads the CTA_* attributes in [start, end) of `b` into `v` (reset first). Returns
  * false when the message is outside the fast path (see the top of this file); `v` is then
@@ -90,15 +107,11 @@ const be32 = (b: Uint8Array, o: number): number => ((b[o]! << 24) | (b[o + 1]! <
 export function scanKernelCt(b: Uint8Array, start: number, end: number, v: KernelCtView): boolean {
   v.reset();
   let seen = 0;
-  for (let o = start; o < end; ) {
-    if (end - o < 4) return false;
-    const len = nlaU16(b, o);
-    if (len < 4 || len > end - o) return false;
-    const type = nlaU16(b, o + 2) & NLA_TYPE_MASK;
-    if (type >= 31) return false;
-    const bit = 1 << type;
-    if ((seen & bit) !== 0) return false;
-    seen |= bit;
+  for (let o = start, len = 0; o < end; o += step(len)) {
+    len = attrAt(b, o, end);
+    const type = attrType;
+    if (len < 0 || (seen & (1 << type)) !== 0) return false;
+    seen |= 1 << type;
     const p = o + 4;
     switch (type) {
       case CTA.TUPLE_ORIG:
@@ -132,9 +145,8 @@ export function scanKernelCt(b: Uint8Array, start: number, end: number, v: Kerne
         break;
       default:
         if (!isVolatileCta(type)) return false;
-        v.volatileBytes += (len + 3) & ~3;
+        v.volatileBytes += step(len);
     }
-    o += (len + 3) & ~3;
   }
   if (v.orig.addrLen === 0) return false;
   if (v.hasReply && v.reply.addrLen !== v.orig.addrLen) return false;
@@ -147,12 +159,10 @@ export function scanTuple(b: Uint8Array, start: number, end: number, t: KernelTu
   t.start = start;
   t.end = end;
   let seen = 0;
-  for (let o = start; o < end; ) {
-    if (end - o < 4) return false;
-    const len = nlaU16(b, o);
-    if (len < 4 || len > end - o) return false;
-    const type = nlaU16(b, o + 2) & NLA_TYPE_MASK;
-    if (type >= 31 || (seen & (1 << type)) !== 0) return false;
+  for (let o = start, len = 0; o < end; o += step(len)) {
+    len = attrAt(b, o, end);
+    const type = attrType;
+    if (len < 0 || (seen & (1 << type)) !== 0) return false;
     seen |= 1 << type;
     if (type === CTA_TUPLE.IP) {
       if (!scanIp(b, o + 4, o + len, t)) return false;
@@ -161,19 +171,16 @@ export function scanTuple(b: Uint8Array, start: number, end: number, t: KernelTu
     } else {
       return false; // CTA_TUPLE_ZONE (directional zone) and anything else: general path
     }
-    o += (len + 3) & ~3;
   }
   return t.addrLen !== 0 && t.src >= 0 && t.dst >= 0 && t.proto >= 0;
 }
 
 function scanIp(b: Uint8Array, start: number, end: number, t: KernelTupleView): boolean {
-  for (let o = start; o < end; ) {
-    if (end - o < 4) return false;
-    const len = nlaU16(b, o);
-    if (len < 4 || len > end - o) return false;
-    const type = nlaU16(b, o + 2) & NLA_TYPE_MASK;
+  for (let o = start, len = 0; o < end; o += step(len)) {
+    len = attrAt(b, o, end);
+    const type = attrType;
     const want = type === CTA_IP.V4_SRC || type === CTA_IP.V4_DST ? 4 : type === CTA_IP.V6_SRC || type === CTA_IP.V6_DST ? 16 : 0;
-    if (want === 0 || len !== 4 + want) return false;
+    if (len < 0 || want === 0 || len !== 4 + want) return false;
     if (t.addrLen !== 0 && t.addrLen !== want) return false;
     t.addrLen = want;
     if (type === CTA_IP.V4_SRC || type === CTA_IP.V6_SRC) {
@@ -183,159 +190,140 @@ function scanIp(b: Uint8Array, start: number, end: number, t: KernelTupleView): 
       if (t.dst >= 0) return false;
       t.dst = o + 4;
     }
-    o += (len + 3) & ~3;
   }
   return true;
 }
 
-function scanProto(b: Uint8Array, start: number, end: number, t: KernelTupleView): boolean {
+/** Leaf is one fixed-size attribute of a nest: its type, payload offset and length (header included). */
+type LeafReader<T> = (target: T, b: Uint8Array, type: number, p: number, len: number) => boolean;
+
+/** forEachLeaf walks a nest of fixed-size leaves, each read by `read` (false leaves the fast path), each at most once. */
+function forEachLeaf<T>(b: Uint8Array, start: number, end: number, target: T, read: LeafReader<T>): boolean {
   let seen = 0;
-  for (let o = start; o < end; ) {
-    if (end - o < 4) return false;
-    const len = nlaU16(b, o);
-    if (len < 4 || len > end - o) return false;
-    const type = nlaU16(b, o + 2) & NLA_TYPE_MASK;
-    if (type >= 31 || (seen & (1 << type)) !== 0) return false;
+  for (let o = start, len = 0; o < end; o += step(len)) {
+    len = attrAt(b, o, end);
+    const type = attrType;
+    if (len < 0 || (seen & (1 << type)) !== 0) return false;
     seen |= 1 << type;
-    const p = o + 4;
-    switch (type) {
-      case CTA_PROTO.NUM:
-        if (len !== 5) return false;
-        t.proto = b[p]!;
-        break;
-      case CTA_PROTO.SRC_PORT:
-        if (len !== 6) return false;
-        t.srcPort = be16(b, p);
-        break;
-      case CTA_PROTO.DST_PORT:
-        if (len !== 6) return false;
-        t.dstPort = be16(b, p);
-        break;
-      case CTA_PROTO.ICMP_ID:
-      case CTA_PROTO.ICMPV6_ID:
-        if (len !== 6 || t.icmpId >= 0) return false;
-        t.icmpId = be16(b, p);
-        break;
-      case CTA_PROTO.ICMP_TYPE:
-      case CTA_PROTO.ICMPV6_TYPE:
-        if (len !== 5 || t.icmpType >= 0) return false;
-        t.icmpType = b[p]!;
-        break;
-      case CTA_PROTO.ICMP_CODE:
-      case CTA_PROTO.ICMPV6_CODE:
-        if (len !== 5 || t.icmpCode >= 0) return false;
-        t.icmpCode = b[p]!;
-        break;
-      default:
-        return false;
-    }
-    o += (len + 3) & ~3;
+    if (!read(target, b, type, o + 4, len)) return false;
   }
   return true;
+}
+
+const readProto: LeafReader<KernelTupleView> = (t, b, type, p, len) => {
+  switch (type) {
+    case CTA_PROTO.NUM:
+      if (len !== 5) return false;
+      t.proto = b[p]!;
+      return true;
+    case CTA_PROTO.SRC_PORT:
+      if (len !== 6) return false;
+      t.srcPort = be16(b, p);
+      return true;
+    case CTA_PROTO.DST_PORT:
+      if (len !== 6) return false;
+      t.dstPort = be16(b, p);
+      return true;
+    case CTA_PROTO.ICMP_ID:
+    case CTA_PROTO.ICMPV6_ID:
+      if (len !== 6 || t.icmpId >= 0) return false;
+      t.icmpId = be16(b, p);
+      return true;
+    case CTA_PROTO.ICMP_TYPE:
+    case CTA_PROTO.ICMPV6_TYPE:
+      if (len !== 5 || t.icmpType >= 0) return false;
+      t.icmpType = b[p]!;
+      return true;
+    case CTA_PROTO.ICMP_CODE:
+    case CTA_PROTO.ICMPV6_CODE:
+      if (len !== 5 || t.icmpCode >= 0) return false;
+      t.icmpCode = b[p]!;
+      return true;
+    default:
+      return false;
+  }
+};
+function scanProto(b: Uint8Array, start: number, end: number, t: KernelTupleView): boolean {
+  return forEachLeaf(b, start, end, t, readProto);
 }
 
 function scanProtoInfo(b: Uint8Array, start: number, end: number, v: KernelCtView): boolean {
   let seen = 0;
-  for (let o = start; o < end; ) {
-    if (end - o < 4) return false;
-    const len = nlaU16(b, o);
-    if (len < 4 || len > end - o) return false;
-    const type = nlaU16(b, o + 2) & NLA_TYPE_MASK;
-    if (type >= 31 || (seen & (1 << type)) !== 0) return false;
+  for (let o = start, len = 0; o < end; o += step(len)) {
+    len = attrAt(b, o, end);
+    const type = attrType;
+    if (len < 0 || (seen & (1 << type)) !== 0) return false;
     seen |= 1 << type;
-    const ok =
-      type === CTA_PROTOINFO.TCP ? scanTcp(b, o + 4, o + len, v) : type === CTA_PROTOINFO.SCTP ? scanSctp(b, o + 4, o + len, v) : type === CTA_PROTOINFO.DCCP ? scanDccp(b, o + 4, o + len, v) : false;
-    if (!ok) return false;
-    o += (len + 3) & ~3;
+    const reader = type === CTA_PROTOINFO.TCP ? readTcp : type === CTA_PROTOINFO.SCTP ? readSctp : type === CTA_PROTOINFO.DCCP ? readDccp : undefined;
+    if (reader === undefined || !forEachLeaf(b, o + 4, o + len, v, reader)) return false;
   }
   return true;
 }
 
-/** forEachLeaf walks a nest of fixed-size leaves; `fn` returns false to leave the fast path. */
-function forEachLeaf(b: Uint8Array, start: number, end: number, fn: (type: number, p: number, len: number) => boolean): boolean {
-  let seen = 0;
-  for (let o = start; o < end; ) {
-    if (end - o < 4) return false;
-    const len = nlaU16(b, o);
-    if (len < 4 || len > end - o) return false;
-    const type = nlaU16(b, o + 2) & NLA_TYPE_MASK;
-    if (type >= 31 || (seen & (1 << type)) !== 0) return false;
-    seen |= 1 << type;
-    if (!fn(type, o + 4, len)) return false;
-    o += (len + 3) & ~3;
+const readTcp: LeafReader<KernelCtView> = (v, b, type, p, len) => {
+  switch (type) {
+    case CTA_PROTOINFO_TCP.STATE:
+      if (len !== 5) return false;
+      v.tcpState = b[p]!;
+      return true;
+    case CTA_PROTOINFO_TCP.WSCALE_ORIGINAL:
+      if (len !== 5) return false;
+      v.tcpWscaleOrig = b[p]!;
+      return true;
+    case CTA_PROTOINFO_TCP.WSCALE_REPLY:
+      if (len !== 5) return false;
+      v.tcpWscaleReply = b[p]!;
+      return true;
+    case CTA_PROTOINFO_TCP.FLAGS_ORIGINAL:
+    case CTA_PROTOINFO_TCP.FLAGS_REPLY:
+      return len === 6; // not replicated
+    default:
+      return false;
   }
+};
+
+const readSctp: LeafReader<KernelCtView> = (v, b, type, p, len) => {
+  switch (type) {
+    case CTA_PROTOINFO_SCTP.STATE:
+      if (len !== 5) return false;
+      v.sctpState = b[p]!;
+      return true;
+    case CTA_PROTOINFO_SCTP.VTAG_ORIGINAL:
+      if (len !== 8) return false;
+      v.sctpVtagOrig = be32(b, p);
+      return true;
+    case CTA_PROTOINFO_SCTP.VTAG_REPLY:
+      if (len !== 8) return false;
+      v.sctpVtagReply = be32(b, p);
+      return true;
+    default:
+      return false;
+  }
+};
+
+const readDccp: LeafReader<KernelCtView> = (v, b, type, p, len) => {
+  switch (type) {
+    case CTA_PROTOINFO_DCCP.STATE:
+      if (len !== 5) return false;
+      v.dccpState = b[p]!;
+      return true;
+    case CTA_PROTOINFO_DCCP.ROLE:
+      if (len !== 5) return false;
+      v.dccpRole = b[p]!;
+      return true;
+    default:
+      return false; // handshake seq (u64) and padding: general path
+  }
+};
+
+const readSynproxy: LeafReader<KernelCtView> = (v, b, type, p, len) => {
+  if (len !== 8) return false;
+  if (type === CTA_SYNPROXY.ISN) v.synIsn = be32(b, p);
+  else if (type === CTA_SYNPROXY.ITS) v.synIts = be32(b, p);
+  else if (type === CTA_SYNPROXY.TSOFF) v.synTsoff = be32(b, p);
+  else return false;
   return true;
-}
-
-function scanTcp(b: Uint8Array, start: number, end: number, v: KernelCtView): boolean {
-  return forEachLeaf(b, start, end, (type, p, len) => {
-    switch (type) {
-      case CTA_PROTOINFO_TCP.STATE:
-        if (len !== 5) return false;
-        v.tcpState = b[p]!;
-        return true;
-      case CTA_PROTOINFO_TCP.WSCALE_ORIGINAL:
-        if (len !== 5) return false;
-        v.tcpWscaleOrig = b[p]!;
-        return true;
-      case CTA_PROTOINFO_TCP.WSCALE_REPLY:
-        if (len !== 5) return false;
-        v.tcpWscaleReply = b[p]!;
-        return true;
-      case CTA_PROTOINFO_TCP.FLAGS_ORIGINAL:
-      case CTA_PROTOINFO_TCP.FLAGS_REPLY:
-        return len === 6; // not replicated
-      default:
-        return false;
-    }
-  });
-}
-
-function scanSctp(b: Uint8Array, start: number, end: number, v: KernelCtView): boolean {
-  return forEachLeaf(b, start, end, (type, p, len) => {
-    switch (type) {
-      case CTA_PROTOINFO_SCTP.STATE:
-        if (len !== 5) return false;
-        v.sctpState = b[p]!;
-        return true;
-      case CTA_PROTOINFO_SCTP.VTAG_ORIGINAL:
-        if (len !== 8) return false;
-        v.sctpVtagOrig = be32(b, p);
-        return true;
-      case CTA_PROTOINFO_SCTP.VTAG_REPLY:
-        if (len !== 8) return false;
-        v.sctpVtagReply = be32(b, p);
-        return true;
-      default:
-        return false;
-    }
-  });
-}
-
-function scanDccp(b: Uint8Array, start: number, end: number, v: KernelCtView): boolean {
-  return forEachLeaf(b, start, end, (type, p, len) => {
-    switch (type) {
-      case CTA_PROTOINFO_DCCP.STATE:
-        if (len !== 5) return false;
-        v.dccpState = b[p]!;
-        return true;
-      case CTA_PROTOINFO_DCCP.ROLE:
-        if (len !== 5) return false;
-        v.dccpRole = b[p]!;
-        return true;
-      default:
-        return false; // handshake seq (u64) and padding: general path
-    }
-  });
-}
-
+};
 function scanSynproxy(b: Uint8Array, start: number, end: number, v: KernelCtView): boolean {
-  return forEachLeaf(b, start, end, (type, p, len) => {
-    if (len !== 8) return false;
-    if (type === CTA_SYNPROXY.ISN) v.synIsn = be32(b, p);
-    else if (type === CTA_SYNPROXY.ITS) v.synIts = be32(b, p);
-    else if (type === CTA_SYNPROXY.TSOFF) v.synTsoff = be32(b, p);
-    else return false;
-    return true;
-  });
+  return forEachLeaf(b, start, end, v, readSynproxy);
 }
