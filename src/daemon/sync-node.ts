@@ -41,6 +41,9 @@ function eventBufferSetting(cfg: ConntrackdConfig): number | undefined {
   return size !== undefined && max !== undefined && size <= max ? size : undefined;
 }
 
+/** Refusals by a full cache are logged at most this often (ms). */
+const REFUSAL_LOG_MS = 10_000;
+
 /** A burst's transmit passes are at least this far apart (ms); see scheduleTransmit. */
 const TRANSMIT_COALESCE_MS = 1;
 /** Messages that fill a datagram on a 1500-byte link (~90 bytes each): send at once. */
@@ -122,6 +125,7 @@ export class SyncNode {
     }
     channel.onDatagram((d) => {
       node.replicator.onDatagram(d, Date.now());
+      node.reportRefusals();
       node.scheduleTransmit();
     });
     channel.onError((e) => log.log('warning', `dedicated link: ${e.message}`));
@@ -292,6 +296,7 @@ export class SyncNode {
         continue;
       }
       this.onEventBatch(b.batch, b.count, Date.now());
+      this.reportRefusals();
       this.scheduleTransmit();
     }
   }
@@ -315,6 +320,23 @@ export class SyncNode {
     });
     if (!ok) this.counters.eventsMalformed++;
   }
+
+  /**
+   * reportRefusals logs entries a full cache (HashLimit) refused: the first at once, then at most
+   * one line per REFUSAL_LOG_MS with the totals (a flood of refusals is one line, not thousands).
+   */
+  private reportRefusals(): void {
+    const i = this.replicator.internal.stats.refusedOverLimit;
+    const e = this.replicator.external.stats.refusedOverLimit;
+    if (i === this.refusalsLogged.internal && e === this.refusalsLogged.external) return;
+    const now = Date.now();
+    if (now - this.refusalsLogged.atMs < REFUSAL_LOG_MS) return;
+    const limit = this.cfg.general.hashLimit;
+    if (i !== this.refusalsLogged.internal) this.log.log('warning', `internal cache is full (HashLimit ${limit}): ${i} entries refused so far`);
+    if (e !== this.refusalsLogged.external) this.log.log('warning', `external cache is full (HashLimit ${limit}): ${e} entries refused so far`);
+    this.refusalsLogged = { internal: i, external: e, atMs: now };
+  }
+  private refusalsLogged = { internal: 0, external: 0, atMs: -Infinity };
 
   /**
    * onOverrun: events were lost. As conntrackd: the event buffer doubles, up to
