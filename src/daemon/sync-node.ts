@@ -180,7 +180,7 @@ export class SyncNode {
           }
         }
       } finally {
-        this.events.join('new');
+        if (!this.stopped) this.events.join('new'); // (a node stopped meanwhile has closed the socket)
       }
       const total = jobs.length;
       const ms = Date.now() - t0;
