@@ -9,6 +9,7 @@ import { planCommitRequests, type CommitJob } from '../engine/commit-bytes.js';
 import { Committer } from './committer.js';
 import type { ExternalEntry, KernelEventOrigin } from '../engine/cache.js';
 import { Replicator } from '../engine/replicator.js';
+import { compileFilter } from '../engine/filter.js';
 import { openChannel, type SyncChannel } from '../sync/channel.js';
 import type { Logger } from './log.js';
 
@@ -84,6 +85,7 @@ export class SyncNode {
         tcpWindowTracking: sync.tcpWindowTracking,
         commitTimeout: sync.commitTimeoutSec !== undefined,
         initialSeq: Math.floor(Date.now() / 1000) >>> 0, // time(NULL), as conntrackd
+        filter: compileFilter(cfg.general.filter), // General { Filter }, both `From` kinds in user space
       },
       { send: (ds) => ds.forEach((d) => this.channel.send(d)) },
     );
@@ -377,7 +379,8 @@ export class SyncNode {
    * coming (the last pass was under TRANSMIT_COALESCE_MS ago) and less than a datagram's worth
    * waits, at most TRANSMIT_COALESCE_MS after the last pass: a burst then leaves in full
    * datagrams (each costs a sendmsg and the peer a wakeup) instead of one per event wakeup, and an
-   * isolated event still leaves at once.
+   * isolated event still leaves at once — as a microtask, right after the callback that queued it
+   * (setImmediate cost ~40 µs more at p50 in the idle-latency benchmark).
    */
   private scheduleTransmit(): void {
     if (this.transmitScheduled || this.stopped) return;
@@ -389,7 +392,7 @@ export class SyncNode {
       this.lastTransmitMs = Date.now();
     };
     const since = performance.now() - this.lastTransmitHr;
-    if (since >= TRANSMIT_COALESCE_MS || this.replicator.ftfw.queued >= TRANSMIT_FULL) setImmediate(run);
+    if (since >= TRANSMIT_COALESCE_MS || this.replicator.ftfw.queued >= TRANSMIT_FULL) queueMicrotask(run);
     else setTimeout(run, TRANSMIT_COALESCE_MS - since);
   }
   private lastTransmitHr = -Infinity;
