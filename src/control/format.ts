@@ -519,7 +519,7 @@ export function statsViewJson(view: StatsView, s: DaemonStats): object {
 }
 
 /** ctCacheDumpJson is the JSON equivalent of a conntrack dump: `{"cache", "entries": [...]}`, each entry `keepstate conntrack -o json`'s object plus activeSince and expiresIn. */
-export function ctCacheDumpJson(cache: 'internal' | 'external', entries: Iterable<CtCacheEntry>): object {
+export function ctCacheDumpJson(cache: 'internal' | 'external' | 'stats', entries: Iterable<CtCacheEntry>): object {
   const out: object[] = [];
   for (const e of entries) {
     out.push({ ...conntrackJson(withoutTimeout(e.ct), MSG.UNKNOWN, undefined), activeSince: Math.trunc(e.activeSinceSec), expiresIn: e.expiresInSec === undefined ? undefined : Math.trunc(e.expiresInSec) });

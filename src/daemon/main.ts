@@ -13,15 +13,20 @@ import { formatUsage, formatVersion, parseDaemonArgs, type DaemonCommand } from 
 import { openDaemonLog } from './daemon-log.js';
 import { logLine, type Logger } from './log.js';
 import { applyPrioritySettings } from './priority.js';
+import { SdNotifier, watchdogSetting } from './sd-notify.js';
 import { KernelPurge } from './purge.js';
 import { SyncNode } from './sync-node.js';
+import { handleStatsRequest } from './stats-control.js';
+import { StatsNode } from './stats-node.js';
 
 /**
  * keepstated's composition root: the only place that wires real ports. conntrackd's command line
  * (args.ts) either sends one request to a running daemon's control socket (client mode) or runs
  * the daemon: config → refusal of what is not built yet → lock file → log → sync node → control
  * socket; `-d` returns only once the daemon is up. Exit statuses are conntrackd's: 0 on success, 1
- * on any failure to start or to reach the daemon.
+ * on any failure to start or to reach the daemon (every exit path: README.md, "keepstated exit
+ * codes"). With `Systemd on` (the default) and $NOTIFY_SOCKET set, systemd is told READY=1,
+ * WATCHDOG=1, STOPPING=1 and, from a `-d` parent, MAINPID (sd-notify.ts).
  */
 
 const out = (s: string): void => void writeSync(1, s);
@@ -89,10 +94,21 @@ async function daemon(configPath: string, detach: boolean, keepalived: string | 
   const cfg = readConfig(configPath);
   const refusals = unsupportedFeatures(cfg).map(formatConfigError);
   if (keepalived !== undefined) refusals.push(`--keepalived ${keepalived}: not supported yet (the VRRP failover manager is a later step)`);
-  if (cfg.mode !== 'sync') refusals.push(`${cfg.file}: only Sync mode is supported yet (this file runs ${cfg.mode === 'stats' ? 'Stats' : 'no'} mode)`);
+  if (cfg.mode === 'none') refusals.push(`${cfg.file}: only Sync and Stats modes are supported yet (this file runs no mode)`);
   if (refusals.length > 0) throw new StartError(refusals.join('\n'));
-  if (detach && process.env.KEEPSTATED_DETACHED !== '1') return detachAndWait();
+  if (detach && process.env.KEEPSTATED_DETACHED !== '1') return detachAndWait(cfg.general.systemd);
+  // As conntrackd (umask(0177) in main.c): the lock, the log and the control socket are the owner's only.
+  process.umask(0o177);
 
+  // conntrackd opens LogFile before anything else (init_log) and exits 1 when it cannot; keepstated's
+  // logger opens it for every line (log rotation), so it is tried once here.
+  if (cfg.general.logFile !== undefined) {
+    try {
+      closeSync(openSync(cfg.general.logFile, 'a'));
+    } catch (e) {
+      throw new StartError(`can't open logfile \`${cfg.general.logFile}': ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
+    }
+  }
   const lock = cfg.general.lockFile;
   try {
     closeSync(openSync(lock, 'wx'));
@@ -104,12 +120,14 @@ async function daemon(configPath: string, detach: boolean, keepalived: string | 
   const daemonLog = openDaemonLog(cfg.general, { syslogPath: process.env.KEEPSTATED_SYSLOG_SOCKET });
   const log = daemonLog.log;
   let node: SyncNode | undefined;
+  let statsNode: StatsNode | undefined; // Stats mode (flow logging) instead of node
   let server: ControlServer | undefined;
   let purge: KernelPurge | undefined;
   const cleanup = async (): Promise<void> => {
     purge?.cancel();
     await server?.close();
     await node?.stop();
+    await statsNode?.stop();
     try {
       unlinkSync(lock);
     } catch {
@@ -118,33 +136,59 @@ async function daemon(configPath: string, detach: boolean, keepalived: string | 
     daemonLog.close();
   };
   try {
-    log.log('notice', '-- starting in daemon mode --');
     applyPrioritySettings(cfg.general, log); // Scheduler (RR 99 by default), Nice ignored: as conntrackd
-    const started = await SyncNode.start(cfg, log);
-    node = started;
-    purge = new KernelPurge(cfg.sync?.purgeTimeoutSec ?? 60, { flushKernel: () => started.flushKernel(), flushInternalCache: () => void started.flushCaches('internal') }, log);
-    if (cfg.general.unixPath === undefined) log.log('warning', 'no UNIX { Path } in the configuration: no control socket');
-    else server = await ControlServer.listen({ path: cfg.general.unixPath, handler: { handle: (code, conn) => handle(node!, cfg, code, conn, stop, { purge: purge!, log }) }, logger: log });
+    if (cfg.mode === 'stats') {
+      const st = await StatsNode.start(cfg, log, { syslogPath: process.env.KEEPSTATED_SYSLOG_SOCKET });
+      statsNode = st;
+      if (cfg.general.unixPath === undefined) log.log('warning', 'no UNIX { Path } in the configuration: no control socket');
+      else server = await ControlServer.listen({ path: cfg.general.unixPath, handler: { handle: (code, conn) => handleStatsRequest(st, code, conn, { log, stop }) }, logger: log });
+    } else {
+      const started = await SyncNode.start(cfg, log);
+      node = started;
+      purge = new KernelPurge(cfg.sync?.purgeTimeoutSec ?? 60, { flushKernel: () => started.flushKernel(), flushInternalCache: () => void started.flushCaches('internal') }, log);
+      if (cfg.general.unixPath === undefined) log.log('warning', 'no UNIX { Path } in the configuration: no control socket');
+      else server = await ControlServer.listen({ path: cfg.general.unixPath, handler: { handle: (code, conn) => handle(node!, cfg, code, conn, stop, { purge: purge!, log }) }, logger: log });
+    }
     log.log('notice', 'initialization completed');
+    // conntrackd says which way it runs once initialised (main.c), console unless -d.
+    log.log('notice', `-- starting in ${process.env.KEEPSTATED_DETACHED === '1' ? 'daemon' : 'console'} mode --`);
   } catch (e) {
     await cleanup();
     throw new StartError(`start failed: ${e instanceof Error ? e.message : String(e)}`);
   }
+  const systemd = SdNotifier.fromEnv(process.env, cfg.general.systemd, log);
   let stopping: Promise<void> | undefined;
   let stopped!: () => void;
   const done = new Promise<void>((resolve) => (stopped = resolve));
   function stop(): Promise<void> {
     stopping ??= (async () => {
       log.log('notice', '---- shutdown received ----');
+      systemd?.notify(['STOPPING', '1']);
       await cleanup();
+      systemd?.close();
       stopped();
     })();
     return stopping;
   }
-  for (const sig of ['SIGTERM', 'SIGINT'] as const) process.once(sig, () => void stop());
-  process.on('SIGHUP', () => log.log('notice', 'logs reopened')); // the log file is opened per line: rotation needs nothing else
-  if (process.send !== undefined) process.send('ready'); // tell a waiting `-d` parent
-  if (process.env.KEEPSTATED_DETACHED === '1') process.disconnect?.();
+  // `on`, not `once`: a second signal during the cleanup must not kill the process half-way (conntrackd blocks them).
+  for (const sig of ['SIGTERM', 'SIGINT'] as const) process.on(sig, () => void stop());
+  // Log rotation: the log file is opened for every line, so after a rename the next line creates
+  // LogFile again; SIGHUP only says so in the new file. (conntrackd 1.4.7 does not catch SIGHUP:
+  // it dies, leaving its lock file.)
+  process.on('SIGHUP', () => log.log('notice', 'SIGHUP received: log file reopened'));
+  const ready = (): void => {
+    systemd?.notify(['READY', '1']);
+    systemd?.startWatchdog(watchdogSetting(process.env, process.pid));
+  };
+  if (process.env.KEEPSTATED_DETACHED === '1' && process.send !== undefined) {
+    // Detached child of `-d`: the waiting parent sends MAINPID to systemd, then disconnects; only
+    // then is READY=1 sent, from this (the main) process, as conntrackd's forked child does.
+    process.once('disconnect', ready);
+    process.send('ready');
+  } else {
+    process.send?.('ready'); // a parent holding an IPC channel (tests) learns the daemon is up
+    ready();
+  }
   await done;
   return 0;
 }
@@ -154,7 +198,7 @@ async function daemon(configPath: string, detach: boolean, keepalived: string | 
  * terminal, stdio closed) and this process exits 0 only once the child says it is ready, 1 if the
  * child exits first — conntrackd's "returns only after a successful start".
  */
-function detachAndWait(): Promise<number> {
+function detachAndWait(systemd: boolean): Promise<number> {
   // The script this process runs (bin/keepstated.js, or a bench's copy of it), so that the child
   // runs the same build.
   const script = process.argv[1] ?? fileURLToPath(new URL('../../../bin/keepstated.js', import.meta.url));
@@ -163,14 +207,17 @@ function detachAndWait(): Promise<number> {
   const child = spawn(process.execPath, [script, ...process.argv.slice(2)], {
     detached: true,
     stdio: ['ignore', 'ignore', 'ignore', 'ipc'],
-    env: { ...process.env, KEEPSTATED_DETACHED: '1' },
+    env: childEnv(process.env, process.pid),
   });
   return new Promise((resolve) => {
     child.once('message', (m: unknown) => {
       if (m === 'ready') {
         child.removeAllListeners('exit');
         child.unref();
-        child.disconnect();
+        const sd = SdNotifier.fromEnv(process.env, systemd, { log: (level, message) => void err(logLine(level, message, new Date(), process.pid)) });
+        if (child.pid !== undefined) sd?.notify(['MAINPID', String(child.pid)]);
+        sd?.close();
+        child.disconnect(); // the child sends READY=1 on this
         resolve(0);
         return;
       }
@@ -180,6 +227,17 @@ function detachAndWait(): Promise<number> {
     });
     child.once('exit', (code) => resolve(code === 0 ? 1 : (code ?? 1)));
   });
+}
+
+/**
+ * childEnv is the detached daemon's environment. systemd's watchdog, when it is this process's
+ * (WATCHDOG_PID is our pid), becomes the child's: conntrackd reads it before it forks, then its
+ * child pings.
+ */
+function childEnv(env: NodeJS.ProcessEnv, pid: number): NodeJS.ProcessEnv {
+  const out: NodeJS.ProcessEnv = { ...env, KEEPSTATED_DETACHED: '1' };
+  if (out.WATCHDOG_PID === String(pid)) delete out.WATCHDOG_PID;
+  return out;
 }
 
 function cacheStats(name: string, size: number, live: number, st: { added: number; updated: number; deleted: number; refusedOverLimit: number }): CacheStats {
@@ -250,7 +308,7 @@ function snapshot(node: SyncNode, cfg: ConntrackdConfig, kernelFlushes: number):
     runtime: {
       uptimeSec: node.uptimeSec,
       nlEventsReceived: BigInt(node.counters.eventsReceived),
-      nlEventsFiltered: 0n,
+      nlEventsFiltered: BigInt(node.replicator.internal.stats.filtered),
       nlEventsUnknownType: 0,
       nlCatchEventFailed: 0,
       nlDumpUnknownType: 0,

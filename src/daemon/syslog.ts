@@ -29,6 +29,9 @@ export const LOG_FACILITY = {
   local7: 23,
 } as const satisfies Record<SyslogFacility, number>;
 
+/** LOG_USER is <syslog.h>'s LOG_USER (1 << 3), unshifted: the facility glibc uses when openlog was given none. */
+export const LOG_USER = 1;
+
 /** LOG_SEVERITY maps keepstate's levels to <syslog.h> severities (LOG_ERR 3 ... LOG_DEBUG 7), as conntrackd's dlog passes them. */
 export const LOG_SEVERITY = { error: 3, warning: 4, notice: 5, info: 6, debug: 7 } as const satisfies Record<LogLevel, number>;
 
@@ -102,7 +105,8 @@ export interface SyslogStats {
 
 /** SyslogSenderOptions configure a SyslogSender. */
 export interface SyslogSenderOptions {
-  readonly facility: SyslogFacility;
+  /** facility: a configurable one, or 'user' (LOG_USER, glibc's default: Stats mode's flow lines when General has no Syslog). */
+  readonly facility: SyslogFacility | 'user';
   readonly path?: string; // default SYSLOG_PATH
   readonly ident?: string; // default SYSLOG_IDENT
   readonly pid?: number; // default process.pid
@@ -141,7 +145,7 @@ export class SyslogSender {
 
   constructor(private readonly opts: SyslogSenderOptions) {
     this.dest = sockaddrOrError(opts.path ?? SYSLOG_PATH);
-    this.facility = LOG_FACILITY[opts.facility];
+    this.facility = opts.facility === 'user' ? LOG_USER : LOG_FACILITY[opts.facility];
     this.ident = opts.ident ?? SYSLOG_IDENT;
     this.pid = opts.pid ?? process.pid;
     this.now = opts.now ?? ((): Date => new Date());

@@ -2,6 +2,7 @@ import { compactCt, ctIdentity, ctIdentityOf, decodeCompactCt, identityAt } from
 import { decodeConntrack, encodeConntrack } from '../ctnetlink/conntrack.js';
 import { KernelCtView, scanKernelCt } from '../ctnetlink/scan.js';
 import type { Conntrack } from '../ctnetlink/types.js';
+import { CtFilterFields, fieldsOfConntrack, fieldsOfView, filterAccepts, type CtFilter } from './filter.js';
 import { ctBodyOf, decodeCtBody, mergeCtBodies, syncIdentityOf } from '../sync/ct-body.js';
 import type { SyncOp } from '../sync/message.js';
 import { FtfwNode } from './ftfw.js';
@@ -69,6 +70,7 @@ export type KernelPayload = Uint8Array;
 const NFGENMSG_LEN = 4;
 const AF_INET6 = 10;
 const view = new KernelCtView();
+const filterFields = new CtFilterFields();
 
 /** payloadOf encodes a model entry as the kernel would send it in an event (tests, slow paths). */
 export function payloadOf(kind: 'new' | 'update' | 'destroy', ct: Conntrack): KernelPayload {
@@ -90,13 +92,20 @@ export function sendsEvent(kind: 'new' | 'update' | 'destroy', origin: KernelEve
 
 /**
  * InternalCache is the mirror of the local kernel table. `limit` is HashLimit: past it a new
- * entry is refused and counted (the caller logs it), never silently dropped.
+ * entry is refused and counted (the caller logs it), never silently dropped. `filter` is General
+ * { Filter } (engine/filter.ts): a NEW or UPDATE event, or a dumped entry, it refuses is counted
+ * in stats.filtered and changes nothing, as in conntrackd (an entry cached before it stopped
+ * matching keeps its last accepted state); a DESTROY is never filtered, so that such an entry
+ * still leaves the cache and the peers (conntrackd 1.4.7 filters it too, and the peers keep it).
  */
 export class InternalCache {
   private readonly objects = new Map<string, CacheObject>();
-  readonly stats = { refusedOverLimit: 0, added: 0, updated: 0, deleted: 0 };
+  readonly stats = { refusedOverLimit: 0, added: 0, updated: 0, deleted: 0, filtered: 0 };
 
-  constructor(private readonly limit: number) {}
+  constructor(
+    private readonly limit: number,
+    private readonly filter?: CtFilter,
+  ) {}
 
   private liveCount = 0;
 
@@ -142,7 +151,16 @@ export class InternalCache {
       this.stats.deleted++;
       return existing;
     }
-    if (!fast) decodeConntrack(start === 0 && end === p.length ? p : p.subarray(start, end));
+    if (!fast) {
+      const ct = decodeConntrack(start === 0 && end === p.length ? p : p.subarray(start, end));
+      if (this.filter !== undefined && !filterAccepts(this.filter, fieldsOfConntrack(ct, filterFields))) {
+        this.stats.filtered++;
+        return undefined;
+      }
+    } else if (this.filter !== undefined && !filterAccepts(this.filter, fieldsOfView(view, p, filterFields))) {
+      this.stats.filtered++;
+      return undefined;
+    }
     const family: Family = p[start] === AF_INET6 ? 'ipv6' : 'ipv4';
     // Counters, use, id and timestamps are dropped: the wire does not carry them and no output shows them.
     if (existing !== undefined && !(kind === 'new' && existing.status === 'dead')) {
@@ -164,7 +182,22 @@ export class InternalCache {
     return obj;
   }
 
-  /** resync replaces the cache with a dump of the kernel table: entries no longer there become dead. */
+  /**
+   * accepts tells whether the filter lets a kernel message's entry (payload at [start, end)) in.
+   * Throws DecodeError for a malformed message.
+   */
+  accepts(p: Uint8Array, start: number, end: number): boolean {
+    if (this.filter === undefined) return true;
+    if (end - start >= NFGENMSG_LEN && scanKernelCt(p, start + NFGENMSG_LEN, end, view)) return filterAccepts(this.filter, fieldsOfView(view, p, filterFields));
+    const ct = decodeConntrack(start === 0 && end === p.length ? p : p.subarray(start, end));
+    return filterAccepts(this.filter, fieldsOfConntrack(ct, filterFields));
+  }
+
+  /**
+   * resync replaces the cache with a dump of the kernel table: entries no longer there become
+   * dead, and so do entries the filter now refuses (conntrackd's purge after a resync asks the
+   * kernel for each entry through the filter).
+   */
   resync(dump: Iterable<Conntrack | KernelPayload>, nowMs = 0): { added: CacheObject[]; changed: CacheObject[]; gone: CacheObject[] } {
     const seen = new Set<string>();
     const added: CacheObject[] = [];
@@ -173,6 +206,10 @@ export class InternalCache {
       const p = entry instanceof Uint8Array ? entry : payloadOf('update', entry);
       const key = ctIdentity(p, NFGENMSG_LEN, p.length);
       if (key === '') continue;
+      if (!this.accepts(p, 0, p.length)) {
+        this.stats.filtered++;
+        continue;
+      }
       seen.add(key);
       const before = this.objects.get(key);
       const obj = this.onKernelEvent('update', p, 'other', nowMs);

@@ -4,6 +4,7 @@ import { writeCtMessageFromKernel } from '../sync/from-kernel.js';
 import { writeSyncMessage, type SyncLazyMessage, type SyncOp } from '../sync/message.js';
 import { writeLatin1 } from '../wire/latin1.js';
 import { ExternalCache, InternalCache, payloadOf, sendsEvent, type CacheObject, type KernelEventOrigin, type KernelPayload } from './cache.js';
+import type { CtFilter } from './filter.js';
 import { Ftfw, type RxHeader, type TxEmit } from './ftfw.js';
 
 /**
@@ -22,6 +23,7 @@ export interface ReplicatorConfig {
   readonly tcpWindowTracking: boolean; // Options { TCPWindowTracking }
   readonly commitTimeout: boolean; // CommitTimeout configured: timeouts are not sent
   readonly initialSeq: number; // time(NULL) at start, as conntrackd
+  readonly filter?: CtFilter | undefined; // General { Filter } (compileFilter); applied to events, dumps and resyncs
 }
 
 export interface ReplicatorPorts {
@@ -52,7 +54,7 @@ export class Replicator {
     private readonly cfg: ReplicatorConfig,
     private readonly ports: ReplicatorPorts,
   ) {
-    this.internal = new InternalCache(cfg.hashLimit);
+    this.internal = new InternalCache(cfg.hashLimit, cfg.filter);
     this.external = new ExternalCache(cfg.hashLimit);
     this.encodeOpts = { tcpWindowTracking: cfg.tcpWindowTracking, commitTimeout: cfg.commitTimeout };
     this.packer = new DatagramPacker(cfg.mtu, cfg.overhead, (d) => this.outbox.push(d));

@@ -126,28 +126,19 @@ describe('conntrack-tools example configurations (seed 004), parsed unchanged', 
 
   it('unsupportedFeatures lists exactly the not-yet-built keywords of each example', () => {
     const expected: Record<ExampleFile, string[]> = {
-      'doc/sync/ftfw/conntrackd.conf': ['doc/sync/ftfw/conntrackd.conf:351:2: not supported yet: Filter'],
-      'doc/sync/ftfw/conntrackd.conf.orig': ['doc/sync/ftfw/conntrackd.conf.orig:328:2: not supported yet: Filter'],
+      'doc/sync/ftfw/conntrackd.conf': [],
+      'doc/sync/ftfw/conntrackd.conf.orig': [],
       'doc/sync/alarm/conntrackd.conf': [
         'doc/sync/alarm/conntrackd.conf:5:2: not supported yet: Mode ALARM',
-        'doc/sync/alarm/conntrackd.conf:326:2: not supported yet: Filter',
       ],
       'doc/sync/alarm/conntrackd.conf.orig': [
         'doc/sync/alarm/conntrackd.conf.orig:5:2: not supported yet: Mode ALARM',
-        'doc/sync/alarm/conntrackd.conf.orig:308:2: not supported yet: Filter',
       ],
       'doc/sync/notrack/conntrackd.conf': [
         'doc/sync/notrack/conntrackd.conf:5:2: not supported yet: Mode NOTRACK',
-        'doc/sync/notrack/conntrackd.conf:388:2: not supported yet: Filter',
       ],
-      'doc/stats/conntrackd.conf': [
-        'doc/stats/conntrackd.conf:77:2: not supported yet: Filter',
-        'doc/stats/conntrackd.conf:105:1: not supported yet: Stats',
-      ],
-      'doc/stats/conntrackd.conf.orig': [
-        'doc/stats/conntrackd.conf.orig:66:2: not supported yet: Filter',
-        'doc/stats/conntrackd.conf.orig:93:1: not supported yet: Stats',
-      ],
+      'doc/stats/conntrackd.conf': [],
+      'doc/stats/conntrackd.conf.orig': [],
     };
     for (const f of EXAMPLE_FILES) assert.deepEqual(unsupportedOf(f), expected[f], f);
   });

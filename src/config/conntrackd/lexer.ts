@@ -99,6 +99,7 @@ export const RESERVED_WORDS = {
   Systemd: 'Systemd',
   StartupResync: 'StartupResync',
   Setup: 'Setup',
+  Mark: 'Mark', // keepstate's addition: Filter Mark (not a conntrackd 1.4.7 word)
 } as const;
 
 /** ReservedSpelling is a reserved word as it may be written; ReservedWord is what it stands for. */
@@ -114,7 +115,7 @@ export type Token =
   | { readonly kind: 'bool'; readonly value: boolean; readonly text: string; readonly loc: SourceLoc }
   | { readonly kind: 'mode'; readonly mode: ModeName; readonly text: string; readonly loc: SourceLoc }
   | {
-      readonly kind: 'number' | 'signed' | 'ip' | 'path' | 'string';
+      readonly kind: 'number' | 'signed' | 'ip' | 'path' | 'string' | 'mark';
       readonly text: string;
       readonly loc: SourceLoc;
     }
@@ -141,6 +142,10 @@ const MODES: readonly (readonly [RegExp, ModeName])[] = [
   [/[Nn][Oo][Tt][Rr][Aa][Cc][Kk]/y, 'NOTRACK'],
 ];
 const STRING = /[a-zA-Z][a-zA-Z0-9._-]*/y;
+// keepstate's addition, for Filter Mark: a hexadecimal mark, optionally /mask (hex or decimal), or a
+// decimal mark with a hexadecimal mask. conntrackd's scanner splits such text into tokens that no
+// statement of 1.4.7 accepts ("0" then "x1f"), so this rule changes no file that conntrackd accepts.
+const MARK = /0[xX][0-9a-fA-F]+(?:\/(?:0[xX][0-9a-fA-F]+|[0-9]+))?|[0-9]+\/0[xX][0-9a-fA-F]+/y;
 
 function stickyLength(re: RegExp, text: string, pos: number): number {
   re.lastIndex = pos;
@@ -255,6 +260,7 @@ export function lexConntrackd(text: string, file: string): Token[] {
       [stickyLength(PATH, text, pos), 7],
       ...MODES.map(([re], i): [number, number] => [stickyLength(re, text, pos), 8 + i]),
       [stickyLength(STRING, text, pos), 13],
+      [stickyLength(MARK, text, pos), 14],
     ];
     let [len, rule] = [0, -1];
     for (const [l, r] of candidates) if (l > len) [len, rule] = [l, r];
@@ -272,6 +278,7 @@ export function lexConntrackd(text: string, file: string): Token[] {
     else if (rule === 5 || rule === 6) tokens.push({ kind: 'ip', text: t, loc });
     else if (rule === 7) tokens.push({ kind: 'path', text: t, loc });
     else if (rule >= 8 && rule <= 12) tokens.push({ kind: 'mode', mode: MODES[rule - 8]![1], text: t, loc });
+    else if (rule === 14) tokens.push({ kind: 'mark', text: t, loc });
     else tokens.push({ kind: 'string', text: t, loc });
     advance(len);
   }

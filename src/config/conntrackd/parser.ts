@@ -17,6 +17,7 @@ const describeSpec = (a: ArgSpec): string => {
   if (a === 'path') return "a path starting with '/'";
   if (a === 'ip') return 'an IP address';
   if (a === 'string') return 'a name';
+  if (a === 'mark') return 'a mark (0x1f, 0x1/0xff, 5/0xff)';
   if ('word' in a) return a.word.map((w) => `'${w}'`).join(' or ');
   return a.mode;
 };
@@ -53,6 +54,8 @@ export function describeToken(t: Token): string {
       return `the signed number ${t.text}`;
     case 'path':
       return `the path ${t.text}`;
+    case 'mark':
+      return `the mark ${t.text}`;
     case 'bool':
       return `'${t.text}'`;
     case 'mode':

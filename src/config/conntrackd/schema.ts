@@ -11,6 +11,7 @@ import type {
   FilterConfig,
   FilterPolicy,
   GeneralSettings,
+  MarkMatch,
   HelperConfig,
   HelperPolicyConfig,
   HelperTypeConfig,
@@ -98,6 +99,7 @@ interface FilterBuilder {
   protocol?: { policy: FilterPolicy; loc: SourceLoc; protocols: Set<number> };
   address?: AddressFilterBuilder;
   state?: { policy: FilterPolicy; loc: SourceLoc; states: Set<TcpStateName> };
+  mark?: { policy: FilterPolicy; loc: SourceLoc; marks: MarkMatch[]; seen: Set<string> };
 }
 
 interface ChannelBuilder {
@@ -281,7 +283,46 @@ function filterAddress(s: Statement, st: State, f: AddressFilterBuilder, family:
   (family === 'ipv4' ? f.ipv4 : f.ipv6).push({ address, prefixLength, loc: a.loc });
 }
 
+/** markNumber reads one half of a Filter Mark item: 0x hexadecimal or decimal, 32 bits. */
+function markNumber(text: string): number | undefined {
+  const n = /^0[xX]/.test(text) ? (/^0[xX][0-9a-fA-F]{1,8}$/.test(text) ? parseInt(text.slice(2), 16) : undefined) : /^[0-9]{1,10}$/.test(text) ? Number(text) : undefined;
+  return n !== undefined && n <= 0xffffffff ? n : undefined;
+}
+
+function filterMark(item: ArgValue, st: State): MarkMatch | undefined {
+  const [v, m] = item.text.split('/') as [string, string | undefined];
+  const value = markNumber(v);
+  const mask = m === undefined ? 0xffffffff : markNumber(m);
+  if (value === undefined || mask === undefined) {
+    st.d.error(item.loc, 'CFG_BAD_VALUE', `mark ${item.text} does not fit in 32 bits`);
+    return undefined;
+  }
+  if ((value & ~mask) >>> 0 !== 0) {
+    st.d.error(item.loc, 'CFG_BAD_VALUE', `mark ${item.text} has bits outside its mask (no entry could match)`);
+    return undefined;
+  }
+  return { value, mask, loc: item.loc };
+}
+
 const FILTER: Handlers<'Filter', FilterBuilder> = {
+  Mark: (s, st, f) => {
+    const policy = filterPolicy(st, s, f.mark);
+    if (policy === undefined) return;
+    f.mark ??= { policy, loc: s.loc, marks: [], seen: new Set() };
+    for (const item of items(s)) {
+      const m = filterMark(item, st);
+      if (m === undefined) continue;
+      const key = `${m.value}/${m.mask}`;
+      if (f.mark.seen.has(key)) {
+        st.d.warn(item.loc, 'CFG_DUPLICATE', `mark ${item.text} is already in this filter`);
+        continue;
+      }
+      f.mark.seen.add(key);
+      f.mark.marks.push(m);
+    }
+    if (items(s).length === 0 && policy === 'accept')
+      st.d.warn(s.loc, 'CFG_NO_EFFECT', 'Mark Accept with an empty list: no flow will be replicated');
+  },
   Protocol: (s, st, f) => {
     const policy = filterPolicy(st, s, f.protocol);
     if (policy === undefined) return;
@@ -738,6 +779,7 @@ function finishFilter(f: FilterBuilder | undefined): FilterConfig | undefined {
     ...(f.protocol && { protocol: { policy: f.protocol.policy, protocols: [...f.protocol.protocols].sort((a, b) => a - b), loc: f.protocol.loc } }),
     ...(f.address && { address: { policy: f.address.policy, ipv4: f.address.ipv4, ipv6: f.address.ipv6, loc: f.address.loc } }),
     ...(f.state && { state: { policy: f.state.policy, tcpStates: [...f.state.states], loc: f.state.loc } }),
+    ...(f.mark && { mark: { policy: f.mark.policy, marks: f.mark.marks, loc: f.mark.loc } }),
   };
 }
 

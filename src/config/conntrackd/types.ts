@@ -25,6 +25,13 @@ export interface AddressMatch {
   readonly loc: SourceLoc;
 }
 
+/** MarkMatch is one Filter Mark entry (keepstate's addition): an entry matches when (mark & mask) === value. */
+export interface MarkMatch {
+  readonly value: number; // already masked: value & mask
+  readonly mask: number; // 0xffffffff when not written
+  readonly loc: SourceLoc;
+}
+
 /** FilterConfig is General's Filter block(s): which flows are replicated (§5.7). */
 export interface FilterConfig {
   readonly loc: SourceLoc; // the first Filter keyword
@@ -37,6 +44,7 @@ export interface FilterConfig {
     readonly loc: SourceLoc;
   };
   readonly state?: { readonly policy: FilterPolicy; readonly tcpStates: readonly TcpStateName[]; readonly loc: SourceLoc };
+  readonly mark?: { readonly policy: FilterPolicy; readonly marks: readonly MarkMatch[]; readonly loc: SourceLoc }; // keepstate
 }
 
 /** SchedulerConfig is the real-time policy the daemon asks for (conntrackd default: RR at the maximum, 99). */

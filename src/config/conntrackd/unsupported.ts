@@ -5,13 +5,14 @@ import type { ConntrackdConfig } from './types.js';
  * What keepstate's daemon does not implement yet, as one table that shrinks as features land. Each row
  * names a keyword (as the user wrote it) and finds where a configuration asks for it. Settings that
  * merely restate the default (`DisableExternalCache off`, `ExpectationSync off`, …) ask for nothing and
- * are not listed. The contents of an unsupported block (Filter, Stats, Helper, TCP) are covered by the
+ * are not listed. The contents of an unsupported block (Helper, TCP) are covered by the
  * block's row; options that are features of their own (DisableInternalCache, StartupResync, …) are
  * listed even inside an unsupported Mode block, so they stay listed when that mode lands.
  *
  * Supported today: General (UNIX, LockFile, LogFile, Syslog, HashSize, HashLimit, the Netlink* options,
- * Scheduler; Nice is accepted and ignored with a warning, as conntrackd 1.4.7 does), Sync with Mode FTFW
- * (ResendQueueSize, ACKWindowSize, CommitTimeout, PurgeTimeout) over UDP or Multicast links, IPv4 and IPv6.
+ * Scheduler, Filter, Systemd; Nice is accepted and ignored with a warning, as conntrackd 1.4.7 does), Sync with Mode FTFW
+ * (ResendQueueSize, ACKWindowSize, CommitTimeout, PurgeTimeout) over UDP or Multicast links, IPv4 and IPv6;
+ * Stats (LogFile, Syslog: flow logging).
  */
 interface Unsupported {
   readonly keyword: string;
@@ -22,15 +23,12 @@ const when = (cond: boolean | undefined, loc: SourceLoc | undefined): (SourceLoc
 
 /** NOT_YET_SUPPORTED is the table; the order is irrelevant (results are sorted by position). */
 export const NOT_YET_SUPPORTED: readonly Unsupported[] = [
-  { keyword: 'Stats', find: (c) => [c.stats?.loc] },
   { keyword: 'Helper', find: (c) => [c.helper?.loc] },
   { keyword: 'Mode ALARM', find: (c) => when(c.sync?.protocol === 'alarm', c.sync?.at.protocol) },
   { keyword: 'Mode NOTRACK', find: (c) => when(c.sync?.protocol === 'notrack', c.sync?.at.protocol) },
   { keyword: 'TCP', find: (c) => (c.sync?.channels ?? []).filter((ch) => ch.kind === 'tcp').map((ch) => ch.loc) },
-  { keyword: 'Filter', find: (c) => [c.general.filter?.loc] },
   { keyword: 'PollSecs', find: (c) => [c.general.at.pollSecs] },
   { keyword: 'EventIterationLimit', find: (c) => [c.general.at.eventIterationLimit] },
-  { keyword: 'Systemd on', find: (c) => when(c.general.systemd, c.general.at.systemd) },
   { keyword: 'ExpectationSync', find: (c) => when(c.sync?.expectationSync.enabled, c.sync?.at.expectationSync) },
   { keyword: 'TCPWindowTracking on', find: (c) => when(c.sync?.tcpWindowTracking, c.sync?.at.tcpWindowTracking) },
   { keyword: 'DisableExternalCache on', find: (c) => when(c.sync?.disableExternalCache, c.sync?.at.disableExternalCache) },
