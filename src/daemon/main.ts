@@ -6,6 +6,7 @@ import { parseConntrackdConfig, unsupportedFeatures } from '../config/conntrackd
 import type { ConntrackdConfig } from '../config/conntrackd/types.js';
 import { runControlRequest } from '../control/client.js';
 import { CTL } from '../control/codes.js';
+import { expCacheDumpJson, formatExpCacheDump, type ExpCacheEntry } from '../control/format.js';
 import { formatCtCacheDump, formatJsonReply, formatStatsView, STATS_VIEW_OF_CODE, statsViewJson, ctCacheDumpJson, type CtCacheEntry } from '../control/format.js';
 import { ControlServer, type ControlConn } from '../control/server.js';
 import { ZERO_NETWORK_STATS, type CacheStats, type SyncDaemonStats } from '../control/stats.js';
@@ -270,8 +271,9 @@ function snapshot(node: SyncNode, cfg: ConntrackdConfig, kernelFlushes: number):
     mode: 'sync',
     protocol: 'ftfw',
     internal: { kind: 'cache', ...cacheStats('internal', r.internal.size, live, r.internal.stats) },
-    external: { kind: 'cache', ...cacheStats('external', r.external.size, r.external.size, r.external.stats) },
-    expect: undefined,
+    // DisableExternalCache on: the "external inject" counters instead (external_inject.c).
+    external: node.injector !== undefined ? { kind: 'inject', ...node.injector.stats } : { kind: 'cache', ...cacheStats('external', r.external.size, r.external.size, r.external.stats) },
+    expect: expectStats(node, cfg),
     traffic: { bytes: 0n, packets: 0n },
     network: {
       ...ZERO_NETWORK_STATS,
@@ -328,6 +330,50 @@ function snapshot(node: SyncNode, cfg: ConntrackdConfig, kernelFlushes: number):
   };
 }
 
+/** expectStats is `-s expect`'s model: the expectation caches' counters, undefined without ExpectationSync. */
+function expectStats(node: SyncNode, cfg: ConntrackdConfig): SyncDaemonStats['expect'] {
+  if (cfg.sync?.expectationSync.enabled !== true) return undefined;
+  const r = node.replicator;
+  return {
+    internal: { kind: 'cache', ...cacheStats('internal', r.internalExp.size, r.internalExp.liveSize, r.internalExp.stats) },
+    external: { kind: 'cache', ...cacheStats('external', r.externalExp.size, r.externalExp.size, r.externalExp.stats) },
+  };
+}
+
+/**
+ * handleExpect runs the expectation requests (`-i expect`, `-e expect` with or without -x, `-c
+ * expect`, `-R expect`, `-F expect`): as conntrackd, they do nothing without ExpectationSync. Undefined: not
+ * an expectation request.
+ */
+async function handleExpect(node: SyncNode, cfg: ConntrackdConfig, code: number, conn: ControlConn, nowSec: number): Promise<string | undefined> {
+  const codes: readonly number[] = [CTL.EXP_DUMP_INTERNAL, CTL.EXP_DUMP_INT_XML, CTL.EXP_DUMP_EXTERNAL, CTL.EXP_DUMP_EXT_XML, CTL.EXP_COMMIT, CTL.EXP_RESYNC_MASTER, CTL.EXP_FLUSH_MASTER];
+  if (!codes.includes(code)) return undefined;
+  if (cfg.sync?.expectationSync.enabled !== true) return '';
+  const r = node.replicator;
+  switch (code) {
+    case CTL.EXP_DUMP_INTERNAL:
+    case CTL.EXP_DUMP_INT_XML: {
+      const entries: ExpCacheEntry[] = [...r.internalExp.live()].map((o) => ({ exp: o.exp, activeSinceSec: nowSec - o.sinceSec }));
+      return conn.json ? formatJsonReply(expCacheDumpJson('internal', entries)) : formatExpCacheDump(entries, code === CTL.EXP_DUMP_INT_XML ? 'xml' : 'plain', nowSec);
+    }
+    case CTL.EXP_DUMP_EXTERNAL:
+    case CTL.EXP_DUMP_EXT_XML: {
+      const entries: ExpCacheEntry[] = [...r.externalExp.values()].map((x) => ({ exp: x.exp, activeSinceSec: nowSec - Math.floor(x.sinceMs / 1000) }));
+      return conn.json ? formatJsonReply(expCacheDumpJson('external', entries)) : formatExpCacheDump(entries, code === CTL.EXP_DUMP_EXT_XML ? 'xml' : 'plain', nowSec);
+    }
+    case CTL.EXP_COMMIT: {
+      const c = await node.commitExpectations();
+      return conn.json ? formatJsonReply(c) : '';
+    }
+    case CTL.EXP_FLUSH_MASTER:
+      await node.flushKernelExpectations();
+      return '';
+    default: // EXP_RESYNC_MASTER
+      await node.resyncWithKernel();
+      return '';
+  }
+}
+
 /** handle runs one control request (conntrackd's request codes, §4.2) against the node. */
 async function handle(node: SyncNode, cfg: ConntrackdConfig, code: number, conn: ControlConn, stop: () => Promise<void>, ctx: { purge: KernelPurge; log: Logger }): Promise<string> {
   const nowSec = Math.floor(Date.now() / 1000);
@@ -338,7 +384,8 @@ async function handle(node: SyncNode, cfg: ConntrackdConfig, code: number, conn:
   }
   const r = node.replicator;
   const internal = (): CtCacheEntry[] => [...r.internal.live()].map((o) => ({ ct: o.ct, activeSinceSec: nowSec - o.sinceSec }));
-  const external = (): CtCacheEntry[] => [...r.external.values()].map((e) => ({ ct: e.ct, activeSinceSec: nowSec - Math.floor(e.receivedAtMs / 1000) }));
+  // DisableExternalCache on: `-e` shows nothing, as conntrackd's external_inject dump.
+  const external = (): CtCacheEntry[] => (node.injector !== undefined ? [] : [...r.external.values()]).map((e) => ({ ct: e.ct, activeSinceSec: nowSec - Math.floor(e.receivedAtMs / 1000) }));
   switch (code) {
     case CTL.CT_DUMP_INTERNAL:
     case CTL.CT_DUMP_INT_XML:
@@ -348,7 +395,7 @@ async function handle(node: SyncNode, cfg: ConntrackdConfig, code: number, conn:
       return conn.json ? formatJsonReply(ctCacheDumpJson('external', external())) : formatCtCacheDump(external(), code === CTL.CT_DUMP_EXT_XML ? 'xml' : 'plain', nowSec);
     case CTL.CT_COMMIT:
     case CTL.ALL_COMMIT: {
-      const c = await node.commit();
+      const c = await node.commit(code === CTL.CT_COMMIT ? 'ct' : 'all');
       return conn.json ? formatJsonReply(c) : '';
     }
     case CTL.CT_FLUSH_CACHE:
@@ -387,7 +434,7 @@ async function handle(node: SyncNode, cfg: ConntrackdConfig, code: number, conn:
       setImmediate(() => void stop());
       return '';
     default:
-      // Expectation requests (ExpectationSync is refused at start) and the debug code: nothing to do yet.
-      return '';
+      // Expectation requests (ExpectationSync), or the debug code: nothing to do.
+      return (await handleExpect(node, cfg, code, conn, nowSec)) ?? '';
   }
 }

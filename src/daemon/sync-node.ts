@@ -1,14 +1,19 @@
 import { ConntrackClient } from '../ctnetlink/client.js';
-import { ctEventKind } from '../ctnetlink/event.js';
+import { ctEventKind, decodeExpEvent } from '../ctnetlink/event.js';
 import { subscribeRaw, type EventStream, type RawEventBatch } from '../ctnetlink/events.js';
 import { DecodeError } from '../wire/decode-error.js';
-import { forEachDatagram } from '../native/batch.js';
-import { forEachNlMessage } from '../netlink/message.js';
+import { walkEventBatch } from './event-walk.js';
+import { Injector } from './injector.js';
 import type { ConntrackdConfig, SyncConfig } from '../config/conntrackd/types.js';
 import { planCommitRequests, type CommitJob } from '../engine/commit-bytes.js';
 import { Committer } from './committer.js';
 import type { ExternalEntry, KernelEventOrigin } from '../engine/cache.js';
 import { Replicator } from '../engine/replicator.js';
+import { expCommitRequest, type ExpSettings } from '../engine/exp-cache.js';
+import type { Expectation } from '../ctnetlink/types.js';
+import type { EventGroup } from '../ctnetlink/events.js';
+import { NFNL_SUBSYS } from '../ctnetlink/consts.js';
+import { nfSubsys } from '../ctnetlink/nfgenmsg.js';
 import { compileFilter } from '../engine/filter.js';
 import { openChannel, type SyncChannel } from '../sync/channel.js';
 import type { Logger } from './log.js';
@@ -54,7 +59,11 @@ export class SyncNode {
   readonly replicator: Replicator;
   private readonly requests: ConntrackClient;
   private readonly committer: Committer;
-  private readonly events: EventStream<RawEventBatch>;
+  /** The event socket; none in polling mode (PollSecs). */
+  private readonly events: EventStream<RawEventBatch> | undefined;
+  /** DisableExternalCache on: received entries go straight to the kernel. */
+  readonly injector: Injector | undefined;
+  private pollTimer: NodeJS.Timeout | undefined;
   private transmitScheduled = false;
   private aliveTimer: NodeJS.Timeout | undefined;
   private overrunTimer: NodeJS.Timeout | undefined;
@@ -62,7 +71,7 @@ export class SyncNode {
   private committing = false;
   private readonly startedMs = Date.now();
   private stopped = false;
-  readonly counters = { overruns: 0, overrunResyncs: 0, eventsReceived: 0, eventsMalformed: 0, commitsRun: 0 };
+  readonly counters = { overruns: 0, overrunResyncs: 0, eventsReceived: 0, eventsMalformed: 0, commitsRun: 0, eventYields: 0, polls: 0 };
 
   private constructor(
     private readonly cfg: ConntrackdConfig,
@@ -86,21 +95,41 @@ export class SyncNode {
         commitTimeout: sync.commitTimeoutSec !== undefined,
         initialSeq: Math.floor(Date.now() / 1000) >>> 0, // time(NULL), as conntrackd
         filter: compileFilter(cfg.general.filter), // General { Filter }, both `From` kinds in user space
+        expectations: expectationSettings(sync),
       },
-      { send: (ds) => ds.forEach((d) => this.channel.send(d)) },
+      this.injectPort(sync, committer, log),
     );
+    this.events = cfg.general.pollSecs === undefined ? this.openEvents(cfg, ns, log) : undefined;
+  }
+
+  /** openEvents subscribes to conntrack events (not in polling mode). */
+  private openEvents(cfg: ConntrackdConfig, ns: { netns?: string }, log: Logger): EventStream<RawEventBatch> {
     // Subscribe before the initial dump (conntrackd subscribes after it and loses what changes
     // meanwhile); events of entries the dump also returns are harmless update-or-creates.
-    this.events = subscribeRaw({
-      groups: ['new', 'update', 'destroy'],
+    const events = subscribeRaw({
+      groups: ['new', 'update', 'destroy', ...(cfg.sync?.expectationSync.enabled === true ? EXP_GROUPS : [])],
       ...ns,
     });
     const size = eventBufferSetting(cfg);
-    if (size !== undefined) this.events.setRcvbuf(size);
+    if (size !== undefined) events.setRcvbuf(size);
     if (cfg.general.netlinkEventsReliable) {
-      this.events.reliable();
+      events.reliable();
       log.log('notice', 'reliable ctnetlink event delivery is ENABLED');
     }
+    return events;
+  }
+
+  /**
+   * injectPort is the replicator's port: datagrams to the link and, with DisableExternalCache on,
+   * delivered entries to the Injector (through the commit thread, whose events are then the
+   * inject socket's: not cached, not sent back).
+   */
+  private injectPort(sync: SyncConfig, committer: Committer, log: Logger): ConstructorParameters<typeof Replicator>[1] {
+    const send = (ds: readonly Uint8Array[]): void => ds.forEach((d) => this.channel.send(d));
+    if (!sync.disableExternalCache) return { send };
+    const injector = new Injector(committer, log, { tcpWindowTracking: sync.tcpWindowTracking });
+    (this as { injector: Injector | undefined }).injector = injector;
+    return { send, inject: (op, key, body, nowMs) => injector.apply(op, key, body, nowMs) };
   }
 
   /** start brings a node up: link, sockets, the initial dump (nothing is sent), then the loops. */
@@ -121,6 +150,7 @@ export class SyncNode {
     try {
       const n = node.replicator.populate(await node.dumpKernel(), Date.now());
       log.log('notice', `internal cache populated with ${n} entries from the kernel`);
+      if (node.expSync) log.log('notice', `internal expectation cache populated with ${await node.populateExpectations()} entries`);
     } catch (e) {
       await node.stop();
       throw e;
@@ -131,14 +161,23 @@ export class SyncNode {
       node.scheduleTransmit();
     });
     channel.onError((e) => log.log('warning', `dedicated link: ${e.message}`));
-    void node.eventLoop();
+    if (node.events !== undefined) void node.eventLoop();
+    else {
+      log.log('notice', 'running in polling mode');
+      node.armPoll(cfg.general.pollSecs ?? 1);
+    }
     node.armAlive();
     if (sync.startupResync) node.requestResync();
     return node;
   }
 
-  /** commit puts the external cache into the kernel (`-c`): masters first, EEXIST → delete and create once more. */
-  async commit(): Promise<CommitResult> {
+  /**
+   * commit puts the external cache into the kernel (`-c`): masters first, EEXIST → delete and
+   * create once more; then, with ExpectationSync and `what` 'all' (not `-c ct`), the expectations.
+   */
+  async commit(what: 'all' | 'ct' = 'all'): Promise<CommitResult> {
+    // DisableExternalCache on: there is nothing to commit (conntrackd's external_inject commit does nothing).
+    if (this.injector !== undefined) return { committed: 0, failed: 0, ms: 0 };
     if (this.committing) {
       this.log.log('notice', 'commit already in progress, skipping');
       return { committed: 0, failed: 0, ms: 0 };
@@ -159,7 +198,7 @@ export class SyncNode {
       // (resyncAfterCommit), so that nothing created meanwhile is missing from the internal cache.
       const jobs = planCommitRequests(this.replicator.external.values(), opts);
       let failed = 0;
-      this.events.leave('new');
+      this.events?.leave('new');
       try {
         for (const pass of [1, 2] as const) {
           // Masters first: a related entry's create needs its master in the kernel.
@@ -182,7 +221,7 @@ export class SyncNode {
           }
         }
       } finally {
-        if (!this.stopped) this.events.join('new'); // (a node stopped meanwhile has closed the socket)
+        if (!this.stopped) this.events?.join('new'); // (a node stopped meanwhile has closed the socket)
       }
       const total = jobs.length;
       const ms = Date.now() - t0;
@@ -190,6 +229,7 @@ export class SyncNode {
       this.log.log('notice', `Committed ${total - failed} new entries`);
       if (failed > 0) this.log.log('notice', `${failed} entries can't be committed`);
       this.log.log('notice', `commit has taken ${(ms / 1000).toFixed(6)} seconds`);
+      if (this.expSync && what === 'all') await this.commitExpectations();
       return { committed: total - failed, failed, ms };
     } finally {
       this.committing = false;
@@ -209,6 +249,7 @@ export class SyncNode {
       if (this.stopped) return;
       const n = this.replicator.populate(dump, Date.now());
       this.log.log('notice', `internal cache resynced with the kernel after the commit (${n} entries)`);
+      if (this.expSync && !this.stopped) await this.populateExpectations();
     } catch (e) {
       if (!this.stopped) this.log.log('error', `resync after the commit failed: ${String(e)}`);
     }
@@ -225,12 +266,19 @@ export class SyncNode {
     }
     if (which !== 'internal') this.replicator.external.flush();
     if (which !== 'external') this.replicator.flushInternal();
+    if (which === 'both' && this.expSync) {
+      // conntrackd's ALL_FLUSH_CACHE empties the expectation caches too.
+      this.replicator.externalExp.flush();
+      this.replicator.flushInternalExp();
+    }
     return true;
   }
 
   /** resyncWithKernel reloads the internal cache from a kernel dump without sending (`-R`). */
   async resyncWithKernel(): Promise<number> {
-    return this.replicator.populate(await this.dumpKernel(), Date.now());
+    const n = this.replicator.populate(await this.dumpKernel(), Date.now());
+    if (this.expSync) await this.populateExpectations();
+    return n;
   }
 
   /** bulk sends the whole internal cache to the peer (`-B`). */
@@ -256,7 +304,7 @@ export class SyncNode {
   }
   /** eventSocketBuffer is the event socket's receive buffer in bytes. */
   eventSocketBuffer(): number {
-    return this.events.rcvbuf();
+    return this.events?.rcvbuf() ?? 0;
   }
 
   /** linkStats are the dedicated link's counters. */
@@ -270,8 +318,11 @@ export class SyncNode {
     this.stopped = true;
     clearTimeout(this.aliveTimer);
     clearTimeout(this.overrunTimer);
-    this.events.close();
+    clearTimeout(this.pollTimer);
+    this.events?.close();
+    this.injector?.close();
     this.requests.close();
+    this.expCommitClient?.close();
     await this.committer.close();
     await this.channel.close();
   }
@@ -285,29 +336,55 @@ export class SyncNode {
 
   private origin(portId: number | undefined): KernelEventOrigin {
     if (portId === undefined || portId === 0) return 'other';
-    if (this.committer.portIds.has(portId)) return 'commit';
+    if (this.committer.portIds.has(portId)) return this.injector !== undefined ? 'inject' : 'commit';
     if (portId === this.requests.portId) return 'flush';
+    if (portId === this.expCommitClient?.portId) return 'commit';
     return 'other';
   }
 
+  /**
+   * eventLoop takes the event socket's batches. EventIterationLimit: once that many events were
+   * handled since the last yield, the rest waits for the next turn of the loop (setImmediate), so
+   * that the link, the timers and the control socket are served during a flood, as conntrackd's
+   * limit sends it back to its select loop. (The count is not reset by idle periods: that costs one
+   * setImmediate per `limit` events at most, and keeps the loop free of timers.)
+   */
   private async eventLoop(): Promise<void> {
-    for await (const b of this.events) {
+    const limit = this.cfg.general.eventIterationLimit;
+    let handled = 0;
+    for await (const b of this.events!) {
       if (this.stopped) return;
       if (b.kind === 'overrun') {
         this.onOverrun();
         continue;
       }
-      this.onEventBatch(b.batch, b.count, Date.now());
-      this.reportRefusals();
-      this.scheduleTransmit();
+      for (let from = 0; from < b.count; ) {
+        if (handled >= limit) {
+          this.counters.eventYields++;
+          await new Promise<void>((r) => setImmediate(r));
+          if (this.stopped) return;
+          handled = 0;
+        }
+        const w = this.onEventBatch(b.batch, b.count, from, limit - handled, Date.now());
+        handled += w.events;
+        from = w.next;
+        this.reportRefusals();
+        this.scheduleTransmit();
+      }
     }
   }
 
-  /** onEventBatch feeds one wakeup's conntrack events to the replicator, straight from the receive buffer. */
-  private onEventBatch(batch: Uint8Array, count: number, now: number): void {
+  /**
+   * onEventBatch feeds conntrack events of one wakeup's batch, from datagram `from` on, to the
+   * replicator, straight from the receive buffer, stopping once `budget` events were handled.
+   */
+  private onEventBatch(batch: Uint8Array, count: number, from: number, budget: number, now: number): { next: number; events: number } {
     const onMessage = (type: number, flags: number, pid: number, start: number, end: number): void => {
       const kind = ctEventKind(type, flags);
-      if (kind === undefined) return;
+      if (kind === undefined) {
+        if (this.expSync) this.onExpEvent(type, flags, pid, batch.slice(start, end), now);
+        return;
+      }
       this.counters.eventsReceived++;
       try {
         this.replicator.onKernelMessage(kind, batch, start, end, this.origin(pid), now);
@@ -317,10 +394,38 @@ export class SyncNode {
         this.log.log('error', `malformed conntrack event dropped: ${e.message}`);
       }
     };
-    const ok = forEachDatagram(batch, count, (start, end) => {
-      if (!forEachNlMessage(batch, start, end, onMessage)) this.counters.eventsMalformed++;
-    });
-    if (!ok) this.counters.eventsMalformed++;
+    const w = walkEventBatch(batch, count, from, budget, onMessage);
+    this.counters.eventsMalformed += w.malformed;
+    return w;
+  }
+
+  /**
+   * armPoll runs polling mode (PollSecs): every `sec` seconds the kernel table is dumped and
+   * reconciled with the internal cache, as conntrackd's polling alarm does: every dumped entry is
+   * update-or-created and queued (so each is sent again every period), entries no longer in the
+   * kernel become DEL. Short-lived flows between two polls are never seen.
+   */
+  private armPoll(sec: number): void {
+    this.pollTimer = setTimeout(() => {
+      this.pollTimer = undefined;
+      if (this.stopped) return;
+      void this.dumpKernel()
+        .then(
+          (dump) => {
+            if (this.stopped) return;
+            this.replicator.resyncInternal(dump, Date.now());
+            this.counters.polls++;
+            this.reportRefusals();
+            this.scheduleTransmit();
+          },
+          (e: unknown) => {
+            if (!this.stopped) this.log.log('error', `polling the kernel table failed: ${String(e)}`);
+          },
+        )
+        .finally(() => {
+          if (!this.stopped) this.armPoll(sec);
+        });
+    }, sec * 1000);
   }
 
   /**
@@ -349,10 +454,11 @@ export class SyncNode {
     this.counters.overruns++;
     this.log.log('warning', 'netlink event socket overrun: events were lost');
     const max = this.cfg.general.netlinkBufferSizeMaxGrowth;
-    const now = this.events.rcvbuf();
+    const events = this.events!; // overruns come from the event socket
+    const now = events.rcvbuf();
     if (max !== undefined && now < max) {
-      this.events.setRcvbuf(Math.min(2 * now, max));
-      this.log.log('notice', `netlink event socket buffer size has been set to ${this.events.rcvbuf()} bytes`);
+      events.setRcvbuf(Math.min(2 * now, max));
+      this.log.log('notice', `netlink event socket buffer size has been set to ${events.rcvbuf()} bytes`);
     } else if (max !== undefined) {
       this.log.log('warning', `netlink event socket buffer is at its maximum (${now} bytes, NetlinkBufferSizeMaxGrowth)`);
     }
@@ -374,6 +480,86 @@ export class SyncNode {
     }, sec * 1000);
   }
 
+  // --- Expectation sync (ExpectationSync; engine/exp-cache.ts) -------------------------------
+
+  /** expSync: ExpectationSync is on (expectation events, dumps and commits). */
+  private get expSync(): boolean {
+    return this.sync.expectationSync.enabled;
+  }
+  /** The socket expectation commits go through: the events they cause are ours ('commit'), not sent back. */
+  private expCommitClient: ConntrackClient | undefined;
+
+  /** flushKernelExpectations empties the kernel's expectation table (`-F expect`); the DESTROY events it causes are not sent. */
+  async flushKernelExpectations(): Promise<void> {
+    if (this.expSync) await this.requests.flushExpectations();
+  }
+
+  /** onExpEvent feeds one expectation event (an NFNLGRP_CONNTRACK_EXP_* message) to the replicator. */
+  private onExpEvent(type: number, flags: number, pid: number, payload: Uint8Array, now: number): void {
+    if (nfSubsys(type) !== NFNL_SUBSYS.CTNETLINK_EXP) return;
+    this.counters.eventsReceived++;
+    try {
+      const ev = decodeExpEvent({ type, flags, seq: 0, pid, payload });
+      this.replicator.onKernelExp(ev.kind, ev.exp, this.origin(pid), now);
+    } catch (e) {
+      if (!(e instanceof DecodeError)) throw e;
+      this.counters.eventsMalformed++;
+      this.log.log('error', `malformed expectation event dropped: ${e.message}`);
+    }
+  }
+
+  /** populateExpectations update-or-creates the internal expectation cache from a kernel dump (start-up, -R, after a commit). */
+  private async populateExpectations(): Promise<number> {
+    const all: Expectation[] = [];
+    for await (const b of this.requests.dumpExpectations()) all.push(...b);
+    return this.replicator.populateExp(all, Date.now());
+  }
+
+  /**
+   * commitExpectations creates the external expectations in the kernel after the conntrack
+   * entries (their masters), as cache_exp_commit: the timeout is CommitTimeout or the received one
+   * less the time since; EEXIST → delete and create once more.
+   */
+  async commitExpectations(): Promise<{ committed: number; failed: number }> {
+    if (!this.expSync) return { committed: 0, failed: 0 };
+    const t0 = Date.now();
+    this.log.log('notice', 'committing expectation cache');
+    const client = (this.expCommitClient ??= ConntrackClient.open(this.requests.opts));
+    const reqs = [...this.replicator.externalExp.values()].map((x) => expCommitRequest(x, t0, this.sync.commitTimeoutSec));
+    let failed = 0;
+    const results = await client.createExpectations(reqs);
+    const retry: Expectation[] = [];
+    results.forEach((r, i) => {
+      if (r.ok) return;
+      if (r.error.code === 'EEXIST') retry.push(reqs[i]!);
+      else {
+        failed++;
+        this.log.log('error', `commit-create: ${r.error.message}`);
+      }
+    });
+    if (retry.length > 0) {
+      const deleted = await client.deleteExpectations(retry);
+      const again: Expectation[] = [];
+      deleted.forEach((r, i) => {
+        if (r.ok || r.error.code === 'ENOENT') again.push(retry[i]!);
+        else {
+          failed++;
+          this.log.log('error', `commit-destroy: ${r.error.message}`);
+        }
+      });
+      for (const r of await client.createExpectations(again)) {
+        if (r.ok) continue;
+        failed++;
+        this.log.log('error', `commit-create: ${r.error.message}`);
+      }
+    }
+    const committed = reqs.length - failed;
+    this.log.log('notice', `Committed ${committed} new expectations`);
+    if (failed > 0) this.log.log('notice', `${failed} expectations can't be committed`);
+    this.log.log('notice', `commit has taken ${((Date.now() - t0) / 1000).toFixed(6)} seconds`);
+    return { committed, failed };
+  }
+
   /**
    * scheduleTransmit sends what is queued on the next turn of the loop — or, while events keep
    * coming (the last pass was under TRANSMIT_COALESCE_MS ago) and less than a datagram's worth
@@ -388,8 +574,13 @@ export class SyncNode {
     const run = (): void => {
       this.transmitScheduled = false;
       if (this.stopped) return;
-      if (this.replicator.transmit() > 0) this.lastTransmitHr = performance.now();
-      this.lastTransmitMs = Date.now();
+      // Only a pass that sent something counts: the alive timer fires one second after the last
+      // one, and a peer's ALIVE or ACK (which wakes this with nothing to send) must not postpone
+      // it — the ALIVE is how a peer learns that the tail of a burst was lost.
+      if (this.replicator.transmit() > 0) {
+        this.lastTransmitHr = performance.now();
+        this.lastTransmitMs = Date.now();
+      }
     };
     const since = performance.now() - this.lastTransmitHr;
     if (since >= TRANSMIT_COALESCE_MS || this.replicator.ftfw.queued >= TRANSMIT_FULL) queueMicrotask(run);
@@ -409,4 +600,13 @@ export class SyncNode {
       this.armAlive();
     }, due);
   }
+}
+
+/** EXP_GROUPS are the expectation event groups conntrackd joins with ExpectationSync on. */
+const EXP_GROUPS: readonly EventGroup[] = ['exp-new', 'exp-update', 'exp-destroy'];
+
+/** expectationSettings maps ExpectationSync to the replicator's setting (undefined: off). */
+function expectationSettings(sync: SyncConfig): ExpSettings | undefined {
+  const x = sync.expectationSync;
+  return x.enabled ? { helpers: x.helpers } : undefined;
 }

@@ -1,9 +1,10 @@
-import type { Conntrack, CtEvent } from '../ctnetlink/types.js';
+import type { Conntrack, CtEvent, Expectation } from '../ctnetlink/types.js';
 import { DatagramPacker, decodeDatagramLazy, type SyncRejectReason } from '../sync/datagram.js';
 import { writeCtMessageFromKernel } from '../sync/from-kernel.js';
 import { writeSyncMessage, type SyncLazyMessage, type SyncOp } from '../sync/message.js';
 import { writeLatin1 } from '../wire/latin1.js';
 import { ExternalCache, InternalCache, payloadOf, sendsEvent, type CacheObject, type KernelEventOrigin, type KernelPayload } from './cache.js';
+import { ExpObject, ExternalExpCache, InternalExpCache, type ExpSettings, type SyncObject } from './exp-cache.js';
 import type { CtFilter } from './filter.js';
 import { Ftfw, type RxHeader, type TxEmit } from './ftfw.js';
 
@@ -24,11 +25,17 @@ export interface ReplicatorConfig {
   readonly commitTimeout: boolean; // CommitTimeout configured: timeouts are not sent
   readonly initialSeq: number; // time(NULL) at start, as conntrackd
   readonly filter?: CtFilter | undefined; // General { Filter } (compileFilter); applied to events, dumps and resyncs
+  readonly expectations?: ExpSettings | undefined; // ExpectationSync on (undefined: off)
 }
 
 export interface ReplicatorPorts {
   /** send hands datagrams to the current dedicated link. */
   send(datagrams: readonly Uint8Array[]): void;
+  /**
+   * inject, when given, takes the conntrack data messages the protocol delivers instead of the
+   * external cache (DisableExternalCache on: they go straight to the kernel, daemon/injector.ts).
+   */
+  inject?(op: SyncOp, key: string, body: string, nowMs: number): void;
 }
 
 /** ReplicatorStats: what `-s` shows beside the caches' and FTFW's own counters. */
@@ -45,7 +52,15 @@ const OP_OF: Readonly<Record<CacheObject['status'], SyncOp>> = { new: 'new', ali
 export class Replicator {
   readonly internal: InternalCache;
   readonly external: ExternalCache;
-  readonly ftfw: Ftfw<CacheObject>;
+  readonly ftfw: Ftfw<SyncObject>;
+  /**
+   * The expectation caches (ExpectationSync, exp-cache.ts). Received EXP messages always go to
+   * externalExp, as in conntrackd; the internal one is fed only when expectation sync is on.
+   */
+  readonly internalExp: InternalExpCache;
+  readonly externalExp: ExternalExpCache;
+  /** Dead expectations the protocol may still hold. */
+  private readonly deadExp = new Set<ExpObject>();
   readonly stats: ReplicatorStats = { messagesReceived: 0, datagramsReceived: 0, rejected: {}, resyncRequests: 0, bulkSends: 0 };
   /** Dead objects the protocol may still hold (their DEL may have to be sent again). */
   private readonly dead = new Set<CacheObject>();
@@ -58,7 +73,9 @@ export class Replicator {
     this.external = new ExternalCache(cfg.hashLimit);
     this.encodeOpts = { tcpWindowTracking: cfg.tcpWindowTracking, commitTimeout: cfg.commitTimeout };
     this.packer = new DatagramPacker(cfg.mtu, cfg.overhead, (d) => this.outbox.push(d));
-    this.ftfw = new Ftfw<CacheObject>({ ackWindow: cfg.ackWindow, resendQueueSize: cfg.resendQueueSize, initialSeq: cfg.initialSeq });
+    this.internalExp = new InternalExpCache(cfg.hashLimit, cfg.expectations ?? { helpers: undefined }, (k) => this.internal.get(k) !== undefined);
+    this.externalExp = new ExternalExpCache(cfg.hashLimit);
+    this.ftfw = new Ftfw<SyncObject>({ ackWindow: cfg.ackWindow, resendQueueSize: cfg.resendQueueSize, initialSeq: cfg.initialSeq });
   }
 
   /** onKernelEvent is onKernelMessage for a decoded event (tests, tools). */
@@ -112,10 +129,46 @@ export class Replicator {
     }
   }
 
-  /** bulk queues every internal-cache object for the peer (`-B`, or a peer's RESYNC request). */
+  /** bulk queues every internal-cache object for the peer (`-B`, or a peer's RESYNC request), conntrack entries then expectations. */
   bulk(): void {
     this.stats.bulkSends++;
     for (const o of this.internal.values()) this.ftfw.enqueue(o);
+    for (const o of this.internalExp.values()) this.ftfw.enqueue(o);
+  }
+
+  /**
+   * onKernelExp mirrors one local expectation event (ExpectationSync) and queues it for the peer
+   * unless we caused it; see InternalExpCache for what is filtered.
+   */
+  onKernelExp(kind: 'new' | 'update' | 'destroy', exp: Expectation, origin: KernelEventOrigin = 'other', nowMs = 0): void {
+    const obj = this.internalExp.onKernelEvent(kind, exp, origin, nowMs);
+    if (obj === undefined) return;
+    if (obj.status === 'dead') this.deadExp.add(obj);
+    if (sendsEvent(kind, origin)) this.ftfw.enqueue(obj);
+    else this.releaseExpIfUnheld(obj);
+  }
+
+  /** populateExp update-or-creates the internal expectation cache from a kernel dump, sending nothing (start-up, `-R`). */
+  populateExp(dump: Iterable<Expectation>, nowMs = 0): number {
+    let n = 0;
+    for (const e of dump) if (this.internalExp.onKernelEvent('update', e, 'other', nowMs) !== undefined) n++;
+    return n;
+  }
+
+  /** flushInternalExp empties the internal expectation cache without telling the peer. */
+  flushInternalExp(): void {
+    for (const o of [...this.internalExp.values()]) {
+      this.internalExp.kill(o);
+      this.deadExp.add(o);
+      this.releaseExpIfUnheld(o);
+    }
+  }
+
+  private releaseExpIfUnheld(o: ExpObject): void {
+    if (o.status === 'dead' && !this.ftfw.holds(o)) {
+      this.internalExp.release(o);
+      this.deadExp.delete(o);
+    }
   }
 
   /** requestResync asks the peer for its whole table (`-n`). */
@@ -135,13 +188,21 @@ export class Replicator {
     for (const m of d.messages) {
       this.stats.messagesReceived++;
       const verdict = this.ftfw.onReceive(rxHeader(m));
-      if (verdict === 'deliver' && m.kind === 'ct-raw') this.external.applyBody(m.op, m.key, m.body, nowMs);
+      if (verdict === 'deliver' && m.kind === 'ct-raw') this.deliverCt(m.op, m.key, m.body, nowMs);
+      else if (verdict === 'deliver' && m.kind === 'exp') this.externalExp.apply(m.op, m.exp, nowMs);
       else if (verdict === 'resync') {
         this.stats.resyncRequests++;
         this.bulk();
       }
     }
     this.sweepDead();
+    if (this.deadExp.size > 0) for (const o of this.deadExp) this.releaseExpIfUnheld(o);
+  }
+
+  /** deliverCt puts one delivered conntrack message into the external cache, or hands it to the inject port. */
+  private deliverCt(op: SyncOp, key: string, body: string, nowMs: number): void {
+    if (this.ports.inject !== undefined) this.ports.inject(op, key, body, nowMs);
+    else this.external.applyBody(op, key, body, nowMs);
   }
 
   /** transmit sends what is queued, in as few datagrams as the MTU allows; returns how many messages went out. */
@@ -169,10 +230,12 @@ export class Replicator {
   private readonly packer: DatagramPacker;
 
   /** emit writes one FTFW message into the packer; a data message's type comes from its object's status now, its body from the kernel's attributes. */
-  private readonly emit: TxEmit<CacheObject> = (kind, obj, seq, flags, from, to) => {
+  private readonly emit: TxEmit<SyncObject> = (kind, obj, seq, flags, from, to) => {
     const w = this.packer.writer;
     w.reset();
-    if (obj !== undefined) {
+    if (obj instanceof ExpObject) {
+      writeSyncMessage(w, { kind: 'exp', op: OP_OF[obj.status], seq, flags, exp: obj.exp }, this.encodeOpts);
+    } else if (obj !== undefined) {
       if (this.attrBuf.length < obj.attrs.length) this.attrBuf = new Uint8Array(2 * obj.attrs.length);
       const n = writeLatin1(this.attrBuf, obj.attrs, 0);
       writeCtMessageFromKernel(w, OP_OF[obj.status], seq, flags, this.attrBuf, 0, n, obj.family, this.encodeOpts);

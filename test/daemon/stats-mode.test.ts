@@ -90,7 +90,7 @@ describe('Stats mode: the destroyed-flow line (dlog_ct)', () => {
   });
 
   it('is conntrackd’s line for each destroyed flow of the capture, byte for byte', () => {
-    const golden = fixture('destroyed-flows.log').split(/(?<=\n)/);
+    const golden = fixture('destroyed-flows.txt').split(/(?<=\n)/);
     assert.equal(golden.length, 3);
     const got = [UDP_DNS, TCP, INSERTED].map((ct) => formatFlowLogLine(ct, CAPTURED).file);
     assert.deepEqual(got, golden);

@@ -10,8 +10,9 @@ import type { ConntrackdConfig } from './types.js';
  * listed even inside an unsupported Mode block, so they stay listed when that mode lands.
  *
  * Supported today: General (UNIX, LockFile, LogFile, Syslog, HashSize, HashLimit, the Netlink* options,
- * Scheduler, Filter, Systemd; Nice is accepted and ignored with a warning, as conntrackd 1.4.7 does), Sync with Mode FTFW
- * (ResendQueueSize, ACKWindowSize, CommitTimeout, PurgeTimeout) over UDP or Multicast links, IPv4 and IPv6;
+ * EventIterationLimit, PollSecs, Scheduler, Filter, Systemd; Nice is accepted and ignored with a warning, as conntrackd
+ * 1.4.7 does), Sync with Mode FTFW (ResendQueueSize, ACKWindowSize, CommitTimeout, PurgeTimeout, StartupResync,
+ * DisableExternalCache) over UDP or Multicast links, IPv4 and IPv6;
  * Stats (LogFile, Syslog: flow logging).
  */
 interface Unsupported {
@@ -27,13 +28,8 @@ export const NOT_YET_SUPPORTED: readonly Unsupported[] = [
   { keyword: 'Mode ALARM', find: (c) => when(c.sync?.protocol === 'alarm', c.sync?.at.protocol) },
   { keyword: 'Mode NOTRACK', find: (c) => when(c.sync?.protocol === 'notrack', c.sync?.at.protocol) },
   { keyword: 'TCP', find: (c) => (c.sync?.channels ?? []).filter((ch) => ch.kind === 'tcp').map((ch) => ch.loc) },
-  { keyword: 'PollSecs', find: (c) => [c.general.at.pollSecs] },
-  { keyword: 'EventIterationLimit', find: (c) => [c.general.at.eventIterationLimit] },
-  { keyword: 'ExpectationSync', find: (c) => when(c.sync?.expectationSync.enabled, c.sync?.at.expectationSync) },
   { keyword: 'TCPWindowTracking on', find: (c) => when(c.sync?.tcpWindowTracking, c.sync?.at.tcpWindowTracking) },
-  { keyword: 'DisableExternalCache on', find: (c) => when(c.sync?.disableExternalCache, c.sync?.at.disableExternalCache) },
   { keyword: 'DisableInternalCache on', find: (c) => when(c.sync?.disableInternalCache, c.sync?.at.disableInternalCache) },
-  { keyword: 'StartupResync on', find: (c) => when(c.sync?.startupResync, c.sync?.at.startupResync) },
 ];
 
 /**

@@ -1,0 +1,186 @@
+import type { InjectStats } from '../control/stats.js';
+import { ExternalEntry } from '../engine/cache.js';
+import { planCommitRequests, type CommitJob } from '../engine/commit-bytes.js';
+import type { CommitOptions } from '../engine/commit.js';
+import { mergeCtBodies } from '../sync/ct-body.js';
+import type { SyncOp } from '../sync/message.js';
+import type { Committer } from './committer.js';
+import type { Logger } from './log.js';
+
+/**
+ * Injector is DisableExternalCache: what the peer sends goes straight into this node's kernel
+ * instead of an external cache (conntrackd's external_inject.c), through the commit thread and
+ * the commit's byte writers. A NEW or UPD becomes a create; when the entry exists (EEXIST) it is
+ * deleted and created once more (conntrackd tries an update first for UPD; the kernel refuses to
+ * change an entry's NAT binding, so for NAT'd entries it ends up deleting and creating too). A DEL
+ * becomes a delete; ENOENT is no failure.
+ *
+ * Messages are batched per turn of the event loop, and while a batch is in the kernel the next
+ * one gathers: the messages for one entry coalesce, the last one deciding (a NEW then a DEL is a
+ * delete, a DEL then a NEW a create), so the kernel ends as the sequence would leave it with one
+ * request per entry. Deletes go first, then entries without a master, then related ones.
+ */
+type Pending = { op: SyncOp; body: string; atMs: number };
+
+export class Injector {
+  private pending = new Map<string, Pending>();
+  private scheduled = false;
+  private running = false;
+  private closed = false;
+  private idleWaiters: (() => void)[] = [];
+  readonly stats = { addOk: 0, addFail: 0, updOk: 0, updFail: 0, delOk: 0, delFail: 0 } satisfies InjectStats;
+
+  constructor(
+    private readonly committer: Committer,
+    private readonly log: Logger,
+    private readonly opts: { readonly tcpWindowTracking: boolean },
+  ) {}
+
+  /** apply takes one data message the protocol delivered (its identity and validated body). */
+  apply(op: SyncOp, key: string, body: string, nowMs: number): void {
+    if (this.closed) return;
+    const prev = this.pending.get(key);
+    const merged = op === 'upd' && prev !== undefined && prev.op !== 'del' ? mergeCtBodies(prev.body, body) : body;
+    // A NEW followed by an UPD is still counted as a creation.
+    this.pending.set(key, { op: op === 'upd' && prev?.op === 'new' ? 'new' : op, body: merged, atMs: nowMs });
+    this.schedule();
+  }
+
+  /** pendingCount is how many entries wait for the next batch. */
+  get pendingCount(): number {
+    return this.pending.size;
+  }
+
+  /** idle resolves once nothing is pending or in the kernel (tests, shutdown). */
+  idle(): Promise<void> {
+    if (!this.running && !this.scheduled && this.pending.size === 0) return Promise.resolve();
+    return new Promise((r) => this.idleWaiters.push(r));
+  }
+
+  /** close drops what is pending; a batch in the kernel finishes (or fails with the commit thread). */
+  close(): void {
+    this.closed = true;
+    this.pending.clear();
+    this.wakeIdle();
+  }
+
+  private schedule(): void {
+    if (this.scheduled || this.running) return;
+    this.scheduled = true;
+    setImmediate(() => {
+      this.scheduled = false;
+      void this.drain();
+    });
+  }
+
+  private async drain(): Promise<void> {
+    if (this.running) return;
+    this.running = true;
+    try {
+      while (this.pending.size > 0 && !this.closed) {
+        const batch = this.pending;
+        this.pending = new Map();
+        await this.runBatch(batch);
+      }
+    } catch (e) {
+      if (!this.closed) this.log.log('error', `inject: ${e instanceof Error ? e.message : String(e)}`);
+    } finally {
+      this.running = false;
+      this.wakeIdle();
+    }
+  }
+
+  private wakeIdle(): void {
+    if (this.running || this.scheduled || (this.pending.size > 0 && !this.closed)) return;
+    const ws = this.idleWaiters;
+    this.idleWaiters = [];
+    for (const w of ws) w();
+  }
+
+  private async runBatch(batch: Map<string, Pending>): Promise<void> {
+    const nowMs = Date.now();
+    const opts: CommitOptions = { nowMs, tcpWindowTracking: this.opts.tcpWindowTracking };
+    const dels: ExternalEntry[] = [];
+    const ups: ExternalEntry[] = [];
+    const opOf = new Map<ExternalEntry, SyncOp>();
+    for (const [key, p] of batch) {
+      const e = new ExternalEntry(key, p.body, p.atMs);
+      opOf.set(e, p.op);
+      (p.op === 'del' ? dels : ups).push(e);
+    }
+    // Deletes first: a create may reuse a deleted entry's tuple.
+    if (dels.length > 0) {
+      const jobs = this.plan(dels, opts);
+      const failures = await this.committer.run('delete', jobs.map((j) => j.writeDelete));
+      let failed = 0;
+      let absent = 0;
+      for (const f of failures) {
+        if (f.code === 'ENOENT') absent++;
+        else {
+          failed++;
+          this.log.log('error', `inject-del: ${f.message}`);
+        }
+      }
+      this.stats.delOk += jobs.length - failed - absent;
+      this.stats.delFail += failed + (dels.length - jobs.length);
+    }
+    if (ups.length === 0) return;
+    const jobs = this.plan(ups, opts);
+    if (jobs.length < ups.length) {
+      const planned = new Set(jobs.map((j) => j.entry));
+      for (const e of ups) if (!planned.has(e)) this.fail(opOf.get(e)!, 'malformed entry left out');
+    }
+    for (const pass of [1, 2] as const) {
+      const part = jobs.filter((j) => j.pass === pass);
+      if (part.length === 0) continue;
+      const failures = await this.committer.run('create', part.map((j) => j.write));
+      const retry: CommitJob<ExternalEntry>[] = [];
+      const bad = new Set<number>();
+      for (const f of failures) {
+        bad.add(f.i);
+        if (f.code === 'EEXIST') retry.push(part[f.i]!);
+        else this.fail(opOf.get(part[f.i]!.entry)!, `${f.message}`);
+      }
+      part.forEach((j, i) => void (bad.has(i) ? undefined : this.ok(opOf.get(j.entry)!)));
+      if (retry.length === 0) continue;
+      // Update-or-recreate: the entry exists, delete it and create it again.
+      await this.committer.run('delete', retry.map((j) => j.writeDelete));
+      const again = await this.committer.run('create', retry.map((j) => j.write));
+      const bad2 = new Set(again.map((f) => f.i));
+      for (const f of again) this.fail(opOf.get(retry[f.i]!.entry)!, f.message);
+      retry.forEach((j, i) => void (bad2.has(i) ? undefined : this.ok(opOf.get(j.entry)!)));
+    }
+  }
+
+  /** plan is planCommitRequests, entry by entry when the batch holds one it cannot plan (it is left out). */
+  private plan(entries: readonly ExternalEntry[], opts: CommitOptions): CommitJob<ExternalEntry>[] {
+    try {
+      return planCommitRequests(entries, opts);
+    } catch {
+      const out: CommitJob<ExternalEntry>[] = [];
+      for (const e of entries) {
+        try {
+          out.push(...planCommitRequests([e], opts));
+        } catch (err) {
+          this.log.log('error', `inject: entry left out: ${err instanceof Error ? err.message : String(err)}`);
+        }
+      }
+      return out.filter((j) => j.pass === 1).concat(out.filter((j) => j.pass === 2));
+    }
+  }
+
+  private ok(op: SyncOp): void {
+    if (op === 'new') this.stats.addOk++;
+    else this.stats.updOk++;
+  }
+
+  private fail(op: SyncOp, message: string): void {
+    if (op === 'new') {
+      this.stats.addFail++;
+      this.log.log('error', `inject-add: ${message}`);
+    } else {
+      this.stats.updFail++;
+      this.log.log('error', `inject-upd: ${message}`);
+    }
+  }
+}
