@@ -15,11 +15,11 @@ export interface SyncLinkSpec {
 }
 
 /**
- * syncConf writes a conntrackd.conf for an FTFW node whose files (log, lock, control socket) live
+ * syncConf writes a conntrackd.conf for a sync node (FTFW unless `mode` says otherwise) whose files (log, lock, control socket) live
  * in `dir`, so that several daemons can run side by side in namespaces: the UNIX socket path is in
  * the filesystem, which namespaces do not isolate.
  */
-export function syncConf(dir: string, link: SyncLinkSpec, extra = '', netlinkBufferSize = 2097152): string {
+export function syncConf(dir: string, link: SyncLinkSpec, extra = '', netlinkBufferSize = 2097152, mode = 'FTFW { }'): string {
   const port = link.port ?? 3780;
   const channel =
     link.kind === 'udp'
@@ -35,7 +35,7 @@ export function syncConf(dir: string, link: SyncLinkSpec, extra = '', netlinkBuf
   NetlinkBufferSizeMaxGrowth ${Math.max(16777216, 2 * netlinkBufferSize)}
 }
 Sync {
-  Mode FTFW { }
+  Mode ${mode}
   ${channel}
   ${extra}
 }
@@ -56,10 +56,11 @@ export class Conntrackd {
     link: SyncLinkSpec,
     extra = '',
     netlinkBufferSize?: number,
+    mode?: string, // the Mode block after `Mode` (default `FTFW { }`), e.g. `NOTRACK { }`
   ) {
     this.dir = mkdtempSync(join(tmpdir(), 'ks-ctd-'));
     this.conf = join(this.dir, 'conntrackd.conf');
-    writeFileSync(this.conf, syncConf(this.dir, link, extra, netlinkBufferSize));
+    writeFileSync(this.conf, syncConf(this.dir, link, extra, netlinkBufferSize, mode));
   }
 
   /** pid of the running daemon (for CPU accounting), if started. */

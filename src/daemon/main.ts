@@ -265,11 +265,11 @@ function snapshot(node: SyncNode, cfg: ConntrackdConfig, kernelFlushes: number):
   const r = node.replicator;
   const live = r.internal.liveSize;
   const rej = r.stats.rejected;
-  const link = node.linkStats();
+  const links = node.linkTable();
   const rejected = Object.values(rej).reduce((a, b) => a + (b ?? 0), 0);
   return {
     mode: 'sync',
-    protocol: 'ftfw',
+    protocol: r.mode,
     internal: { kind: 'cache', ...cacheStats('internal', r.internal.size, live, r.internal.stats) },
     // DisableExternalCache on: the "external inject" counters instead (external_inject.c).
     external: node.injector !== undefined ? { kind: 'inject', ...node.injector.stats } : { kind: 'cache', ...cacheStats('external', r.external.size, r.external.size, r.external.stats) },
@@ -284,29 +284,30 @@ function snapshot(node: SyncNode, cfg: ConntrackdConfig, kernelFlushes: number):
       rcvBadType: rej.SYNC_BAD_TYPE ?? 0,
       rcvTruncated: rej.SYNC_TRUNCATED ?? 0,
       rcvBadSize: rej.SYNC_BAD_SIZE ?? 0,
-      rcvLost: BigInt(r.ftfw.stats.lost),
-      rcvBefore: BigInt(r.ftfw.stats.before),
+      rcvLost: BigInt(r.protocol.stats.lost),
+      rcvBefore: BigInt(r.protocol.stats.before),
     },
     link: {
-      channels: [
-        {
-          kind: link.kind === 'multicast' ? 'multicast' : 'udp',
-          ifname: link.device,
-          status: 'RUNNING',
-          sent: { bytes: BigInt(link.bytesSent), messages: BigInt(link.packetsSent), errors: BigInt(link.errorsSend) },
-          recv: { bytes: BigInt(link.bytesRecv), messages: BigInt(link.packetsRecv), errors: BigInt(link.errorsRecv) },
-        },
-      ],
-      current: 0,
+      channels: links.links.map((l) => ({
+        kind: l.kind,
+        ifname: l.device,
+        status: l.status,
+        sent: { bytes: BigInt(l.stats.bytesSent), messages: BigInt(l.stats.packetsSent), errors: BigInt(l.stats.errorsSend) },
+        recv: { bytes: BigInt(l.stats.bytesRecv), messages: BigInt(l.stats.packetsRecv), errors: BigInt(l.stats.errorsRecv) },
+      })),
+      current: links.current,
     },
     queues: {
-      allocatedNodes: r.ftfw.queued + r.ftfw.awaitingAck,
+      allocatedNodes: r.protocol.queued + r.protocol.awaitingAck,
       queues: [
-        { name: 'txqueue', current: r.ftfw.queued, max: 2147483647, enospc: 0 },
-        { name: 'rsqueue', current: r.ftfw.awaitingAck, max: cfg.sync?.resendQueueSize ?? 0, enospc: r.ftfw.stats.resendOverflow },
+        { name: 'txqueue', current: r.protocol.queued, max: 2147483647, enospc: 0 },
+        // The error queue holds what a TCP link could not send; conntrackd shows it for every link kind.
+        { name: 'errorq', current: 0, max: cfg.sync?.errorQueueLength ?? 128, enospc: 0 },
+        // Only FTFW has a resend queue (notrack-*-s-queue fixtures).
+        ...(r.mode === 'ftfw' ? [{ name: 'rsqueue', current: r.protocol.awaitingAck, max: cfg.sync?.resendQueueSize ?? 0, enospc: r.protocol.stats.resendOverflow }] : []),
       ],
     },
-    rsqueue: [],
+    rsqueue: r.mode === 'ftfw' ? [] : undefined,
     runtime: {
       uptimeSec: node.uptimeSec,
       nlEventsReceived: BigInt(node.counters.eventsReceived),
@@ -385,7 +386,15 @@ async function handle(node: SyncNode, cfg: ConntrackdConfig, code: number, conn:
   const r = node.replicator;
   const internal = (): CtCacheEntry[] => [...r.internal.live()].map((o) => ({ ct: o.ct, activeSinceSec: nowSec - o.sinceSec }));
   // DisableExternalCache on: `-e` shows nothing, as conntrackd's external_inject dump.
-  const external = (): CtCacheEntry[] => (node.injector !== undefined ? [] : [...r.external.values()]).map((e) => ({ ct: e.ct, activeSinceSec: nowSec - Math.floor(e.receivedAtMs / 1000) }));
+  // ALARM: external entries expire CacheTimeout seconds after their last refresh ("[expires in Ns]").
+  const cacheTimeoutMs = r.mode === 'alarm' ? (cfg.sync?.cacheTimeoutSec ?? 180) * 1000 : undefined;
+  const nowMs = Date.now();
+  const external = (): CtCacheEntry[] =>
+    (node.injector !== undefined ? [] : [...r.external.values()]).map((e) => ({
+      ct: e.ct,
+      activeSinceSec: nowSec - Math.floor(e.receivedAtMs / 1000),
+      expiresInSec: cacheTimeoutMs === undefined ? undefined : Math.max(0, (e.receivedAtMs + cacheTimeoutMs - nowMs) / 1000),
+    }));
   switch (code) {
     case CTL.CT_DUMP_INTERNAL:
     case CTL.CT_DUMP_INT_XML:

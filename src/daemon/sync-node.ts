@@ -15,7 +15,8 @@ import type { EventGroup } from '../ctnetlink/events.js';
 import { NFNL_SUBSYS } from '../ctnetlink/consts.js';
 import { nfSubsys } from '../ctnetlink/nfgenmsg.js';
 import { compileFilter } from '../engine/filter.js';
-import { openChannel, type SyncChannel } from '../sync/channel.js';
+import type { LinkStats } from '../sync/channel.js';
+import { Links, type LinkView } from './links.js';
 import type { Logger } from './log.js';
 
 /**
@@ -76,7 +77,7 @@ export class SyncNode {
   private constructor(
     private readonly cfg: ConntrackdConfig,
     private readonly sync: SyncConfig,
-    private readonly channel: SyncChannel,
+    private readonly channel: Links,
     private readonly log: Logger,
     opts: SyncNodeOptions,
     committer: Committer,
@@ -96,6 +97,9 @@ export class SyncNode {
         initialSeq: Math.floor(Date.now() / 1000) >>> 0, // time(NULL), as conntrackd
         filter: compileFilter(cfg.general.filter), // General { Filter }, both `From` kinds in user space
         expectations: expectationSettings(sync),
+        mode: sync.protocol,
+        refreshTimeSec: sync.refreshTimeSec,
+        cacheTimeoutSec: sync.cacheTimeoutSec,
       },
       this.injectPort(sync, committer, log),
     );
@@ -136,9 +140,7 @@ export class SyncNode {
   static async start(cfg: ConntrackdConfig, log: Logger, opts: SyncNodeOptions = {}): Promise<SyncNode> {
     const sync = cfg.sync;
     if (sync === undefined) throw new Error('no Sync section: nothing to replicate');
-    const chCfg = sync.channels[sync.defaultChannel];
-    if (chCfg === undefined || chCfg.kind === 'tcp') throw new Error('the default dedicated link must be UDP or Multicast');
-    const channel = await openChannel(chCfg, opts.netns !== undefined ? { netns: opts.netns } : {});
+    const channel = await Links.open(sync, log, opts.netns !== undefined ? { netns: opts.netns } : {});
     let committer: Committer;
     try {
       committer = await Committer.start(opts.netns);
@@ -156,9 +158,15 @@ export class SyncNode {
       throw e;
     }
     channel.onDatagram((d) => {
-      node.replicator.onDatagram(d, Date.now());
+      const r = node.replicator;
+      // NOTRACK delivers old sequence numbers too: only FTFW drops them.
+      const taken = (): number => r.stats.messagesReceived - (r.mode === 'ftfw' ? r.protocol.stats.before : 0) - r.protocol.stats.badControl;
+      const seen = taken();
+      r.onDatagram(d, Date.now());
       node.reportRefusals();
       node.scheduleTransmit();
+      // A message FTFW took (not rejected, not an old sequence number, not a bad range) makes this link current (§2.12).
+      return taken() > seen;
     });
     channel.onError((e) => log.log('warning', `dedicated link: ${e.message}`));
     if (node.events !== undefined) void node.eventLoop();
@@ -167,6 +175,7 @@ export class SyncNode {
       node.armPoll(cfg.general.pollSecs ?? 1);
     }
     node.armAlive();
+    if (node.replicator.alarm !== undefined) node.armAlarmTick();
     if (sync.startupResync) node.requestResync();
     return node;
   }
@@ -307,9 +316,14 @@ export class SyncNode {
     return this.events?.rcvbuf() ?? 0;
   }
 
-  /** linkStats are the dedicated link's counters. */
-  linkStats(): ReturnType<SyncChannel['stats']> & { device: string; kind: string } {
+  /** linkStats are the current dedicated link's counters. */
+  linkStats(): LinkStats & { device: string; kind: string } {
     return { ...this.channel.stats(), device: this.channel.device, kind: this.channel.kind };
+  }
+
+  /** linkTable is every dedicated link in configuration order and the index of the current one (`-s link`). */
+  linkTable(): { links: LinkView[]; current: number } {
+    return { links: this.channel.views(), current: this.channel.current };
   }
 
   /** stop closes everything (idempotent). */
@@ -317,6 +331,7 @@ export class SyncNode {
     if (this.stopped) return;
     this.stopped = true;
     clearTimeout(this.aliveTimer);
+    clearInterval(this.alarmTick);
     clearTimeout(this.overrunTimer);
     clearTimeout(this.pollTimer);
     this.events?.close();
@@ -583,10 +598,19 @@ export class SyncNode {
       }
     };
     const since = performance.now() - this.lastTransmitHr;
-    if (since >= TRANSMIT_COALESCE_MS || this.replicator.ftfw.queued >= TRANSMIT_FULL) queueMicrotask(run);
+    if (since >= TRANSMIT_COALESCE_MS || this.replicator.protocol.queued >= TRANSMIT_FULL) queueMicrotask(run);
     else setTimeout(run, TRANSMIT_COALESCE_MS - since);
   }
   private lastTransmitHr = -Infinity;
+
+  /** armAlarmTick runs ALARM's clock: refresh timers and external-cache expiry (Replicator.onAlarmTick). */
+  private armAlarmTick(): void {
+    this.alarmTick = setInterval(() => {
+      if (this.stopped) return;
+      if (this.replicator.onAlarmTick(Date.now()) > 0) this.scheduleTransmit();
+    }, ALARM_TICK_MS);
+  }
+  private alarmTick: NodeJS.Timeout | undefined;
 
   /** armAlive runs the alive timer: one second after the last transmit pass (§3.1.4). */
   private armAlive(): void {
@@ -601,6 +625,9 @@ export class SyncNode {
     }, due);
   }
 }
+
+/** ALARM_TICK_MS is how often ALARM's timers are looked at (their slots are 200 ms, alarm.ts). */
+const ALARM_TICK_MS = 200;
 
 /** EXP_GROUPS are the expectation event groups conntrackd joins with ExpectationSync on. */
 const EXP_GROUPS: readonly EventGroup[] = ['exp-new', 'exp-update', 'exp-destroy'];

@@ -52,7 +52,7 @@ export class CacheObject extends FtfwNode<CacheObject> {
      * "[active since Ns]"); seconds fit a small integer, where milliseconds would take a boxed
      * number per entry.
      */
-    readonly sinceSec: number,
+    public sinceSec: number,
   ) {
     super(undefined, undefined);
     this.obj = this;
@@ -163,11 +163,20 @@ export class InternalCache {
     }
     const family: Family = p[start] === AF_INET6 ? 'ipv6' : 'ipv4';
     // Counters, use, id and timestamps are dropped: the wire does not carry them and no output shows them.
-    if (existing !== undefined && !(kind === 'new' && existing.status === 'dead')) {
-      existing.attrs = kind === 'new' ? compactCt(p, attrs, end) : compactCt(p, attrs, end, existing.attrs);
+    // As conntrackd's sync-mode.c: NEW replaces the entry (a NEW message), UPDATE of a live one
+    // merges (an UPD); anything that makes an entry anew — an UPDATE or a dump of an unknown or dead
+    // one — is NEW, so a bulk or refresh of it goes out as CT_NEW. A dead entry comes back to life
+    // in place: FTFW's queue then holds one object per tuple, whose next message (a DEL not yet
+    // sent or acknowledged) becomes that NEW — never a late DEL after it.
+    if (existing !== undefined) {
+      const revived = existing.status === 'dead';
+      existing.attrs = kind === 'new' || revived ? compactCt(p, attrs, end) : compactCt(p, attrs, end, existing.attrs);
       existing.family = family;
-      if (existing.status === 'dead') this.liveCount++;
-      existing.status = kind === 'new' ? 'new' : 'alive';
+      if (revived) {
+        this.liveCount++;
+        existing.sinceSec = Math.floor(nowMs / 1000);
+      }
+      existing.status = kind === 'new' || revived ? 'new' : 'alive';
       this.stats.updated++;
       return existing;
     }
@@ -175,7 +184,7 @@ export class InternalCache {
       this.stats.refusedOverLimit++;
       return undefined;
     }
-    const obj = new CacheObject(key, family, compactCt(p, attrs, end), kind === 'new' ? 'new' : 'alive', Math.floor(nowMs / 1000));
+    const obj = new CacheObject(key, family, compactCt(p, attrs, end), 'new', Math.floor(nowMs / 1000));
     this.objects.set(key, obj);
     this.liveCount++;
     this.stats.added++;

@@ -65,8 +65,9 @@ export interface FtfwStats {
 
 type Control = { readonly kind: 'ack' | 'nack'; readonly from: number; readonly to: number } | { readonly kind: 'resync' | 'alive' };
 
-const NONE = 0;
-const TX = 1;
+/** Queue ids of FtfwNode.queue (NOTRACK's transmit queue, notrack.ts, uses NONE and TX too). */
+export const NONE = 0;
+export const TX = 1;
 const RS = 2;
 
 /**
@@ -97,7 +98,7 @@ export interface FtfwCarrier<T> {
 }
 
 /** List is a FIFO of nodes (head = oldest). */
-class List<T> {
+export class List<T> {
   head: FtfwNode<T> | undefined = undefined;
   tail: FtfwNode<T> | undefined = undefined;
   size = 0;

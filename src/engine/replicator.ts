@@ -7,9 +7,12 @@ import { ExternalCache, InternalCache, payloadOf, sendsEvent, type CacheObject, 
 import { ExpObject, ExternalExpCache, InternalExpCache, type ExpSettings, type SyncObject } from './exp-cache.js';
 import type { CtFilter } from './filter.js';
 import { Ftfw, type RxHeader, type TxEmit } from './ftfw.js';
+import { Alarm } from './alarm.js';
+import { Notrack } from './notrack.js';
+import type { ReplicationProtocol } from './protocol.js';
 
 /**
- * Replicator is one node's replication logic in FTFW mode, pure: kernel events feed the internal
+ * Replicator is one node's replication logic in FTFW, NOTRACK or ALARM mode (protocol.ts), pure: kernel events feed the internal
  * cache and are queued for the peer; received datagrams go through FTFW's sequence rules into the
  * external cache. I/O is two ports: `send` (datagrams for the current channel) and the caller,
  * who calls transmit() after a batch of events and onAliveTimer() one second after a transmit.
@@ -26,7 +29,13 @@ export interface ReplicatorConfig {
   readonly initialSeq: number; // time(NULL) at start, as conntrackd
   readonly filter?: CtFilter | undefined; // General { Filter } (compileFilter); applied to events, dumps and resyncs
   readonly expectations?: ExpSettings | undefined; // ExpectationSync on (undefined: off)
+  readonly mode?: ReplicationMode | undefined; // Sync { Mode }; default FTFW (ackWindow and resendQueueSize are FTFW's)
+  readonly refreshTimeSec?: number | undefined; // ALARM's RefreshTime (default 60)
+  readonly cacheTimeoutSec?: number | undefined; // ALARM's CacheTimeout (default 180): external entries not refreshed for that long go
+  readonly random?: (() => number) | undefined; // ALARM's timer draws (default Math.random)
 }
+
+export type ReplicationMode = 'ftfw' | 'notrack' | 'alarm';
 
 export interface ReplicatorPorts {
   /** send hands datagrams to the current dedicated link. */
@@ -52,7 +61,11 @@ const OP_OF: Readonly<Record<CacheObject['status'], SyncOp>> = { new: 'new', ali
 export class Replicator {
   readonly internal: InternalCache;
   readonly external: ExternalCache;
-  readonly ftfw: Ftfw<SyncObject>;
+  /** The Mode's state machine: Ftfw, or Notrack (no ACK, no resend queue). */
+  readonly protocol: ReplicationProtocol<SyncObject>;
+  readonly mode: ReplicationMode;
+  /** ALARM's refresh timers (the protocol itself in that mode; undefined otherwise). */
+  readonly alarm: Alarm<SyncObject> | undefined;
   /**
    * The expectation caches (ExpectationSync, exp-cache.ts). Received EXP messages always go to
    * externalExp, as in conntrackd; the internal one is fed only when expectation sync is on.
@@ -75,7 +88,19 @@ export class Replicator {
     this.packer = new DatagramPacker(cfg.mtu, cfg.overhead, (d) => this.outbox.push(d));
     this.internalExp = new InternalExpCache(cfg.hashLimit, cfg.expectations ?? { helpers: undefined }, (k) => this.internal.get(k) !== undefined);
     this.externalExp = new ExternalExpCache(cfg.hashLimit);
-    this.ftfw = new Ftfw<SyncObject>({ ackWindow: cfg.ackWindow, resendQueueSize: cfg.resendQueueSize, initialSeq: cfg.initialSeq });
+    this.mode = cfg.mode ?? 'ftfw';
+    this.alarm = this.mode === 'alarm' ? new Alarm<SyncObject>({ initialSeq: cfg.initialSeq, refreshTimeSec: cfg.refreshTimeSec ?? 60, random: cfg.random }) : undefined;
+    this.protocol =
+      this.alarm ??
+      (this.mode === 'notrack'
+        ? new Notrack<SyncObject>({ initialSeq: cfg.initialSeq })
+        : new Ftfw<SyncObject>({ ackWindow: cfg.ackWindow, resendQueueSize: cfg.resendQueueSize, initialSeq: cfg.initialSeq }));
+  }
+
+  /** ftfw is the protocol as FTFW's state machine (HELLO state, tests); throws in another mode. */
+  get ftfw(): Ftfw<SyncObject> {
+    if (!(this.protocol instanceof Ftfw)) throw new Error(`Mode ${this.mode.toUpperCase()} has no FTFW state`);
+    return this.protocol;
   }
 
   /** onKernelEvent is onKernelMessage for a decoded event (tests, tools). */
@@ -92,8 +117,9 @@ export class Replicator {
   onKernelMessage(kind: 'new' | 'update' | 'destroy', b: Uint8Array, start: number, end: number, origin: KernelEventOrigin = 'other', nowMs = 0): void {
     const obj = this.internal.onKernelBytes(kind, b, start, end, origin, nowMs);
     if (obj === undefined) return;
+    if (this.alarm !== undefined) this.touch(obj, nowMs);
     if (obj.status === 'dead') this.dead.add(obj);
-    if (sendsEvent(kind, origin)) this.ftfw.enqueue(obj);
+    if (sendsEvent(kind, origin)) this.protocol.enqueue(obj);
     else this.releaseIfUnheld(obj);
   }
 
@@ -103,18 +129,24 @@ export class Replicator {
    */
   populate(dump: Iterable<Conntrack | KernelPayload>, nowMs = 0): number {
     let n = 0;
-    for (const ct of dump) if (this.internal.onKernelEvent('update', ct, 'other', nowMs) !== undefined) n++;
+    for (const ct of dump) {
+      const o = this.internal.onKernelEvent('update', ct, 'other', nowMs);
+      if (o === undefined) continue;
+      n++;
+      if (this.alarm !== undefined) this.touch(o, nowMs);
+    }
     return n;
   }
 
   /** resyncInternal reloads the internal cache after lost events (netlink overrun): every difference is queued, vanished entries become DEL. */
   resyncInternal(dump: Iterable<Conntrack | KernelPayload>, nowMs = 0): { added: number; changed: number; gone: number } {
     const r = this.internal.resync(dump, nowMs);
-    for (const o of r.added) this.ftfw.enqueue(o);
-    for (const o of r.changed) this.ftfw.enqueue(o);
+    if (this.alarm !== undefined) for (const l of [r.added, r.changed, r.gone]) for (const o of l) this.touch(o, nowMs);
+    for (const o of r.added) this.protocol.enqueue(o);
+    for (const o of r.changed) this.protocol.enqueue(o);
     for (const o of r.gone) {
       this.dead.add(o);
-      this.ftfw.enqueue(o);
+      this.protocol.enqueue(o);
     }
     return { added: r.added.length, changed: r.changed.length, gone: r.gone.length };
   }
@@ -124,6 +156,7 @@ export class Replicator {
     for (const o of [...this.internal.values()]) {
       if (o.status === 'dead') continue;
       this.internal.kill(o);
+      this.alarm?.disarm(o);
       this.dead.add(o);
       this.releaseIfUnheld(o);
     }
@@ -131,9 +164,10 @@ export class Replicator {
 
   /** bulk queues every internal-cache object for the peer (`-B`, or a peer's RESYNC request), conntrack entries then expectations. */
   bulk(): void {
+    if (this.alarm !== undefined) return; // ALARM has no bulk: its refresh timers resend everything
     this.stats.bulkSends++;
-    for (const o of this.internal.values()) this.ftfw.enqueue(o);
-    for (const o of this.internalExp.values()) this.ftfw.enqueue(o);
+    for (const o of this.internal.values()) this.protocol.enqueue(o);
+    for (const o of this.internalExp.values()) this.protocol.enqueue(o);
   }
 
   /**
@@ -143,15 +177,21 @@ export class Replicator {
   onKernelExp(kind: 'new' | 'update' | 'destroy', exp: Expectation, origin: KernelEventOrigin = 'other', nowMs = 0): void {
     const obj = this.internalExp.onKernelEvent(kind, exp, origin, nowMs);
     if (obj === undefined) return;
+    if (this.alarm !== undefined) this.touch(obj, nowMs);
     if (obj.status === 'dead') this.deadExp.add(obj);
-    if (sendsEvent(kind, origin)) this.ftfw.enqueue(obj);
+    if (sendsEvent(kind, origin)) this.protocol.enqueue(obj);
     else this.releaseExpIfUnheld(obj);
   }
 
   /** populateExp update-or-creates the internal expectation cache from a kernel dump, sending nothing (start-up, `-R`). */
   populateExp(dump: Iterable<Expectation>, nowMs = 0): number {
     let n = 0;
-    for (const e of dump) if (this.internalExp.onKernelEvent('update', e, 'other', nowMs) !== undefined) n++;
+    for (const e of dump) {
+      const o = this.internalExp.onKernelEvent('update', e, 'other', nowMs);
+      if (o === undefined) continue;
+      n++;
+      if (this.alarm !== undefined) this.touch(o, nowMs);
+    }
     return n;
   }
 
@@ -159,21 +199,47 @@ export class Replicator {
   flushInternalExp(): void {
     for (const o of [...this.internalExp.values()]) {
       this.internalExp.kill(o);
+      this.alarm?.disarm(o);
       this.deadExp.add(o);
       this.releaseExpIfUnheld(o);
     }
   }
 
   private releaseExpIfUnheld(o: ExpObject): void {
-    if (o.status === 'dead' && !this.ftfw.holds(o)) {
+    if (o.status === 'dead' && !this.protocol.holds(o)) {
       this.internalExp.release(o);
       this.deadExp.delete(o);
     }
   }
 
+  /** touch (re)arms a live object's ALARM refresh timer, or stops a dead one's (cache_alarm_update/destroy). */
+  private touch(o: SyncObject, nowMs: number): void {
+    if (o.status === 'dead') this.alarm!.disarm(o);
+    else this.alarm!.arm(o, nowMs);
+  }
+
+  /**
+   * onAlarmTick runs ALARM's clock (sync-node calls it every few hundred ms): objects whose
+   * refresh timer expired are queued (call transmit() afterwards), and external entries not
+   * refreshed for CacheTimeout seconds are removed. Returns how many objects were queued.
+   */
+  onAlarmTick(nowMs: number): number {
+    if (this.alarm === undefined) return 0;
+    const n = this.alarm.onTimer(nowMs);
+    if (nowMs - this.lastExpiryScanMs < 1000) return n; // a scan of the external cache per second
+    this.lastExpiryScanMs = nowMs;
+    const oldest = nowMs - (this.cfg.cacheTimeoutSec ?? 180) * 1000;
+    let stale: string[] | undefined;
+    for (const e of this.external.values()) if (e.receivedAtMs <= oldest) (stale ??= []).push(e.key);
+    if (stale !== undefined) for (const k of stale) this.external.applyBody('del', k, '', nowMs);
+    return n;
+  }
+
+  private lastExpiryScanMs = -Infinity;
+
   /** requestResync asks the peer for its whole table (`-n`). */
   requestResync(): void {
-    this.ftfw.requestResync();
+    this.protocol.requestResync();
   }
 
   /**
@@ -183,11 +249,11 @@ export class Replicator {
    */
   onDatagram(bytes: Uint8Array, nowMs: number): void {
     this.stats.datagramsReceived++;
-    const d = decodeDatagramLazy(bytes, { mode: 'ftfw' });
+    const d = decodeDatagramLazy(bytes, { mode: this.mode });
     for (const e of d.errors) this.stats.rejected[e.reason] = (this.stats.rejected[e.reason] ?? 0) + 1;
     for (const m of d.messages) {
       this.stats.messagesReceived++;
-      const verdict = this.ftfw.onReceive(rxHeader(m));
+      const verdict = this.protocol.onReceive(rxHeader(m));
       if (verdict === 'deliver' && m.kind === 'ct-raw') this.deliverCt(m.op, m.key, m.body, nowMs);
       else if (verdict === 'deliver' && m.kind === 'exp') this.externalExp.apply(m.op, m.exp, nowMs);
       else if (verdict === 'resync') {
@@ -207,19 +273,21 @@ export class Replicator {
 
   /** transmit sends what is queued, in as few datagrams as the MTU allows; returns how many messages went out. */
   transmit(): number {
-    const n = this.ftfw.transmitEach(this.emit);
+    const n = this.protocol.transmitEach(this.emit);
     this.packer.flush();
     if (this.outbox.length > 0) {
       const ds = this.outbox;
       this.outbox = [];
       this.ports.send(ds);
     }
+    // Without ACKs, what was sent is no longer held: DEAD objects can go now.
+    if (this.mode !== 'ftfw' && n > 0) this.sweepAllDead();
     return n;
   }
 
   /** onAliveTimer runs one second after the last transmit: a pending ACK or an ALIVE goes out. */
   onAliveTimer(): void {
-    this.ftfw.onAliveTimer();
+    this.protocol.onAliveTimer();
     this.transmit();
   }
 
@@ -250,14 +318,22 @@ export class Replicator {
   };
 
   private releaseIfUnheld(o: CacheObject): void {
-    if (o.status === 'dead' && !this.ftfw.holds(o)) {
+    if (o.status === 'dead' && !this.protocol.holds(o)) {
       this.internal.release(o);
       this.dead.delete(o);
     }
   }
 
   private sweepDead(): void {
-    for (const o of this.dead) this.releaseIfUnheld(o);
+    for (const o of this.dead) {
+      if (o.status !== 'dead') this.dead.delete(o); // brought back to life by a later event
+      else this.releaseIfUnheld(o);
+    }
+  }
+
+  private sweepAllDead(): void {
+    if (this.dead.size > 0) this.sweepDead();
+    if (this.deadExp.size > 0) for (const o of this.deadExp) this.releaseExpIfUnheld(o);
   }
 }
 

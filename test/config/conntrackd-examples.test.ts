@@ -128,15 +128,9 @@ describe('conntrack-tools example configurations (seed 004), parsed unchanged', 
     const expected: Record<ExampleFile, string[]> = {
       'doc/sync/ftfw/conntrackd.conf': [],
       'doc/sync/ftfw/conntrackd.conf.orig': [],
-      'doc/sync/alarm/conntrackd.conf': [
-        'doc/sync/alarm/conntrackd.conf:5:2: not supported yet: Mode ALARM',
-      ],
-      'doc/sync/alarm/conntrackd.conf.orig': [
-        'doc/sync/alarm/conntrackd.conf.orig:5:2: not supported yet: Mode ALARM',
-      ],
-      'doc/sync/notrack/conntrackd.conf': [
-        'doc/sync/notrack/conntrackd.conf:5:2: not supported yet: Mode NOTRACK',
-      ],
+      'doc/sync/alarm/conntrackd.conf': [],
+      'doc/sync/alarm/conntrackd.conf.orig': [],
+      'doc/sync/notrack/conntrackd.conf': [],
       'doc/stats/conntrackd.conf': [],
       'doc/stats/conntrackd.conf.orig': [],
     };

@@ -58,7 +58,7 @@ describe('internal cache', () => {
     assert.deepEqual([sendsEvent('destroy', 'flush'), sendsEvent('update', 'flush'), sendsEvent('destroy', 'commit')], [false, true, false]);
     assert.equal(c.onKernelEvent('new', entry(2), 'inject'), undefined);
     assert.equal(c.find(entry(2)), undefined);
-    assert.equal(c.onKernelEvent('update', entry(3))?.status, 'alive', 'an UPDATE for an unknown entry creates it');
+    assert.equal(c.onKernelEvent('update', entry(3))?.status, 'new', 'an UPDATE for an unknown entry creates it, as NEW (conntrackd: cache_update_force)');
   });
 
   it('refuses new entries past HashLimit and counts them, still updating known ones', () => {
@@ -70,14 +70,17 @@ describe('internal cache', () => {
     assert.equal(c.onKernelEvent('update', entry(2, { mark: 4 }))?.ct.mark, 4);
   });
 
-  it('a NEW for the tuple of a dead object starts a new object; the dead one stays until released', () => {
-    const c = new InternalCache(10);
-    const old = c.onKernelEvent('new', entry(1))!;
-    c.onKernelEvent('destroy', entry(1));
-    const fresh = c.onKernelEvent('new', entry(1))!;
-    assert.notEqual(fresh, old);
-    c.release(old); // the protocol sent the old DEL: releasing it must not drop the new entry
-    assert.equal(c.find(entry(1)), fresh);
+  it('an event for the tuple of a dead object brings it back in place, NEW, with its fresh state only', () => {
+    for (const kind of ['new', 'update'] as const) {
+      const c = new InternalCache(10);
+      const old = c.onKernelEvent('new', entry(1, { mark: 7 }))!;
+      c.onKernelEvent('destroy', entry(1));
+      const back = c.onKernelEvent(kind, entry(1))!;
+      assert.equal(back, old, 'one object per tuple: a queued DEL of it becomes this NEW');
+      assert.deepEqual([back.status, back.ct.mark, c.liveSize], ['new', undefined, 1], kind);
+      c.release(back); // not dead: nothing to release
+      assert.equal(c.find(entry(1)), back);
+    }
   });
 
   it('resyncs from a dump: new and changed entries come back, missing ones turn dead', () => {

@@ -12,7 +12,8 @@ import type { ConntrackdConfig } from './types.js';
  * Supported today: General (UNIX, LockFile, LogFile, Syslog, HashSize, HashLimit, the Netlink* options,
  * EventIterationLimit, PollSecs, Scheduler, Filter, Systemd; Nice is accepted and ignored with a warning, as conntrackd
  * 1.4.7 does), Sync with Mode FTFW (ResendQueueSize, ACKWindowSize, CommitTimeout, PurgeTimeout, StartupResync,
- * DisableExternalCache) over UDP or Multicast links, IPv4 and IPv6;
+ * DisableExternalCache), Mode NOTRACK (the same without the FTFW options; not DisableInternalCache) or Mode ALARM
+ * (RefreshTime, CacheTimeout, CommitTimeout, PurgeTimeout) over UDP or Multicast links (up to 4: redundant links), IPv4 and IPv6;
  * Stats (LogFile, Syslog: flow logging).
  */
 interface Unsupported {
@@ -25,8 +26,6 @@ const when = (cond: boolean | undefined, loc: SourceLoc | undefined): (SourceLoc
 /** NOT_YET_SUPPORTED is the table; the order is irrelevant (results are sorted by position). */
 export const NOT_YET_SUPPORTED: readonly Unsupported[] = [
   { keyword: 'Helper', find: (c) => [c.helper?.loc] },
-  { keyword: 'Mode ALARM', find: (c) => when(c.sync?.protocol === 'alarm', c.sync?.at.protocol) },
-  { keyword: 'Mode NOTRACK', find: (c) => when(c.sync?.protocol === 'notrack', c.sync?.at.protocol) },
   { keyword: 'TCP', find: (c) => (c.sync?.channels ?? []).filter((ch) => ch.kind === 'tcp').map((ch) => ch.loc) },
   { keyword: 'TCPWindowTracking on', find: (c) => when(c.sync?.tcpWindowTracking, c.sync?.at.tcpWindowTracking) },
   { keyword: 'DisableInternalCache on', find: (c) => when(c.sync?.disableInternalCache, c.sync?.at.disableInternalCache) },

@@ -1,0 +1,26 @@
+import type { FtfwStats, RxHeader, RxVerdict, TxEmit } from './ftfw.js';
+
+/**
+ * ReplicationProtocol is what the Replicator needs of a Mode (FTFW, NOTRACK): a transmit queue of
+ * objects serialised at transmit time, the receive rules, and the one-second alive timer. Ftfw
+ * (ftfw.ts) and Notrack (notrack.ts) implement it; one process runs one of them.
+ */
+export interface ReplicationProtocol<T> {
+  /** The counters `-s` shows (FTFW's; a mode without resend queue leaves those at 0). */
+  readonly stats: FtfwStats;
+  /** queued is how many messages wait to be sent; awaitingAck how many wait for an ACK (0 without ACKs). */
+  readonly queued: number;
+  readonly awaitingAck: number;
+  /** enqueue schedules an object to be sent (its state at transmit time), at most once per queue. */
+  enqueue(obj: T): void;
+  /** holds tells whether the protocol still needs the object (queued, or awaiting an ACK). */
+  holds(obj: T): boolean;
+  /** requestResync queues a RESYNC control message (`-n`). */
+  requestResync(): void;
+  /** transmitEach hands every queued message to `emit`, in order; returns how many. */
+  transmitEach(emit: TxEmit<T>): number;
+  /** onAliveTimer runs one second after the last transmit pass (call transmit afterwards). */
+  onAliveTimer(): void;
+  /** onReceive applies the mode's receive rules to one message the codec accepted. */
+  onReceive(h: RxHeader): RxVerdict;
+}
