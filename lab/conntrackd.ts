@@ -6,12 +6,12 @@ import type { Netns } from './netns.js';
 
 /** SyncLinkSpec describes one node's end of an FTFW dedicated link. */
 export interface SyncLinkSpec {
-  readonly kind: 'udp' | 'multicast';
+  readonly kind: 'udp' | 'multicast' | 'tcp';
   readonly self: string; // this node's address on the link
   readonly peer: string; // the other node's address (UDP)
   readonly device: string;
   readonly group?: string; // multicast group (default 225.0.0.50)
-  readonly port?: number; // UDP port / multicast Group (default 3780)
+  readonly port?: number; // UDP/TCP port / multicast Group (default 3780)
 }
 
 /**
@@ -22,8 +22,8 @@ export interface SyncLinkSpec {
 export function syncConf(dir: string, link: SyncLinkSpec, extra = '', netlinkBufferSize = 2097152, mode = 'FTFW { }'): string {
   const port = link.port ?? 3780;
   const channel =
-    link.kind === 'udp'
-      ? `UDP {\n    IPv4_address ${link.self}\n    IPv4_Destination_Address ${link.peer}\n    Port ${port}\n    Interface ${link.device}\n  }`
+    link.kind === 'udp' || link.kind === 'tcp'
+      ? `${link.kind === 'udp' ? 'UDP' : 'TCP'} {\n    IPv4_address ${link.self}\n    IPv4_Destination_Address ${link.peer}\n    Port ${port}\n    Interface ${link.device}\n  }`
       : `Multicast {\n    IPv4_address ${link.group ?? '225.0.0.50'}\n    Group ${port}\n    IPv4_interface ${link.self}\n    Interface ${link.device}\n  }`;
   return `General {
   HashSize 8192

@@ -1,11 +1,13 @@
-import type { Channel, SyncConfig } from '../config/conntrackd/types.js';
+import type { SyncConfig } from '../config/conntrackd/types.js';
 import { NETLINK, NLM_F } from '../netlink/consts.js';
 import { NetlinkConn } from '../netlink/conn.js';
 import type { NlMessage } from '../netlink/message.js';
 import { AF } from '../native/socket.js';
 import { openChannel, type DatagramSource, type LinkStats, type SyncChannel } from '../sync/channel.js';
+import { openTcpChannel, type TcpConnections } from '../sync/tcp-channel.js';
 import { Reader } from '../wire/reader.js';
 import { Writer } from '../wire/writer.js';
+import type { ChannelStats } from '../control/stats.js';
 import type { Logger } from './log.js';
 
 /**
@@ -41,10 +43,23 @@ export function linkStatus(flags: number): LinkStatus {
 
 /** LinkView is one channel as `-s link` shows it. */
 export interface LinkView {
-  readonly kind: 'multicast' | 'udp';
+  readonly kind: 'multicast' | 'udp' | 'tcp';
   readonly device: string;
   readonly status: LinkStatus;
   readonly stats: LinkStats;
+  /** TCP links: whether the server side has a peer and the client side is connected (`-s`). */
+  readonly tcp?: TcpConnections;
+}
+
+/** channelStats turns a link's view into the control protocol's figures (`-s`, `-s link`). */
+export function channelStats(l: LinkView): ChannelStats {
+  const base = {
+    ifname: l.device,
+    status: l.status,
+    sent: { bytes: BigInt(l.stats.bytesSent), messages: BigInt(l.stats.packetsSent), errors: BigInt(l.stats.errorsSend) },
+    recv: { bytes: BigInt(l.stats.bytesRecv), messages: BigInt(l.stats.packetsRecv), errors: BigInt(l.stats.errorsRecv) },
+  };
+  return l.kind === 'tcp' ? { ...base, kind: l.kind, serverConnected: l.tcp?.server ?? false, clientConnected: l.tcp?.client ?? false } : { ...base, kind: l.kind };
 }
 
 /**
@@ -101,7 +116,7 @@ export class Links {
   }
 
   /**
-   * open opens every channel of `sync` (all UDP or all Multicast) and the link watcher, in
+   * open opens every channel of `sync` (all UDP, all Multicast or all TCP) and the link watcher, in
    * `netns` when given. A channel that fails closes the ones already open.
    */
   static async open(sync: SyncConfig, log: Logger, opts: { netns?: string } = {}): Promise<Links> {
@@ -110,8 +125,7 @@ export class Links {
     let watcher: NetlinkConn | undefined;
     try {
       for (const cfg of sync.channels) {
-        if (cfg.kind === 'tcp') throw new Error(`TCP dedicated links are not supported yet (${where(cfg)})`);
-        opened.push(await openChannel(cfg, ns));
+        opened.push(cfg.kind === 'tcp' ? await openTcpChannel(cfg, { ...ns, errorQueueLength: sync.errorQueueLength }) : await openChannel(cfg, ns));
       }
       if (opened.length === 0) throw new Error('no dedicated link configured');
       // Join the link group before reading the flags: changes in between wait in the socket and
@@ -144,7 +158,7 @@ export class Links {
     return this.active.device;
   }
 
-  get kind(): 'multicast' | 'udp' {
+  get kind(): 'multicast' | 'udp' | 'tcp' {
     return this.active.kind;
   }
 
@@ -172,7 +186,10 @@ export class Links {
 
   /** views are every link in configuration order, with its interface's status (`-s link`). */
   views(): LinkView[] {
-    return this.channels.map((c) => ({ kind: c.kind, device: c.device, status: linkStatus(this.flags.get(c.ifindex) ?? 0), stats: c.stats() }));
+    return this.channels.map((c) => {
+      const view = { kind: c.kind, device: c.device, status: linkStatus(this.flags.get(c.ifindex) ?? 0), stats: c.stats() };
+      return c.connections !== undefined ? { ...view, tcp: c.connections() } : view;
+    });
   }
 
   close(): Promise<void> {
@@ -221,8 +238,4 @@ export class Links {
     }
     this.log.log('error', 'no dedicated links available!');
   }
-}
-
-function where(cfg: Channel): string {
-  return `${cfg.loc.line}:${cfg.loc.col}`;
 }

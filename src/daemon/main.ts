@@ -17,6 +17,7 @@ import { applyPrioritySettings } from './priority.js';
 import { SdNotifier, watchdogSetting } from './sd-notify.js';
 import { KernelPurge } from './purge.js';
 import { SyncNode } from './sync-node.js';
+import { channelStats } from './links.js';
 import { handleStatsRequest } from './stats-control.js';
 import { StatsNode } from './stats-node.js';
 
@@ -288,13 +289,7 @@ function snapshot(node: SyncNode, cfg: ConntrackdConfig, kernelFlushes: number):
       rcvBefore: BigInt(r.protocol.stats.before),
     },
     link: {
-      channels: links.links.map((l) => ({
-        kind: l.kind,
-        ifname: l.device,
-        status: l.status,
-        sent: { bytes: BigInt(l.stats.bytesSent), messages: BigInt(l.stats.packetsSent), errors: BigInt(l.stats.errorsSend) },
-        recv: { bytes: BigInt(l.stats.bytesRecv), messages: BigInt(l.stats.packetsRecv), errors: BigInt(l.stats.errorsRecv) },
-      })),
+      channels: links.links.map(channelStats),
       current: links.current,
     },
     queues: {

@@ -87,7 +87,7 @@ export interface DatagramSource {
  * afterwards (dgram may queue it); encodeDatagrams returns fresh arrays.
  */
 export interface SyncChannel {
-  readonly kind: 'multicast' | 'udp';
+  readonly kind: 'multicast' | 'udp' | 'tcp'; // tcp: src/sync/tcp-channel.ts
   readonly family: 'ipv4' | 'ipv6';
   readonly device: string; // Interface
   readonly ifindex: number; // in the channel's namespace
@@ -106,6 +106,8 @@ export interface SyncChannel {
   stats(): LinkStats;
   /** socketBuffers reads the effective buffer sizes back from the kernel. */
   socketBuffers(): SocketBuffers;
+  /** connections (TCP channels only): whether the server side has a peer and the client side is connected. */
+  connections?(): { readonly server: boolean; readonly client: boolean };
   /** ref/unref: an open channel keeps the event loop alive unless unref'd. */
   ref(): void;
   unref(): void;
@@ -175,7 +177,7 @@ function isMulticast(ip: Uint8Array, family: 'ipv4' | 'ipv6'): boolean {
 }
 
 /** linkMtu asks rtnetlink (in the channel's namespace) for the interface's MTU, as SIOCGIFMTU would. */
-async function linkMtu(ifindex: number, netns: string | undefined): Promise<number> {
+export async function linkMtu(ifindex: number, netns: string | undefined): Promise<number> {
   const nl = NetlinkConn.open(NETLINK.ROUTE, netns !== undefined ? { netns } : {});
   try {
     const body = new Writer(IFINFOMSG_LEN).u8(AF.UNSPEC).u8(0).u16ne(0).u32ne(ifindex).u32ne(0).u32ne(0).finish();

@@ -129,7 +129,6 @@ describe('conntrackd.conf schema: values and conntrackd 1.4.7 defaults', () => {
     );
     assert.deepEqual(unsupportedFeatures(config).map(formatConfigError), [
       'n.conf:19:3: not supported yet: DisableInternalCache on',
-      'n.conf:23:2: not supported yet: TCP',
       'n.conf:31:3: not supported yet: TCPWindowTracking on',
       'n.conf:35:1: not supported yet: Helper',
     ]);

@@ -42,9 +42,9 @@ describe('keepstated as a service: systemd notifications, SIGHUP, SIGTERM, exit 
   const children: ChildProcess[] = [];
 
   /** drain returns the notifications queued on the test's socket, one string per datagram. */
-  const drain = (): string[] => {
+  const drain = (from: NativeSocket = notify): string[] => {
     const out: string[] = [];
-    for (let d = notify.recvSync(4096); d !== null; d = notify.recvSync(4096))
+    for (let d = from.recvSync(4096); d !== null; d = from.recvSync(4096))
       out.push(
         decodeNotifyMessage(d)
           .map(([k, v]) => `${k}=${v}`)
@@ -121,11 +121,14 @@ describe('keepstated as a service: systemd notifications, SIGHUP, SIGTERM, exit 
   for (const prog of ['keepstated', 'conntrackd'] as const)
     it(`${prog} -d: the parent sends MAINPID=<daemon pid> before it returns, the daemon READY=1 and its watchdog pings`, async () => {
       const { conf, d } = setup(`d-${prog}`);
-      drain();
-      const r = run(prog, ['-C', conf, '-d'], { NOTIFY_SOCKET: join(dir, 'notify'), WATCHDOG_USEC: '200000' });
+      // A socket of its own: a daemon of an earlier test may still ping the shared one.
+      const own = NativeSocket.open(AF.UNIX, SOCK.DGRAM, 0);
+      own.bind(unixSockaddr(join(dir, `notify-d-${prog}`)));
+      const mine = (): string[] => drain(own);
+      const r = run(prog, ['-C', conf, '-d'], { NOTIFY_SOCKET: join(dir, `notify-d-${prog}`), WATCHDOG_USEC: '200000' });
       assert.equal(r.status, 0, r.stderr);
       const got: string[] = [];
-      await until('READY=1 and a ping', () => (got.push(...drain()), got.includes('READY=1') && got.includes('WATCHDOG=1')));
+      await until('READY=1 and a ping', () => (got.push(...mine()), got.includes('READY=1') && got.includes('WATCHDOG=1')));
       const mainpid = /^MAINPID=(\d+)$/.exec(got[0] ?? '');
       assert.ok(mainpid !== null, `first message is MAINPID: ${JSON.stringify(got)}`);
       assert.deepEqual(shape(got.slice(1)), ['READY=1', 'WATCHDOG=1']);
@@ -134,7 +137,8 @@ describe('keepstated as a service: systemd notifications, SIGHUP, SIGTERM, exit 
       assert.match(log, new RegExp(`\\(pid=${pid}\\) \\[notice\\] -- starting in daemon mode --`), 'MAINPID is the daemon’s pid');
       assert.equal(run(prog, ['-C', conf, '-k']).status, 0);
       await until('the daemon gone', () => !existsSync(join(d, 'lock')));
-      got.push(...drain());
+      got.push(...mine());
+      own.close();
       assert.equal(got.at(-1), 'STOPPING=1');
     });
 

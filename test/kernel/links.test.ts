@@ -12,6 +12,7 @@ import { ConntrackClient } from '../../src/ctnetlink/client.js';
 import { formatChannelStatsExtended } from '../../src/control/format.js';
 import type { Logger } from '../../src/daemon/log.js';
 import { SyncNode } from '../../src/daemon/sync-node.js';
+import { channelStats } from '../../src/daemon/links.js';
 import { Conntrackd, syncConf } from '../../lab/conntrackd.js';
 import { linkVeth } from '../../lab/link.js';
 import { Netns, rootSkipReason } from '../../lab/netns.js';
@@ -34,16 +35,7 @@ function linkText(n: SyncNode): string {
   const t = n.linkTable();
   return t.links
     .map((l, i) =>
-      formatChannelStatsExtended(
-        {
-          kind: l.kind,
-          ifname: l.device,
-          status: l.status,
-          sent: { bytes: BigInt(l.stats.bytesSent), messages: BigInt(l.stats.packetsSent), errors: BigInt(l.stats.errorsSend) },
-          recv: { bytes: BigInt(l.stats.bytesRecv), messages: BigInt(l.stats.packetsRecv), errors: BigInt(l.stats.errorsRecv) },
-        },
-        i === t.current,
-      ),
+      formatChannelStatsExtended(channelStats(l), i === t.current),
     )
     .join('');
 }

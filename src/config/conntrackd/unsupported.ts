@@ -5,7 +5,7 @@ import type { ConntrackdConfig } from './types.js';
  * What keepstate's daemon does not implement yet, as one table that shrinks as features land. Each row
  * names a keyword (as the user wrote it) and finds where a configuration asks for it. Settings that
  * merely restate the default (`DisableExternalCache off`, `ExpectationSync off`, …) ask for nothing and
- * are not listed. The contents of an unsupported block (Helper, TCP) are covered by the
+ * are not listed. The contents of an unsupported block (Helper) are covered by the
  * block's row; options that are features of their own (DisableInternalCache, StartupResync, …) are
  * listed even inside an unsupported Mode block, so they stay listed when that mode lands.
  *
@@ -13,7 +13,7 @@ import type { ConntrackdConfig } from './types.js';
  * EventIterationLimit, PollSecs, Scheduler, Filter, Systemd; Nice is accepted and ignored with a warning, as conntrackd
  * 1.4.7 does), Sync with Mode FTFW (ResendQueueSize, ACKWindowSize, CommitTimeout, PurgeTimeout, StartupResync,
  * DisableExternalCache), Mode NOTRACK (the same without the FTFW options; not DisableInternalCache) or Mode ALARM
- * (RefreshTime, CacheTimeout, CommitTimeout, PurgeTimeout) over UDP or Multicast links (up to 4: redundant links), IPv4 and IPv6;
+ * (RefreshTime, CacheTimeout, CommitTimeout, PurgeTimeout) over UDP, Multicast or TCP links (up to 4: redundant links), IPv4 and IPv6;
  * Stats (LogFile, Syslog: flow logging).
  */
 interface Unsupported {
@@ -26,7 +26,6 @@ const when = (cond: boolean | undefined, loc: SourceLoc | undefined): (SourceLoc
 /** NOT_YET_SUPPORTED is the table; the order is irrelevant (results are sorted by position). */
 export const NOT_YET_SUPPORTED: readonly Unsupported[] = [
   { keyword: 'Helper', find: (c) => [c.helper?.loc] },
-  { keyword: 'TCP', find: (c) => (c.sync?.channels ?? []).filter((ch) => ch.kind === 'tcp').map((ch) => ch.loc) },
   { keyword: 'TCPWindowTracking on', find: (c) => when(c.sync?.tcpWindowTracking, c.sync?.at.tcpWindowTracking) },
   { keyword: 'DisableInternalCache on', find: (c) => when(c.sync?.disableInternalCache, c.sync?.at.disableInternalCache) },
 ];
