@@ -4,7 +4,7 @@ import { NetlinkConn } from '../netlink/conn.js';
 import type { NlMessage } from '../netlink/message.js';
 import { AF } from '../native/socket.js';
 import { openChannel, type DatagramSource, type LinkStats, type SyncChannel } from '../sync/channel.js';
-import { openTcpChannel, type TcpConnections } from '../sync/tcp-channel.js';
+import { openTcpChannel, type TcpConnections, type TcpSyncChannel } from '../sync/tcp-channel.js';
 import { Reader } from '../wire/reader.js';
 import { Writer } from '../wire/writer.js';
 import type { ChannelStats } from '../control/stats.js';
@@ -185,6 +185,16 @@ export class Links {
   }
 
   /** views are every link in configuration order, with its interface's status (`-s link`). */
+  /**
+   * errorQueued is what the TCP links hold for their peer while the client connection is down:
+   * conntrackd's error queue (one for all links; `-s queue`'s errorq). 0 without TCP links.
+   */
+  get errorQueued(): number {
+    let n = 0;
+    for (const c of this.channels) if (c.kind === 'tcp') n += (c as TcpSyncChannel).queued; // openTcpChannel made every 'tcp' channel
+    return n;
+  }
+
   views(): LinkView[] {
     return this.channels.map((c) => {
       const view = { kind: c.kind, device: c.device, status: linkStatus(this.flags.get(c.ifindex) ?? 0), stats: c.stats() };

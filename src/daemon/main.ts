@@ -7,6 +7,9 @@ import type { ConntrackdConfig } from '../config/conntrackd/types.js';
 import { runControlRequest } from '../control/client.js';
 import { CTL } from '../control/codes.js';
 import { expCacheDumpJson, formatExpCacheDump, type ExpCacheEntry } from '../control/format.js';
+import { formatKernelCtLine } from '../control/format.js';
+import { decodeConntrack } from '../ctnetlink/conntrack.js';
+import { acceptsConntrack, compileFilter } from '../engine/filter.js';
 import { formatCtCacheDump, formatJsonReply, formatStatsView, STATS_VIEW_OF_CODE, statsViewJson, ctCacheDumpJson, type CtCacheEntry } from '../control/format.js';
 import { ControlServer, type ControlConn } from '../control/server.js';
 import { ZERO_NETWORK_STATS, type CacheStats, type SyncDaemonStats } from '../control/stats.js';
@@ -147,7 +150,16 @@ async function daemon(configPath: string, detach: boolean, keepalived: string | 
     } else {
       const started = await SyncNode.start(cfg, log);
       node = started;
-      purge = new KernelPurge(cfg.sync?.purgeTimeoutSec ?? 60, { flushKernel: () => started.flushKernel(), flushInternalCache: () => void started.flushCaches('internal') }, log);
+      purge = new KernelPurge(
+        cfg.sync?.purgeTimeoutSec ?? 60,
+        {
+          flushKernel: () => started.flushKernel(),
+          flushInternalCache: () => void started.flushCaches('internal'),
+          // ExpectationSync on: `-F` and `-F expect` flush the kernel's expectations (conntrackd's local_exp_flush_master).
+          ...(cfg.sync?.expectationSync.enabled === true ? { flushKernelExpectations: () => started.flushKernelExpectations() } : {}),
+        },
+        log,
+      );
       if (cfg.general.unixPath === undefined) log.log('warning', 'no UNIX { Path } in the configuration: no control socket');
       else server = await ControlServer.listen({ path: cfg.general.unixPath, handler: { handle: (code, conn) => handle(node!, cfg, code, conn, stop, { purge: purge!, log }) }, logger: log });
     }
@@ -271,7 +283,8 @@ function snapshot(node: SyncNode, cfg: ConntrackdConfig, kernelFlushes: number):
   return {
     mode: 'sync',
     protocol: r.mode,
-    internal: { kind: 'cache', ...cacheStats('internal', r.internal.size, live, r.internal.stats) },
+    // DisableInternalCache on: the "internal bypass" counters instead (internal_bypass.c).
+    internal: r.bypass ? { kind: 'bypass', ...r.bypassStats } : { kind: 'cache', ...cacheStats('internal', r.internal.size, live, r.internal.stats) },
     // DisableExternalCache on: the "external inject" counters instead (external_inject.c).
     external: node.injector !== undefined ? { kind: 'inject', ...node.injector.stats } : { kind: 'cache', ...cacheStats('external', r.external.size, r.external.size, r.external.stats) },
     expect: expectStats(node, cfg),
@@ -293,11 +306,11 @@ function snapshot(node: SyncNode, cfg: ConntrackdConfig, kernelFlushes: number):
       current: links.current,
     },
     queues: {
-      allocatedNodes: r.protocol.queued + r.protocol.awaitingAck,
+      allocatedNodes: r.protocol.queued + r.protocol.awaitingAck + node.errorQueued,
       queues: [
         { name: 'txqueue', current: r.protocol.queued, max: 2147483647, enospc: 0 },
         // The error queue holds what a TCP link could not send; conntrackd shows it for every link kind.
-        { name: 'errorq', current: 0, max: cfg.sync?.errorQueueLength ?? 128, enospc: 0 },
+        { name: 'errorq', current: node.errorQueued, max: cfg.sync?.errorQueueLength ?? 128, enospc: 0 },
         // Only FTFW has a resend queue (notrack-*-s-queue fixtures).
         ...(r.mode === 'ftfw' ? [{ name: 'rsqueue', current: r.protocol.awaitingAck, max: cfg.sync?.resendQueueSize ?? 0, enospc: r.protocol.stats.resendOverflow }] : []),
       ],
@@ -338,11 +351,11 @@ function expectStats(node: SyncNode, cfg: ConntrackdConfig): SyncDaemonStats['ex
 
 /**
  * handleExpect runs the expectation requests (`-i expect`, `-e expect` with or without -x, `-c
- * expect`, `-R expect`, `-F expect`): as conntrackd, they do nothing without ExpectationSync. Undefined: not
+ * expect`, `-R expect`; `-F expect` is handled with the other flushes): as conntrackd, they do nothing without ExpectationSync. Undefined: not
  * an expectation request.
  */
 async function handleExpect(node: SyncNode, cfg: ConntrackdConfig, code: number, conn: ControlConn, nowSec: number): Promise<string | undefined> {
-  const codes: readonly number[] = [CTL.EXP_DUMP_INTERNAL, CTL.EXP_DUMP_INT_XML, CTL.EXP_DUMP_EXTERNAL, CTL.EXP_DUMP_EXT_XML, CTL.EXP_COMMIT, CTL.EXP_RESYNC_MASTER, CTL.EXP_FLUSH_MASTER];
+  const codes: readonly number[] = [CTL.EXP_DUMP_INTERNAL, CTL.EXP_DUMP_INT_XML, CTL.EXP_DUMP_EXTERNAL, CTL.EXP_DUMP_EXT_XML, CTL.EXP_COMMIT, CTL.EXP_RESYNC_MASTER];
   if (!codes.includes(code)) return undefined;
   if (cfg.sync?.expectationSync.enabled !== true) return '';
   const r = node.replicator;
@@ -361,13 +374,23 @@ async function handleExpect(node: SyncNode, cfg: ConntrackdConfig, code: number,
       const c = await node.commitExpectations();
       return conn.json ? formatJsonReply(c) : '';
     }
-    case CTL.EXP_FLUSH_MASTER:
-      await node.flushKernelExpectations();
-      return '';
     default: // EXP_RESYNC_MASTER
       await node.resyncWithKernel();
       return '';
   }
+}
+
+/**
+ * kernelTableDump is `-i` (with or without -x) with DisableInternalCache on: the kernel table the
+ * Filter accepts, in conntrack's default format (internal_bypass_ct_dump).
+ */
+async function kernelTableDump(node: SyncNode, cfg: ConntrackdConfig, conn: ControlConn, nowSec: number): Promise<string> {
+  const filter = compileFilter(cfg.general.filter);
+  const cts = (await node.kernelTable()).map((p) => decodeConntrack(p)).filter((ct) => acceptsConntrack(filter, ct));
+  if (conn.json) return formatJsonReply(ctCacheDumpJson('internal', cts.map((ct) => ({ ct, activeSinceSec: 0 }))));
+  let s = '';
+  for (const ct of cts) s += formatKernelCtLine(ct, nowSec);
+  return s;
 }
 
 /** handle runs one control request (conntrackd's request codes, §4.2) against the node. */
@@ -393,6 +416,7 @@ async function handle(node: SyncNode, cfg: ConntrackdConfig, code: number, conn:
   switch (code) {
     case CTL.CT_DUMP_INTERNAL:
     case CTL.CT_DUMP_INT_XML:
+      if (r.bypass) return kernelTableDump(node, cfg, conn, nowSec);
       return conn.json ? formatJsonReply(ctCacheDumpJson('internal', internal())) : formatCtCacheDump(internal(), code === CTL.CT_DUMP_INT_XML ? 'xml' : 'plain', nowSec);
     case CTL.CT_DUMP_EXTERNAL:
     case CTL.CT_DUMP_EXT_XML:
@@ -431,8 +455,15 @@ async function handle(node: SyncNode, cfg: ConntrackdConfig, code: number, conn:
       node.requestResync();
       return '';
     case CTL.CT_FLUSH_MASTER:
-    case CTL.ALL_FLUSH_MASTER:
       await ctx.purge.now();
+      return '';
+    case CTL.ALL_FLUSH_MASTER:
+      // conntrackd: the conntrack table, then (ExpectationSync on) the expectation table.
+      await ctx.purge.now();
+      await ctx.purge.nowExpectations();
+      return '';
+    case CTL.EXP_FLUSH_MASTER:
+      await ctx.purge.nowExpectations(); // nothing without ExpectationSync
       return '';
     case CTL.KILL:
       setImmediate(() => void stop());

@@ -13,7 +13,8 @@ import type { Logger } from './log.js';
  * - flushing the caches (`-f`, `-f internal`) disarms it; `-f external`, `-c`, `-R`, `-B`, `-n`
  *   do not (a node becoming primary runs `-c` then `-f`, so its commit is not purged later);
  * - shutting down disarms it;
- * - both kinds of flush count in `-s runtime`'s "flush kernel table".
+ * - both kinds of flush count in `-s runtime`'s "flush kernel table"; with ExpectationSync on, `-F`
+ *   also flushes the expectation table (`nowExpectations`), which counts once more.
  *
  * conntrackd's flush is "selective": it dumps the table and deletes the entries its userspace
  * Filter accepts, so entries the Filter excludes survive. keepstated refuses a Filter at start, so
@@ -25,6 +26,8 @@ export interface PurgeTarget {
   flushKernel(): Promise<void>;
   /** flushInternalCache forgets the internal cache without telling the peer. */
   flushInternalCache(): void;
+  /** flushKernelExpectations empties the kernel's expectation table (ExpectationSync on; else nothing to do). */
+  flushKernelExpectations?(): Promise<void>;
 }
 
 export class KernelPurge {
@@ -69,6 +72,17 @@ export class KernelPurge {
     this.log.log('notice', 'flushing kernel conntrack table');
     this.flushes++;
     await this.target.flushKernel();
+  }
+
+  /**
+   * nowExpectations is `-F expect`, and the second half of a plain `-F` with ExpectationSync on:
+   * conntrackd flushes the kernel's expectation table too, and counts it as one more kernel flush.
+   */
+  async nowExpectations(): Promise<void> {
+    if (this.target.flushKernelExpectations === undefined) return;
+    this.log.log('notice', 'flushing kernel expect table');
+    this.flushes++;
+    await this.target.flushKernelExpectations();
   }
 
   private flushKernel(): void {

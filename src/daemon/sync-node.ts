@@ -100,6 +100,7 @@ export class SyncNode {
         mode: sync.protocol,
         refreshTimeSec: sync.refreshTimeSec,
         cacheTimeoutSec: sync.cacheTimeoutSec,
+        bypass: sync.disableInternalCache,
       },
       this.injectPort(sync, committer, log),
     );
@@ -130,10 +131,31 @@ export class SyncNode {
    */
   private injectPort(sync: SyncConfig, committer: Committer, log: Logger): ConstructorParameters<typeof Replicator>[1] {
     const send = (ds: readonly Uint8Array[]): void => ds.forEach((d) => this.channel.send(d));
-    if (!sync.disableExternalCache) return { send };
+    // DisableInternalCache on: a bulk sends a dump of the kernel table.
+    const kernelDump = sync.disableInternalCache ? { kernelDump: () => this.sendKernelDump() } : {};
+    if (!sync.disableExternalCache) return { send, ...kernelDump };
     const injector = new Injector(committer, log, { tcpWindowTracking: sync.tcpWindowTracking });
     (this as { injector: Injector | undefined }).injector = injector;
-    return { send, inject: (op, key, body, nowMs) => injector.apply(op, key, body, nowMs) };
+    return { send, ...kernelDump, inject: (op, key, body, nowMs) => injector.apply(op, key, body, nowMs) };
+  }
+
+  /** sendKernelDump queues the kernel table for the peer (DisableInternalCache: `-B`, a peer's RESYNC). */
+  private sendKernelDump(): void {
+    void this.dumpKernel().then(
+      (dump) => {
+        if (this.stopped) return;
+        this.replicator.sendKernelDump(dump);
+        this.scheduleTransmit();
+      },
+      (e: unknown) => {
+        if (!this.stopped) this.log.log('error', `can't dump kernel table: ${String(e)}`);
+      },
+    );
+  }
+
+  /** kernelTable is the kernel's conntrack table as message payloads (`-i` with DisableInternalCache on). */
+  kernelTable(): Promise<Uint8Array[]> {
+    return this.dumpKernel();
   }
 
   /** start brings a node up: link, sockets, the initial dump (nothing is sent), then the loops. */
@@ -324,6 +346,11 @@ export class SyncNode {
   /** linkTable is every dedicated link in configuration order and the index of the current one (`-s link`). */
   linkTable(): { links: LinkView[]; current: number } {
     return { links: this.channel.views(), current: this.channel.current };
+  }
+
+  /** errorQueued is the TCP links' error queue (`-s queue`'s errorq). */
+  get errorQueued(): number {
+    return this.channel.errorQueued;
   }
 
   /** stop closes everything (idempotent). */

@@ -55,7 +55,10 @@ export interface FtfwStats {
   retransmitted: number;
   /** Messages received with a seq before the expected one (duplicates, old). */
   before: number;
-  /** Sum of the gaps seen (seqs that never arrived in order), conntrackd's "Packets lost". */
+  /**
+   * conntrackd's "Lost msgs": for each jump from `last` to a later `seq`, seq − last + 1 (the gap
+   * plus 2, as conntrackd counts it), in 32-bit arithmetic as its counter.
+   */
   lost: number;
   /** Sent messages dropped from a full resend queue (a NACK for them recovers nothing). */
   resendOverflow: number;
@@ -296,7 +299,8 @@ export class Ftfw<T extends FtfwCarrier<T>> {
         inSync = false;
         if (this.ackPending) this.tx.push(new FtfwNode<T>(undefined, { kind: 'ack', from: this.ackFrom, to: (exp - 1) >>> 0 }));
         this.tx.push(new FtfwNode<T>(undefined, { kind: 'nack', from: exp, to: (h.seq - 1) >>> 0 }));
-        this.stats.lost += (h.seq - exp) >>> 0;
+        // conntrackd's arithmetic (nethdr_track_seq): seq − last + 1, i.e. the gap plus 2, in 32 bits.
+        this.stats.lost = (this.stats.lost + ((h.seq - this.lastSeqRecv + 1) >>> 0)) >>> 0;
         this.window = this.cfg.ackWindow - 1;
         this.ackFrom = h.seq;
         this.ackPending = true;

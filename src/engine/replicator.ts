@@ -3,7 +3,10 @@ import { DatagramPacker, decodeDatagramLazy, type SyncRejectReason } from '../sy
 import { writeCtMessageFromKernel } from '../sync/from-kernel.js';
 import { writeSyncMessage, type SyncLazyMessage, type SyncOp } from '../sync/message.js';
 import { writeLatin1 } from '../wire/latin1.js';
-import { ExternalCache, InternalCache, payloadOf, sendsEvent, type CacheObject, type KernelEventOrigin, type KernelPayload } from './cache.js';
+import { CacheObject, ExternalCache, InternalCache, payloadOf, sendsEvent, type KernelEventOrigin, type KernelPayload } from './cache.js';
+import { compactCt } from '../ctnetlink/compact.js';
+import { decodeConntrack } from '../ctnetlink/conntrack.js';
+import { acceptsConntrack } from './filter.js';
 import { ExpObject, ExternalExpCache, InternalExpCache, type ExpSettings, type SyncObject } from './exp-cache.js';
 import type { CtFilter } from './filter.js';
 import { Ftfw, type RxHeader, type TxEmit } from './ftfw.js';
@@ -33,6 +36,8 @@ export interface ReplicatorConfig {
   readonly refreshTimeSec?: number | undefined; // ALARM's RefreshTime (default 60)
   readonly cacheTimeoutSec?: number | undefined; // ALARM's CacheTimeout (default 180): external entries not refreshed for that long go
   readonly random?: (() => number) | undefined; // ALARM's timer draws (default Math.random)
+  /** DisableInternalCache on (NOTRACK only): no internal cache, each kernel event goes to the peer once (internal_bypass.c). */
+  readonly bypass?: boolean | undefined;
 }
 
 export type ReplicationMode = 'ftfw' | 'notrack' | 'alarm';
@@ -45,6 +50,11 @@ export interface ReplicatorPorts {
    * external cache (DisableExternalCache on: they go straight to the kernel, daemon/injector.ts).
    */
   inject?(op: SyncOp, key: string, body: string, nowMs: number): void;
+  /**
+   * kernelDump, with DisableInternalCache on, is asked for a dump of the kernel table where a bulk
+   * is due (`-B`, a peer's RESYNC); the caller hands it to sendKernelDump.
+   */
+  kernelDump?(): void;
 }
 
 /** ReplicatorStats: what `-s` shows beside the caches' and FTFW's own counters. */
@@ -55,6 +65,9 @@ export interface ReplicatorStats {
   resyncRequests: number;
   bulkSends: number;
 }
+
+const NFGENMSG_LEN = 4;
+const AF_INET6 = 10;
 
 const OP_OF: Readonly<Record<CacheObject['status'], SyncOp>> = { new: 'new', alive: 'upd', dead: 'del' };
 
@@ -77,6 +90,10 @@ export class Replicator {
   readonly stats: ReplicatorStats = { messagesReceived: 0, datagramsReceived: 0, rejected: {}, resyncRequests: 0, bulkSends: 0 };
   /** Dead objects the protocol may still hold (their DEL may have to be sent again). */
   private readonly dead = new Set<CacheObject>();
+  /** The "internal bypass:" counters of `-s` (DisableInternalCache on): events sent, by kind. */
+  readonly bypassStats = { new: 0, upd: 0, del: 0 };
+  /** bypass: DisableInternalCache on; the internal cache stays empty. */
+  readonly bypass: boolean;
 
   constructor(
     private readonly cfg: ReplicatorConfig,
@@ -89,6 +106,8 @@ export class Replicator {
     this.internalExp = new InternalExpCache(cfg.hashLimit, cfg.expectations ?? { helpers: undefined }, (k) => this.internal.get(k) !== undefined);
     this.externalExp = new ExternalExpCache(cfg.hashLimit);
     this.mode = cfg.mode ?? 'ftfw';
+    this.bypass = cfg.bypass === true;
+    if (this.bypass && this.mode !== 'notrack') throw new Error('DisableInternalCache needs Mode NOTRACK');
     this.alarm = this.mode === 'alarm' ? new Alarm<SyncObject>({ initialSeq: cfg.initialSeq, refreshTimeSec: cfg.refreshTimeSec ?? 60, random: cfg.random }) : undefined;
     this.protocol =
       this.alarm ??
@@ -115,6 +134,10 @@ export class Replicator {
    * message (nothing changes).
    */
   onKernelMessage(kind: 'new' | 'update' | 'destroy', b: Uint8Array, start: number, end: number, origin: KernelEventOrigin = 'other', nowMs = 0): void {
+    if (this.bypass) {
+      this.bypassEvent(kind, b, start, end, origin);
+      return;
+    }
     const obj = this.internal.onKernelBytes(kind, b, start, end, origin, nowMs);
     if (obj === undefined) return;
     if (this.alarm !== undefined) this.touch(obj, nowMs);
@@ -124,11 +147,51 @@ export class Replicator {
   }
 
   /**
+   * bypassEvent is DisableInternalCache's event path: an event the Filter accepts and that we did
+   * not cause is queued once, as a message of its own (NEW → CT_NEW, UPDATE → CT_UPD, DESTROY →
+   * CT_DEL), and forgotten once sent. As conntrackd, the Filter sees every kind of event here.
+   */
+  private bypassEvent(kind: 'new' | 'update' | 'destroy', b: Uint8Array, start: number, end: number, origin: KernelEventOrigin): void {
+    const p = start === 0 && end === b.length ? b : b.subarray(start, end);
+    const ct = decodeConntrack(p); // throws DecodeError for a malformed event
+    if (this.cfg.filter !== undefined && !acceptsConntrack(this.cfg.filter, ct)) {
+      this.internal.stats.filtered++;
+      return;
+    }
+    if (!sendsEvent(kind, origin) || origin === 'flush') return; // conntrackd: only events it did not cause
+    const status = kind === 'new' ? 'new' : kind === 'update' ? 'alive' : 'dead';
+    this.protocol.enqueue(this.transientObject(p, status));
+    if (kind === 'new') this.bypassStats.new++;
+    else if (kind === 'update') this.bypassStats.upd++;
+    else this.bypassStats.del++;
+  }
+
+  /** transientObject carries one kernel payload to the transmit queue without a cache (its key is unused). */
+  private transientObject(p: KernelPayload, status: CacheObject['status']): CacheObject {
+    return new CacheObject('', p[0] === AF_INET6 ? 'ipv6' : 'ipv4', compactCt(p, NFGENMSG_LEN, p.length), status, 0);
+  }
+
+  /**
+   * sendKernelDump is a bulk without internal cache (conntrackd's kernel_resync): every dumped
+   * entry is queued as a CT_NEW, unfiltered, as conntrackd does.
+   */
+  sendKernelDump(dump: Iterable<KernelPayload>): number {
+    let n = 0;
+    for (const p of dump) {
+      if (p.length < NFGENMSG_LEN) continue;
+      this.protocol.enqueue(this.transientObject(p, 'new'));
+      n++;
+    }
+    return n;
+  }
+
+  /**
    * populate update-or-creates the internal cache from a kernel dump without sending anything:
    * what conntrackd does at start-up and on `-R` (the peer gets it on RESYNC or `-B`).
    */
   populate(dump: Iterable<Conntrack | KernelPayload>, nowMs = 0): number {
     let n = 0;
+    if (this.bypass) return 0; // no cache to fill
     for (const ct of dump) {
       const o = this.internal.onKernelEvent('update', ct, 'other', nowMs);
       if (o === undefined) continue;
@@ -140,6 +203,7 @@ export class Replicator {
 
   /** resyncInternal reloads the internal cache after lost events (netlink overrun): every difference is queued, vanished entries become DEL. */
   resyncInternal(dump: Iterable<Conntrack | KernelPayload>, nowMs = 0): { added: number; changed: number; gone: number } {
+    if (this.bypass) return { added: 0, changed: 0, gone: 0 }; // conntrackd: nothing to resync without a cache
     const r = this.internal.resync(dump, nowMs);
     if (this.alarm !== undefined) for (const l of [r.added, r.changed, r.gone]) for (const o of l) this.touch(o, nowMs);
     for (const o of r.added) this.protocol.enqueue(o);
@@ -166,6 +230,10 @@ export class Replicator {
   bulk(): void {
     if (this.alarm !== undefined) return; // ALARM has no bulk: its refresh timers resend everything
     this.stats.bulkSends++;
+    if (this.bypass) {
+      this.ports.kernelDump?.(); // no cache: the kernel table is sent (sendKernelDump)
+      return;
+    }
     for (const o of this.internal.values()) this.protocol.enqueue(o);
     for (const o of this.internalExp.values()) this.protocol.enqueue(o);
   }

@@ -54,6 +54,8 @@ export interface TcpConnections {
 export interface TcpSyncChannel extends SyncChannel {
   readonly kind: 'tcp';
   connections(): TcpConnections;
+  /** queued is how many messages wait for the client connection (conntrackd's error queue, `-s queue`). */
+  readonly queued: number;
 }
 
 function where(cfg: TcpChannelConfig, netns: string | undefined): string {

@@ -128,7 +128,6 @@ describe('conntrackd.conf schema: values and conntrackd 1.4.7 defaults', () => {
       [['ftp', 'inet', 'tcp', 5, 1024, [['ftp', 1, 300]]]],
     );
     assert.deepEqual(unsupportedFeatures(config).map(formatConfigError), [
-      'n.conf:19:3: not supported yet: DisableInternalCache on',
       'n.conf:31:3: not supported yet: TCPWindowTracking on',
       'n.conf:35:1: not supported yet: Helper',
     ]);

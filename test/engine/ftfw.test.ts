@@ -112,6 +112,23 @@ describe('FTFW receiver', () => {
     );
   });
 
+  it("counts lost messages as conntrackd 1.4.7 does: seq − last + 1 per jump, across the 32-bit wrap, nothing for old seqs", () => {
+    const b = new Ftfw<Obj>(cfg());
+    b.onReceive({ kind: 'data', seq: 100, flags: 0 });
+    b.onReceive({ kind: 'data', seq: 101, flags: 0 });
+    assert.equal(b.stats.lost, 0, 'in order');
+    b.onReceive({ kind: 'data', seq: 103, flags: 0 }); // 102 missing: 103 − 101 + 1
+    assert.equal(b.stats.lost, 3);
+    b.onReceive({ kind: 'data', seq: 90, flags: 0 }); // old: counted as before, not lost
+    assert.deepEqual([b.stats.lost, b.stats.before], [3, 1]);
+    b.onReceive({ kind: 'alive', seq: 110, flags: FTFW_FLAG.ALIVE }); // a control message jumps too: 110 − 103 + 1
+    assert.equal(b.stats.lost, 11);
+    const w = new Ftfw<Obj>(cfg());
+    w.onReceive({ kind: 'data', seq: 0xffff_fffe, flags: 0 });
+    w.onReceive({ kind: 'data', seq: 1, flags: 0 }); // 0xffffffff and 0 missing: (1 − 0xfffffffe + 1) mod 2^32
+    assert.equal(w.stats.lost, 4);
+  });
+
   it('drops old and duplicate seqs, and refuses an ACK or NACK whose range is reversed', () => {
     const b = new Ftfw<Obj>(cfg());
     b.onReceive({ kind: 'data', seq: 7, flags: 0 });
@@ -154,7 +171,7 @@ describe('FTFW receiver', () => {
         ['nack', 654, 657],
       ],
     );
-    assert.equal(r2.stats.lost, 4);
+    assert.equal(r2.stats.lost, 6, "conntrackd's count: 658 − 653 + 1");
     for (const t of answer) r1.onReceive(header(t));
     const resent = r1.transmit();
     assert.deepEqual(

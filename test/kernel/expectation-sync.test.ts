@@ -283,4 +283,21 @@ describe('keepstated’s expectation requests, beside conntrackd 1.4.7', { skip,
     assert.equal(ks('-F', 'expect').status, 0);
     assert.doesNotMatch(a.run('conntrack', ['-L', 'expect']).stdout, /dport=10/);
   });
+
+  it('-F flushes the expectation table too, and counts two kernel flushes as conntrackd does (-F expect: one)', () => {
+    const flushes = (out: string): number => Number(/flush kernel table:\s+(\d+)/.exec(out)?.[1] ?? NaN);
+    assert.equal(ks('-c').status, 0);
+    assert.match(a.run('conntrack', ['-L', 'expect']).stdout, /dport=10300/);
+    const ours = flushes(ks('-s', 'runtime').stdout);
+    const theirs = flushes(ctd!.run('-s', 'runtime').stdout);
+    assert.equal(ks('-F').status, 0);
+    assert.equal(ctd!.run('-F').status, 0);
+    assert.doesNotMatch(a.run('conntrack', ['-L', 'expect']).stdout, /dport=10/);
+    assert.equal(flushes(ctd!.run('-s', 'runtime').stdout), theirs + 2, 'conntrackd: conntrack table and expectation table');
+    assert.equal(flushes(ks('-s', 'runtime').stdout), ours + 2);
+    assert.equal(ks('-F', 'expect').status, 0);
+    assert.equal(ctd!.run('-F', 'expect').status, 0);
+    assert.equal(flushes(ctd!.run('-s', 'runtime').stdout), theirs + 3);
+    assert.equal(flushes(ks('-s', 'runtime').stdout), ours + 3);
+  });
 });

@@ -94,11 +94,11 @@ describe('keepstated with conntrackd’s flags', { skip, timeout: 120_000 }, () 
   });
 
   it('refuses a configuration it cannot honour yet, naming file:line:col', () => {
-    const bad = join(dir, 'bypass.conf');
-    writeFileSync(bad, syncConf(dir, { kind: 'udp', self: '10.236.0.1', peer: '10.236.0.2', device: 'sync0' }).replace('Mode FTFW { }', 'Mode NOTRACK {\n    DisableInternalCache on\n  }'));
+    const bad = join(dir, 'tracking.conf');
+    writeFileSync(bad, syncConf(dir, { kind: 'udp', self: '10.236.0.1', peer: '10.236.0.2', device: 'sync0' }).replace('Mode FTFW { }', 'Mode FTFW { }\n  Options {\n    TCPWindowTracking on\n  }'));
     const r = a.run(process.execPath, [BIN, '-C', bad, '-d']);
     assert.equal(r.status, 1);
-    assert.match(r.stderr, /bypass\.conf:\d+:\d+: .*not supported yet.*DisableInternalCache/i);
+    assert.match(r.stderr, /tracking\.conf:\d+:\d+: .*not supported yet.*TCPWindowTracking/i);
     assert.equal(existsSync(join(dir, 'lock')), false, 'no lock left behind');
   });
 });

@@ -12,7 +12,7 @@ import type { ConntrackdConfig } from './types.js';
  * Supported today: General (UNIX, LockFile, LogFile, Syslog, HashSize, HashLimit, the Netlink* options,
  * EventIterationLimit, PollSecs, Scheduler, Filter, Systemd; Nice is accepted and ignored with a warning, as conntrackd
  * 1.4.7 does), Sync with Mode FTFW (ResendQueueSize, ACKWindowSize, CommitTimeout, PurgeTimeout, StartupResync,
- * DisableExternalCache), Mode NOTRACK (the same without the FTFW options; not DisableInternalCache) or Mode ALARM
+ * DisableExternalCache), Mode NOTRACK (the same without the FTFW options; DisableInternalCache) or Mode ALARM
  * (RefreshTime, CacheTimeout, CommitTimeout, PurgeTimeout) over UDP, Multicast or TCP links (up to 4: redundant links), IPv4 and IPv6;
  * Stats (LogFile, Syslog: flow logging).
  */
@@ -27,7 +27,6 @@ const when = (cond: boolean | undefined, loc: SourceLoc | undefined): (SourceLoc
 export const NOT_YET_SUPPORTED: readonly Unsupported[] = [
   { keyword: 'Helper', find: (c) => [c.helper?.loc] },
   { keyword: 'TCPWindowTracking on', find: (c) => when(c.sync?.tcpWindowTracking, c.sync?.at.tcpWindowTracking) },
-  { keyword: 'DisableInternalCache on', find: (c) => when(c.sync?.disableInternalCache, c.sync?.at.disableInternalCache) },
 ];
 
 /**
