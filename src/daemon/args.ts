@@ -297,6 +297,8 @@ export function formatUsage(progname: string): string {
     '  -x, dump cache in XML format (requires -i or -e)\n' +
     '  -t, reset the kernel timeout (see PurgeTimeout clause)\n\n' +
     'keepstated options:\n' +
+    '  (exit status: 0 on success, 1 on failure with the reason printed; SIGTERM and SIGINT\n' +
+    '  stop the daemon cleanly, SIGHUP reopens LogFile; README "keepstated exit codes")\n' +
     '  --json, print the reply of a client command as JSON\n' +
     '  --keepalived FILE, keepalived configuration to run with (not supported yet)\n\n'
   );
