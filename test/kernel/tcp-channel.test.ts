@@ -1,4 +1,4 @@
-// NOTRACK over a TCP dedicated link with the real conntrackd 1.4.7, on a veth between two fresh
+// NOTRACK and FTFW over a TCP dedicated link with the real conntrackd 1.4.7, on a veth between two fresh
 // namespaces: a keepstate node (in this process, its sockets opened in namespace A) and conntrackd
 // (in B). Each side is a server (reads) and a client (writes). Entries made in one kernel reach the
 // other side's external cache both ways, `-s` shows both connections up, and after conntrackd
@@ -51,8 +51,10 @@ async function until(what: string, cond: () => boolean | Promise<boolean>, ms = 
 const warnings: string[] = [];
 const quiet: Logger = { log: (level, message) => void (level !== 'info' && level !== 'notice' && warnings.push(`${level}: ${message}`)) };
 
-describe('NOTRACK over TCP with the real conntrackd 1.4.7', { skip, timeout: 300_000 }, () => {
-  const MODE = 'NOTRACK { }';
+for (const [MODE, mode] of [
+  ['NOTRACK { }', 'notrack'],
+  ['FTFW { }', 'ftfw'],
+] as const) describe(`${mode.toUpperCase()} over TCP with the real conntrackd 1.4.7`, { skip, timeout: 300_000 }, () => {
   let a: Netns, b: Netns;
   let dirA: string;
   let node: SyncNode | undefined;
@@ -90,7 +92,7 @@ describe('NOTRACK over TCP with the real conntrackd 1.4.7', { skip, timeout: 300
   const tcpState = (): { server: boolean; client: boolean } | undefined => node!.linkTable().links[0]?.tcp;
 
   it(`sends ${N} entries made in A's kernel to conntrackd's external cache`, async () => {
-    assert.equal(node!.replicator.mode, 'notrack');
+    assert.equal(node!.replicator.mode, mode);
     assert.equal((await kA.create(Array.from({ length: N }, (_, i) => entry(i, 1)))).filter((r) => r.ok).length, N);
     await until(`${N} entries in conntrackd's external cache`, () => externalOfB('10.91.').length === N);
     const line = externalOfB('10.91.0.7 ')[0] ?? '';
