@@ -218,6 +218,18 @@ export class ExternalExpCache {
     return true;
   }
 
+  /** expireOlderThan removes the expectations last received at or before `oldestMs` (ALARM's CacheTimeout); returns how many. */
+  expireOlderThan(oldestMs: number): number {
+    let n = 0;
+    for (const [k, e] of this.entries) {
+      if (e.receivedAtMs > oldestMs) continue;
+      this.entries.delete(k);
+      this.stats.deleted++;
+      n++;
+    }
+    return n;
+  }
+
   flush(): void {
     this.entries.clear();
   }

@@ -288,8 +288,8 @@ export class Replicator {
 
   /**
    * onAlarmTick runs ALARM's clock (sync-node calls it every few hundred ms): objects whose
-   * refresh timer expired are queued (call transmit() afterwards), and external entries not
-   * refreshed for CacheTimeout seconds are removed. Returns how many objects were queued.
+   * refresh timer expired are queued (call transmit() afterwards), and external entries and
+   * expectations not refreshed for CacheTimeout seconds are removed. Returns how many objects were queued.
    */
   onAlarmTick(nowMs: number): number {
     if (this.alarm === undefined) return 0;
@@ -300,6 +300,7 @@ export class Replicator {
     let stale: string[] | undefined;
     for (const e of this.external.values()) if (e.receivedAtMs <= oldest) (stale ??= []).push(e.key);
     if (stale !== undefined) for (const k of stale) this.external.applyBody('del', k, '', nowMs);
+    this.externalExp.expireOlderThan(oldest); // expectations age out the same way
     return n;
   }
 

@@ -170,3 +170,29 @@ describe('expectation sync between two nodes', () => {
     assert.equal(expCommitRequest(x, 40_500, 180).timeout, 180, 'CommitTimeout wins');
   });
 });
+
+describe('received expectations under ALARM', () => {
+  it('age out after CacheTimeout without a refresh, as conntrack entries do', () => {
+    const cfg: ReplicatorConfig = {
+      ackWindow: 300,
+      resendQueueSize: 131_072,
+      hashLimit: 1000,
+      mtu: 1500,
+      overhead: 28,
+      tcpWindowTracking: false,
+      commitTimeout: false,
+      initialSeq: 1,
+      mode: 'alarm',
+      refreshTimeSec: 10,
+      cacheTimeoutSec: 30,
+    };
+    const r = new Replicator(cfg, { send: () => undefined });
+    r.externalExp.apply('new', pasv(1, 1), 1000);
+    r.externalExp.apply('new', pasv(2, 1), 20_000);
+    r.onAlarmTick(31_000); // the first one is 30 s old: gone; the second is 11 s old: kept
+    assert.equal(r.externalExp.size, 1);
+    assert.ok(r.externalExp.find(pasv(2, 1)));
+    r.onAlarmTick(50_000);
+    assert.equal(r.externalExp.size, 0);
+  });
+});
