@@ -11,6 +11,7 @@ import type { ExternalEntry, KernelEventOrigin } from '../engine/cache.js';
 import { Replicator } from '../engine/replicator.js';
 import { expCommitRequest, type ExpSettings } from '../engine/exp-cache.js';
 import type { Expectation } from '../ctnetlink/types.js';
+import type { SyncOp } from '../sync/message.js';
 import type { EventGroup } from '../ctnetlink/events.js';
 import { NFNL_SUBSYS } from '../ctnetlink/consts.js';
 import { nfSubsys } from '../ctnetlink/nfgenmsg.js';
@@ -136,7 +137,39 @@ export class SyncNode {
     if (!sync.disableExternalCache) return { send, ...kernelDump };
     const injector = new Injector(committer, log, { tcpWindowTracking: sync.tcpWindowTracking });
     (this as { injector: Injector | undefined }).injector = injector;
-    return { send, ...kernelDump, inject: (op, key, body, nowMs) => injector.apply(op, key, body, nowMs) };
+    return {
+      send,
+      ...kernelDump,
+      inject: (op, key, body, nowMs) => injector.apply(op, key, body, nowMs),
+      injectExp: (op, exp, nowMs) => void this.injectExpectation(injector, op, exp, nowMs),
+    };
+  }
+
+  /**
+   * injectExpectation puts a received expectation straight into the kernel (DisableExternalCache,
+   * as conntrackd's external_inject): create (EEXIST → delete and create once more) or delete,
+   * after the conntrack writes already queued — its master must exist first.
+   */
+  private async injectExpectation(injector: Injector, op: SyncOp, exp: Expectation, nowMs: number): Promise<void> {
+    try {
+      await injector.idle();
+      if (this.stopped) return;
+      const client = (this.expCommitClient ??= ConntrackClient.open(this.requests.opts));
+      if (op === 'del') {
+        const [r] = await client.deleteExpectations([exp]);
+        if (r !== undefined && !r.ok && r.error.code !== 'ENOENT') this.log.log('error', `inject-exp-destroy: ${r.error.message}`);
+        return;
+      }
+      const req = expCommitRequest({ key: '', exp, receivedAtMs: nowMs, sinceMs: nowMs }, nowMs, this.sync.commitTimeoutSec);
+      let [r] = await client.createExpectations([req]);
+      if (r !== undefined && !r.ok && r.error.code === 'EEXIST') {
+        await client.deleteExpectations([req]);
+        [r] = await client.createExpectations([req]);
+      }
+      if (r !== undefined && !r.ok) this.log.log('error', `inject-exp-create: ${r.error.message}`);
+    } catch (e) {
+      if (!this.stopped) this.log.log('error', `inject-exp: ${String(e)}`);
+    }
   }
 
   /** sendKernelDump queues the kernel table for the peer (DisableInternalCache: `-B`, a peer's RESYNC). */

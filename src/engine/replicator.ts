@@ -50,6 +50,8 @@ export interface ReplicatorPorts {
    * external cache (DisableExternalCache on: they go straight to the kernel, daemon/injector.ts).
    */
   inject?(op: SyncOp, key: string, body: string, nowMs: number): void;
+  /** injectExp is inject for expectation messages (DisableExternalCache with expectations). */
+  injectExp?(op: SyncOp, exp: Expectation, nowMs: number): void;
   /**
    * kernelDump, with DisableInternalCache on, is asked for a dump of the kernel table where a bulk
    * is due (`-B`, a peer's RESYNC); the caller hands it to sendKernelDump.
@@ -324,7 +326,10 @@ export class Replicator {
       this.stats.messagesReceived++;
       const verdict = this.protocol.onReceive(rxHeader(m));
       if (verdict === 'deliver' && m.kind === 'ct-raw') this.deliverCt(m.op, m.key, m.body, nowMs);
-      else if (verdict === 'deliver' && m.kind === 'exp') this.externalExp.apply(m.op, m.exp, nowMs);
+      else if (verdict === 'deliver' && m.kind === 'exp') {
+        if (this.ports.injectExp !== undefined) this.ports.injectExp(m.op, m.exp, nowMs);
+        else this.externalExp.apply(m.op, m.exp, nowMs);
+      }
       else if (verdict === 'resync') {
         this.stats.resyncRequests++;
         this.bulk();

@@ -210,6 +210,29 @@ describe('ExpectationSync with the real conntrackd 1.4.7', { skip, timeout: 120_
     const listed = a.run('conntrack', ['-L', '-p', 'tcp', '--dport', '10100']).stdout;
     assert.match(listed, /dport=10100/);
   });
+
+  it('with DisableExternalCache on, conntrackd’s expectation goes straight into our kernel after its master', async () => {
+    await node!.stop();
+    const conf = syncConf(dirA, { kind: 'udp', self: '10.232.0.1', peer: '10.232.0.2', device: 'sync0' }, EXP_SYNC).replace('Mode FTFW { }', 'Mode FTFW { DisableExternalCache on }');
+    node = await SyncNode.start(parseConntrackdConfig(conf, 'a.conf').config, log, { netns: a.name });
+    errors.length = 0;
+    // The earlier FTP scripts hold port 21 in their namespaces: end them first.
+    await Promise.all(children.filter((c) => c.exitCode === null).map((c) => new Promise((r) => (c.once('exit', r), c.kill('SIGKILL')))));
+    const ftpB = b.spawn('node', ['-e', ftpScript(10400)]);
+    children.push(ftpB);
+    const sport = Number((await waitLine(ftpB, 'pasv-ok')).split(' ')[1]);
+    const inKernel = async (): Promise<Expectation | undefined> => {
+      for await (const batch of kA.dumpExpectations()) for (const e of batch) if (e.tuple?.dstPort === 10400) return e;
+      return undefined;
+    };
+    let got: Expectation | undefined;
+    const end = Date.now() + 20_000; // hang guard
+    while ((got = await inKernel()) === undefined && Date.now() < end) await new Promise((r) => setTimeout(r, 100));
+    assert.ok(got, 'the expectation is in A’s kernel');
+    assert.deepEqual([got.master?.srcPort, got.master?.dstPort, got.helper], [sport, 21, 'ftp'], 'with its master, B’s control connection');
+    assert.equal(node!.replicator.externalExp.size, 0, 'nothing in the external expectation cache');
+    assert.deepEqual(errors, [], 'no inject errors');
+  });
 });
 
 /** withoutSince drops the "[active since Ns]" suffix (the two daemons saw the entry at different times). */
