@@ -177,7 +177,7 @@ async function daemon(configPath: string, detach: boolean, keepalived: string | 
   function stop(): Promise<void> {
     stopping ??= (async () => {
       log.log('notice', '---- shutdown received ----');
-      systemd?.notify(['STOPPING', '1']);
+      systemd?.stopping();
       await cleanup();
       systemd?.close();
       stopped();

@@ -152,6 +152,15 @@ export class SdNotifier {
     this.watchdog.unref(); // the daemon's own sockets keep it alive, not the watchdog
   }
 
+  /**
+   * stopping says STOPPING=1, after stopping the watchdog: no WATCHDOG=1 may follow it (a ping
+   * during the cleanup would tell systemd the service is fine again).
+   */
+  stopping(): boolean {
+    clearInterval(this.watchdog);
+    return this.notify(['STOPPING', '1']);
+  }
+
   /** close stops the watchdog and closes the socket; later notifications are dropped. Idempotent. */
   close(): void {
     if (this.closed) return;

@@ -151,6 +151,22 @@ describe('SdNotifier over real AF_UNIX datagram sockets', () => {
     assert.deepEqual(log.lines, []);
   });
 
+  test('STOPPING=1 ends the watchdog: no ping follows it while the daemon cleans up', async () => {
+    const n = SdNotifier.fromEnv({ NOTIFY_SOCKET: join(dir, 'notify') }, true, memoryLog())!;
+    drain(receiver);
+    n.startWatchdog(watchdogSetting({ WATCHDOG_USEC: '20000' }, process.pid)); // every 10 ms
+    const end = Date.now() + 20_000; // hang guard
+    while (n.stats.sent === 0) {
+      assert.ok(Date.now() < end, 'a first ping');
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    assert.equal(n.stopping(), true);
+    await new Promise((r) => setTimeout(r, 50)); // five ping periods, the socket still open
+    const got = drain(receiver);
+    n.close();
+    assert.equal(got.at(-1), 'STOPPING=1', JSON.stringify(got));
+  });
+
   test('a socket nobody listens on: never throws, one warning, failures counted', () => {
     const log = memoryLog();
     const n = SdNotifier.fromEnv({ NOTIFY_SOCKET: join(dir, 'nobody') }, true, log)!;
