@@ -1,5 +1,5 @@
 import { NLA_TYPE_MASK } from '../netlink/consts.js';
-import { HOST_LITTLE_ENDIAN } from '../wire/byte-order.js';
+import { u16At as nlaU16 } from '../wire/byte-order.js';
 import type { Family } from '../wire/ip.js';
 import { bytesOfLatin1, latin1Of, writeLatin1 } from '../wire/latin1.js';
 import { Reader } from '../wire/reader.js';
@@ -15,7 +15,6 @@ import type { Conntrack } from './types.js';
  * the Conntrack model only when something shows it.
  */
 
-const nlaU16 = HOST_LITTLE_ENDIAN ? (b: Uint8Array, o: number): number => b[o]! | (b[o + 1]! << 8) : (b: Uint8Array, o: number): number => (b[o]! << 8) | b[o + 1]!;
 
 let scratch = new Uint8Array(4096);
 function room(n: number): Uint8Array {

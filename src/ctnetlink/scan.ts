@@ -1,5 +1,5 @@
 import { NLA_TYPE_MASK } from '../netlink/consts.js';
-import { HOST_LITTLE_ENDIAN } from '../wire/byte-order.js';
+import { be16At as be16, be32At as be32, u16At as nlaU16 } from '../wire/byte-order.js';
 import { CTA, CTA_IP, CTA_PROTO, CTA_PROTOINFO, CTA_PROTOINFO_DCCP, CTA_PROTOINFO_SCTP, CTA_PROTOINFO_TCP, CTA_SYNPROXY, CTA_TUPLE } from './consts.js';
 
 /**
@@ -78,9 +78,6 @@ export function isVolatileCta(type: number): boolean {
   return type === CTA.COUNTERS_ORIG || type === CTA.COUNTERS_REPLY || type === CTA.USE || type === CTA.ID || type === CTA.TIMESTAMP || type === CTA.TIMESTAMP_EVENT;
 }
 
-const nlaU16 = HOST_LITTLE_ENDIAN ? (b: Uint8Array, o: number): number => b[o]! | (b[o + 1]! << 8) : (b: Uint8Array, o: number): number => (b[o]! << 8) | b[o + 1]!;
-const be16 = (b: Uint8Array, o: number): number => (b[o]! << 8) | b[o + 1]!;
-const be32 = (b: Uint8Array, o: number): number => ((b[o]! << 24) | (b[o + 1]! << 16) | (b[o + 2]! << 8) | b[o + 3]!) >>> 0;
 
 /** The type of the attribute attrAt read last (one walk at a time: the scan is synchronous). */
 let attrType = 0;

@@ -5,8 +5,9 @@ import { encodeConntrackAttrs } from '../ctnetlink/conntrack.js';
 import { encodeNfgenmsg, nfgenmsgFor } from '../ctnetlink/nfgenmsg.js';
 import type { Conntrack } from '../ctnetlink/types.js';
 import { writeLatin1 } from '../wire/latin1.js';
+import { be16At as be16, be32At as be32 } from '../wire/byte-order.js';
 import type { Writer } from '../wire/writer.js';
-import { commitEntry, commitTimeout, TCP_FLAG_BE_LIBERAL, TCP_FLAG_WINDOW_SCALE, type CommitOptions } from './commit.js';
+import { commitEntry, commitTimeout, ICMP_REPLY, ICMPV6_REPLY, NAT_PORT_PROTOS, TCP_FLAG_BE_LIBERAL, TCP_FLAG_WINDOW_SCALE, type CommitOptions } from './commit.js';
 
 /**
  * The commit's fast path: the ctnetlink create request for a received conntrackd message body,
@@ -30,8 +31,6 @@ const FAST: ReadonlySet<number> = new Set([
   NTA.TCP_WSCALE_ORIG, NTA.TCP_WSCALE_REPL, NTA.SNAT_IPV6, NTA.DNAT_IPV6, NTA.SYNPROXY, NTA.ZONE,
 ]);
 
-const be16 = (b: Uint8Array, o: number): number => (b[o]! << 8) | b[o + 1]!;
-const be32 = (b: Uint8Array, o: number): number => ((b[o]! << 24) | (b[o + 1]! << 16) | (b[o + 2]! << 8) | b[o + 3]!) >>> 0;
 const le16 = (b: Uint8Array, o: number): number => b[o]! | (b[o + 1]! << 8);
 
 /**
@@ -59,10 +58,6 @@ export function scanBody(b: Uint8Array, len: number, v: BodyView): boolean {
   return true;
 }
 
-/** ICMP request type → reply type (commit.ts replyTuple). */
-const ICMP_REPLY: Readonly<Record<number, number>> = { 8: 0, 13: 14, 15: 16, 17: 18 };
-const ICMPV6_REPLY: Readonly<Record<number, number>> = { 128: 129, 139: 140 };
-const NAT_PORT_PROTOS: ReadonlySet<number> = new Set([IPPROTO.TCP, IPPROTO.UDP, IPPROTO.SCTP, IPPROTO.DCCP]);
 
 function putAddrFrom(w: Writer, type: number, b: Uint8Array, p: number, n: number): void {
   const at = beginAttr(w, type);

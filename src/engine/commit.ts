@@ -30,11 +30,11 @@ export const TCP_FLAG_WINDOW_SCALE = 0x01;
  * the first fail. libnetfilter_conntrack (conntrackd's commit) sends NAT ports for TCP and UDP
  * only; SCTP and DCCP ports are kept here as well, since for them the values are real ports.
  */
-const NAT_PORT_PROTOS: ReadonlySet<number> = new Set([IPPROTO.TCP, IPPROTO.UDP, IPPROTO.SCTP, IPPROTO.DCCP]);
+export const NAT_PORT_PROTOS: ReadonlySet<number> = new Set([IPPROTO.TCP, IPPROTO.UDP, IPPROTO.SCTP, IPPROTO.DCCP]);
 
 /** ICMP request type → reply type, the pairs conntrack tracks (icmp: echo, timestamp, info, mask; icmpv6: echo, node info). */
-const ICMP_REPLY: Readonly<Record<number, number>> = { 8: 0, 13: 14, 15: 16, 17: 18 };
-const ICMPV6_REPLY: Readonly<Record<number, number>> = { 128: 129, 139: 140 };
+export const ICMP_REPLY: Readonly<Record<number, number>> = { 8: 0, 13: 14, 15: 16, 17: 18 };
+export const ICMPV6_REPLY: Readonly<Record<number, number>> = { 128: 129, 139: 140 };
 
 /** replyTuple is the inverse of the original tuple (ICMP requests answered by their reply type), without NAT. */
 export function replyTuple(ct: Conntrack): Tuple | undefined {

@@ -11,6 +11,7 @@ import type { Conntrack } from '../../src/ctnetlink/types.js';
 import { syncConf } from '../../lab/conntrackd.js';
 import { linkVeth } from '../../lab/link.js';
 import { Netns, rootSkipReason } from '../../lab/netns.js';
+import { until } from '../helpers/until.js';
 
 const skip = rootSkipReason();
 /** The daemon of this build (bin/keepstated.js runs dist/'s): a launcher in the test's directory imports it. */
@@ -28,13 +29,6 @@ function entry(i: number): Conntrack {
   };
 }
 
-async function until(what: string, cond: () => boolean, ms = 30_000): Promise<void> {
-  const end = Date.now() + ms; // a hang guard, not a performance bound
-  while (!cond()) {
-    if (Date.now() > end) assert.fail(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 describe('-s queue: errorq holds what a TCP link could not send', { skip, timeout: 120_000 }, () => {
   let a: Netns, b: Netns;

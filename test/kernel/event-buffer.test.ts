@@ -7,6 +7,7 @@ import { ConntrackClient } from '../../src/ctnetlink/client.js';
 import { rootSkipReason } from '../../lab/netns.js';
 import { startSoloNode, type SoloNode } from '../../lab/solo-node.js';
 import { tcpEntry } from './entries.js';
+import { until as untilDone } from '../helpers/until.js';
 
 const SMALL = 65536;
 const MAX = 4 * SMALL;
@@ -78,11 +79,4 @@ describe('NetlinkEventsReliable: no DESTROY event is lost, even with a buffer fa
   });
 });
 
-/** until polls `cond` every 50 ms; the 60 s limit is a hang guard, not a performance bound. */
-async function until(what: string, cond: () => boolean): Promise<void> {
-  const end = Date.now() + 60_000;
-  while (!cond()) {
-    if (Date.now() > end) assert.fail(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
+const until = (what: string, cond: () => boolean | Promise<boolean>, guardMs = 60_000): Promise<void> => untilDone(what, cond, guardMs, 50);

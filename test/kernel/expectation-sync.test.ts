@@ -19,6 +19,7 @@ import { SyncNode } from '../../src/daemon/sync-node.js';
 import { Conntrackd, syncConf } from '../../lab/conntrackd.js';
 import { linkVeth, nft } from '../../lab/link.js';
 import { Netns, rootSkipReason } from '../../lab/netns.js';
+import { until } from '../helpers/until.js';
 
 const skip = rootSkipReason() ?? (Conntrackd.installed() ? undefined : 'conntrackd 1.4.7 is not installed (scripts/setup.sh installs it)');
 
@@ -85,13 +86,6 @@ function waitLine(child: ChildProcess, prefix: string): Promise<string> {
   });
 }
 
-async function until(what: string, cond: () => boolean | Promise<boolean>, ms = 30_000): Promise<void> {
-  const end = Date.now() + ms; // a hang guard, not a performance bound
-  while (!(await cond())) {
-    if (Date.now() > end) assert.fail(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 async function expectations(k: ConntrackClient): Promise<Expectation[]> {
   const out: Expectation[] = [];

@@ -17,6 +17,7 @@ import { syncConf } from '../../lab/conntrackd.js';
 import { linkVeth } from '../../lab/link.js';
 import { Netns, rootSkipReason } from '../../lab/netns.js';
 import { tcpEntry } from './entries.js';
+import { until } from '../helpers/until.js';
 
 const FILTER = `
   Filter From Kernelspace {
@@ -58,13 +59,6 @@ const EVENTS = {
   ],
 };
 
-async function until(what: string, cond: () => boolean): Promise<void> {
-  const end = Date.now() + 20_000; // hang guard, not a timing threshold
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`gave up waiting: ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 describe('General { Filter } on a replicating node', { skip: rootSkipReason(), timeout: 90_000 }, () => {
   let a: Netns, b: Netns;

@@ -18,6 +18,7 @@ import type { Logger } from '../../src/daemon/log.js';
 import { Conntrackd, syncConf } from '../../lab/conntrackd.js';
 import { linkVeth } from '../../lab/link.js';
 import { Netns, rootSkipReason } from '../../lab/netns.js';
+import { until } from '../helpers/until.js';
 
 const skip = rootSkipReason() ?? (Conntrackd.installed() ? undefined : 'conntrackd 1.4.7 is not installed (scripts/setup.sh installs it)');
 
@@ -39,13 +40,6 @@ function entry(i: number, mark = i % 5): Conntrack {
   };
 }
 
-async function until(what: string, cond: () => boolean | Promise<boolean>, ms = 30_000): Promise<void> {
-  const end = Date.now() + ms; // a hang guard, not a performance bound
-  while (!(await cond())) {
-    if (Date.now() > end) assert.fail(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 const errors: string[] = [];
 const quiet: Logger = { log: (level, message) => void (level === 'error' && errors.push(message)) };

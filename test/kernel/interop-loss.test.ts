@@ -16,6 +16,7 @@ import type { Logger } from '../../src/daemon/log.js';
 import { Conntrackd, dropRandomly, stopDropping, syncConf } from '../../lab/conntrackd.js';
 import { linkVeth } from '../../lab/link.js';
 import { Netns, rootSkipReason } from '../../lab/netns.js';
+import { until as untilDone } from '../helpers/until.js';
 
 const N = 2000;
 const quiet: Logger = { log: () => undefined };
@@ -37,13 +38,7 @@ function entry(i: number, net: number, mark = 0): Conntrack {
 const lineKey = (l: string): string => `${/src=(\S+)/.exec(l)?.[1]}:${/sport=(\d+)/.exec(l)?.[1]} mark=${/mark=(\d+)/.exec(l)?.[1] ?? '0'}`;
 const entryKey = (c: Conntrack): string => `${c.orig?.src}:${c.orig?.srcPort} mark=${c.mark ?? 0}`;
 
-async function until(what: string, cond: () => boolean, ms = 90_000): Promise<void> {
-  const end = Date.now() + ms; // a hang guard, not a performance bound
-  while (!cond()) {
-    if (Date.now() > end) assert.fail(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
+const until = (what: string, cond: () => boolean | Promise<boolean>, guardMs = 90_000): Promise<void> => untilDone(what, cond, guardMs, 200);
 
 /** churn makes N entries in a kernel, then changes the mark of a quarter and deletes another quarter; returns what must remain. */
 async function churn(k: ConntrackClient, net: number): Promise<Set<string>> {

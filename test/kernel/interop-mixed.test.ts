@@ -47,6 +47,7 @@ import { natAndLabels } from '../../lab/firewall.js';
 import { linkVeth } from '../../lab/link.js';
 import { Netns, rootSkipReason } from '../../lab/netns.js';
 import { MIXED_KINDS, mixedEntry, mixedKind } from './entries.js';
+import { until as untilDone } from '../helpers/until.js';
 
 const skip = rootSkipReason() ?? (Conntrackd.installed() ? undefined : 'conntrackd 1.4.7 is not installed (scripts/setup.sh installs it)');
 
@@ -205,13 +206,7 @@ function wireShapes(datagrams: readonly UdpDatagram[]): Map<number, string>[] {
   return out;
 }
 
-async function until(what: string, cond: () => boolean | Promise<boolean>, ms = 90_000): Promise<void> {
-  const end = Date.now() + ms; // a hang guard, not a performance bound
-  while (!(await cond())) {
-    if (Date.now() > end) assert.fail(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
+const until = (what: string, cond: () => boolean | Promise<boolean>, guardMs = 90_000): Promise<void> => untilDone(what, cond, guardMs, 200);
 
 /** createAll makes one side's table in `k`, in batches, and checks every entry was accepted. */
 async function createAll(k: ConntrackClient, side: number): Promise<void> {

@@ -17,6 +17,7 @@ import type { Logger } from '../../src/daemon/log.js';
 import { Conntrackd, syncConf } from '../../lab/conntrackd.js';
 import { linkVeth } from '../../lab/link.js';
 import { Netns, rootSkipReason } from '../../lab/netns.js';
+import { until } from '../helpers/until.js';
 
 const skip = rootSkipReason() ?? (Conntrackd.installed() ? undefined : 'conntrackd 1.4.7 is not installed (scripts/setup.sh installs it)');
 
@@ -36,13 +37,6 @@ function entry(i: number, side: number): Conntrack {
   };
 }
 
-async function until(what: string, cond: () => boolean | Promise<boolean>, ms = 30_000): Promise<void> {
-  const end = Date.now() + ms; // a hang guard, not a performance bound
-  while (!(await cond())) {
-    if (Date.now() > end) assert.fail(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 const errors: string[] = [];
 const quiet: Logger = { log: (level, message) => void (level === 'error' && errors.push(message)) };

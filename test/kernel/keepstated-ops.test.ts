@@ -12,20 +12,13 @@ import { Conntrackd, syncConf } from '../../lab/conntrackd.js';
 import { Netns, rootSkipReason } from '../../lab/netns.js';
 import { decodeNotifyMessage } from '../../src/daemon/sd-notify.js';
 import { AF, NativeSocket, SOCK, unixSockaddr } from '../../src/native/socket.js';
+import { until } from '../helpers/until.js';
 
 const skip = rootSkipReason() ?? (Conntrackd.installed() ? undefined : 'conntrackd 1.4.7 is not installed (scripts/setup.sh installs it)');
 const BIN = new URL('../../../bin/keepstated.js', import.meta.url).pathname;
 // The daemon this test was compiled with (bin/keepstated.js always loads dist/).
 const MAIN = new URL('../../src/daemon/main.js', import.meta.url).href;
 
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-async function until(what: string, cond: () => boolean): Promise<void> {
-  const end = Date.now() + 20_000; // hang guard
-  while (!cond()) {
-    if (Date.now() > end) assert.fail(`timed out waiting for ${what}`);
-    await sleep(25);
-  }
-}
 const exited = (c: ChildProcess): Promise<{ code: number | null; signal: NodeJS.Signals | null }> =>
   c.exitCode !== null || c.signalCode !== null ? Promise.resolve({ code: c.exitCode, signal: c.signalCode }) : new Promise((r) => c.once('exit', (code, signal) => r({ code, signal })));
 

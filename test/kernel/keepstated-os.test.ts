@@ -12,6 +12,7 @@ import { linkVeth } from '../../lab/link.js';
 import { Netns, rootSkipReason } from '../../lab/netns.js';
 import { decodeSyslogMessage, type SyslogRecord } from '../../src/daemon/syslog.js';
 import { AF, NativeSocket, SOCK, unixSockaddr } from '../../src/native/socket.js';
+import { until } from '../helpers/until.js';
 
 const skip = rootSkipReason() ?? (Conntrackd.installed() ? undefined : 'conntrackd 1.4.7 is not installed (scripts/setup.sh installs it)');
 const BIN = new URL('../../../bin/keepstated.js', import.meta.url).pathname;
@@ -38,15 +39,7 @@ function threadsOf(pid: number): ThreadSched[] {
   });
 }
 
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-async function until(what: string, cond: () => boolean): Promise<void> {
-  const end = Date.now() + 20_000; // hang guard
-  while (!cond()) {
-    if (Date.now() > end) assert.fail(`timed out waiting for ${what}`);
-    await sleep(50);
-  }
-}
 
 describe('keepstated applies Scheduler and Syslog, and ignores Nice, as conntrackd 1.4.7', { skip, timeout: 120_000 }, () => {
   let a: Netns, b: Netns;

@@ -18,6 +18,7 @@ import { AF, ErrnoError, ETH_P, NativeSocket, SOCK, htons, ifNameToIndex, inet4S
 import { ChannelError, openChannel, type DatagramSource, type SyncChannel } from '../../src/sync/channel.js';
 import { decodeDatagram, encodeDatagrams, type SyncMessage } from '../../src/sync/index.js';
 import { loadSyncGolden } from '../sync/golden-sync.js';
+import { until } from '../helpers/until.js';
 
 const skip = rootSkipReason();
 const N = 1000;
@@ -38,13 +39,6 @@ function channel(block: string): Ch {
   return c;
 }
 
-async function until(what: string, cond: () => boolean, ms = 15_000): Promise<void> {
-  const end = Date.now() + ms; // a hang guard, not a performance bound
-  while (!cond()) {
-    if (Date.now() > end) assert.fail(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 /** payload i: its index (u32be) then bytes derived from it, `size` long. */
 function payload(i: number, size: number): Uint8Array {

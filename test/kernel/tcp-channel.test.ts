@@ -20,6 +20,7 @@ import { SyncNode } from '../../src/daemon/sync-node.js';
 import { Conntrackd, syncConf } from '../../lab/conntrackd.js';
 import { linkVeth } from '../../lab/link.js';
 import { Netns, rootSkipReason } from '../../lab/netns.js';
+import { until } from '../helpers/until.js';
 
 const skip = rootSkipReason() ?? (Conntrackd.installed() ? undefined : 'conntrackd 1.4.7 is not installed (scripts/setup.sh installs it)');
 
@@ -40,13 +41,6 @@ function entry(i: number, side: number): Conntrack {
   };
 }
 
-async function until(what: string, cond: () => boolean | Promise<boolean>, ms = 30_000): Promise<void> {
-  const end = Date.now() + ms; // a hang guard, not a performance bound
-  while (!(await cond())) {
-    if (Date.now() > end) assert.fail(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 const warnings: string[] = [];
 const quiet: Logger = { log: (level, message) => void (level !== 'info' && level !== 'notice' && warnings.push(`${level}: ${message}`)) };
