@@ -184,10 +184,10 @@ export class Links {
     return this.active.stats();
   }
 
-  /** views are every link in configuration order, with its interface's status (`-s link`). */
   /**
-   * errorQueued is what the TCP links hold for their peer while the client connection is down:
-   * conntrackd's error queue (one for all links; `-s queue`'s errorq). 0 without TCP links.
+   * errorQueued is what the TCP links hold for their peer while the client connection is down or
+   * its send buffer is full: conntrackd's error queue (one for all links; `-s queue`'s errorq). 0
+   * without TCP links.
    */
   get errorQueued(): number {
     let n = 0;
@@ -195,6 +195,14 @@ export class Links {
     return n;
   }
 
+  /** errorQueueDrops is how many messages full error queues dropped (`-s queue`'s errorq "not enough space"). */
+  get errorQueueDrops(): number {
+    let n = 0;
+    for (const c of this.channels) if (c.kind === 'tcp') n += (c as TcpSyncChannel).errorQueueDrops;
+    return n;
+  }
+
+  /** views are every link in configuration order, with its interface's status (`-s link`). */
   views(): LinkView[] {
     return this.channels.map((c) => {
       const view = { kind: c.kind, device: c.device, status: linkStatus(this.flags.get(c.ifindex) ?? 0), stats: c.stats() };

@@ -7,7 +7,7 @@ import type { ConntrackdConfig } from '../config/conntrackd/types.js';
 import { runControlRequest } from '../control/client.js';
 import { CTL } from '../control/codes.js';
 import { expCacheDumpJson, formatExpCacheDump, type ExpCacheEntry } from '../control/format.js';
-import { formatKernelCtLine } from '../control/format.js';
+import { formatKernelCtLine, formatKernelExpLine } from '../control/format.js';
 import { decodeConntrack } from '../ctnetlink/conntrack.js';
 import { acceptsConntrack, compileFilter } from '../engine/filter.js';
 import { formatCtCacheDump, formatJsonReply, formatStatsView, STATS_VIEW_OF_CODE, statsViewJson, ctCacheDumpJson, type CtCacheEntry } from '../control/format.js';
@@ -310,7 +310,7 @@ function snapshot(node: SyncNode, cfg: ConntrackdConfig, kernelFlushes: number):
       queues: [
         { name: 'txqueue', current: r.protocol.queued, max: 2147483647, enospc: 0 },
         // The error queue holds what a TCP link could not send; conntrackd shows it for every link kind.
-        { name: 'errorq', current: node.errorQueued, max: cfg.sync?.errorQueueLength ?? 128, enospc: 0 },
+        { name: 'errorq', current: node.errorQueued, max: cfg.sync?.errorQueueLength ?? 128, enospc: node.errorQueueDrops },
         // Only FTFW has a resend queue (notrack-*-s-queue fixtures).
         ...(r.mode === 'ftfw' ? [{ name: 'rsqueue', current: r.protocol.awaitingAck, max: cfg.sync?.resendQueueSize ?? 0, enospc: r.protocol.stats.resendOverflow }] : []),
       ],
@@ -344,7 +344,8 @@ function expectStats(node: SyncNode, cfg: ConntrackdConfig): SyncDaemonStats['ex
   if (cfg.sync?.expectationSync.enabled !== true) return undefined;
   const r = node.replicator;
   return {
-    internal: { kind: 'cache', ...cacheStats('internal', r.internalExp.size, r.internalExp.liveSize, r.internalExp.stats) },
+    // DisableInternalCache on: the "internal bypass" counters of expectations (internal_bypass_exp_stats).
+    internal: r.bypass ? { kind: 'bypass', ...r.bypassExpStats } : { kind: 'cache', ...cacheStats('internal', r.internalExp.size, r.internalExp.liveSize, r.internalExp.stats) },
     external: { kind: 'cache', ...cacheStats('external', r.externalExp.size, r.externalExp.size, r.externalExp.stats) },
   };
 }
@@ -362,6 +363,7 @@ async function handleExpect(node: SyncNode, cfg: ConntrackdConfig, code: number,
   switch (code) {
     case CTL.EXP_DUMP_INTERNAL:
     case CTL.EXP_DUMP_INT_XML: {
+      if (r.bypass) return kernelExpTableDump(node, conn);
       const entries: ExpCacheEntry[] = [...r.internalExp.live()].map((o) => ({ exp: o.exp, activeSinceSec: nowSec - o.sinceSec }));
       return conn.json ? formatJsonReply(expCacheDumpJson('internal', entries)) : formatExpCacheDump(entries, code === CTL.EXP_DUMP_INT_XML ? 'xml' : 'plain', nowSec);
     }
@@ -391,6 +393,17 @@ async function kernelTableDump(node: SyncNode, cfg: ConntrackdConfig, conn: Cont
   let s = '';
   for (const ct of cts) s += formatKernelCtLine(ct, nowSec);
   return s;
+}
+
+/**
+ * kernelExpTableDump is `-i expect` (with or without -x) with DisableInternalCache on: the kernel's
+ * expectations the helper list and Filter pass, in conntrack's default format, as
+ * internal_bypass_exp_dump means to (conntrackd 1.4.7 printed none in the lab while the kernel had one).
+ */
+async function kernelExpTableDump(node: SyncNode, conn: ControlConn): Promise<string> {
+  const exps = await node.kernelExpTable();
+  if (conn.json) return formatJsonReply(expCacheDumpJson('internal', exps.map((exp) => ({ exp, activeSinceSec: 0 }))));
+  return exps.map(formatKernelExpLine).join('');
 }
 
 /** handle runs one control request (conntrackd's request codes, §4.2) against the node. */

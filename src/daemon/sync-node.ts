@@ -172,12 +172,16 @@ export class SyncNode {
     }
   }
 
-  /** sendKernelDump queues the kernel table for the peer (DisableInternalCache: `-B`, a peer's RESYNC). */
+  /**
+   * sendKernelDump queues the kernel table for the peer (DisableInternalCache: `-B`, a peer's
+   * RESYNC), then, with ExpectationSync, the expectation table (after their masters).
+   */
   private sendKernelDump(): void {
-    void this.dumpKernel().then(
-      (dump) => {
+    void this.dumpBoth().then(
+      ([dump, exps]) => {
         if (this.stopped) return;
         this.replicator.sendKernelDump(dump);
+        if (exps !== undefined) this.replicator.sendKernelExpDump(exps);
         this.scheduleTransmit();
       },
       (e: unknown) => {
@@ -189,6 +193,15 @@ export class SyncNode {
   /** kernelTable is the kernel's conntrack table as message payloads (`-i` with DisableInternalCache on). */
   kernelTable(): Promise<Uint8Array[]> {
     return this.dumpKernel();
+  }
+
+  /**
+   * kernelExpTable is the kernel's expectation table as the bypass filter passes it (`-i expect`
+   * with DisableInternalCache and ExpectationSync on, as internal_bypass_exp_dump).
+   */
+  async kernelExpTable(): Promise<Expectation[]> {
+    if (!this.expSync) return [];
+    return (await this.dumpExpectations()).filter((e) => this.replicator.bypassAcceptsExp(e));
   }
 
   /** start brings a node up: link, sockets, the initial dump (nothing is sent), then the loops. */
@@ -385,6 +398,10 @@ export class SyncNode {
   get errorQueued(): number {
     return this.channel.errorQueued;
   }
+  /** errorQueueDrops is what full TCP error queues dropped (`-s queue`'s errorq enospc). */
+  get errorQueueDrops(): number {
+    return this.channel.errorQueueDrops;
+  }
 
   /** stop closes everything (idempotent). */
   async stop(): Promise<void> {
@@ -478,17 +495,21 @@ export class SyncNode {
    * armPoll runs polling mode (PollSecs): every `sec` seconds the kernel table is dumped and
    * reconciled with the internal cache, as conntrackd's polling alarm does: every dumped entry is
    * update-or-created and queued (so each is sent again every period), entries no longer in the
-   * kernel become DEL. Short-lived flows between two polls are never seen.
+   * kernel become DEL. Short-lived flows between two polls are never seen. With ExpectationSync
+   * the expectation table is polled the same way, after the conntrack table (the masters), as the
+   * manual describes (conntrackd 1.4.7 drops that dump's answer: see Replicator.resyncInternalExp).
    */
   private armPoll(sec: number): void {
     this.pollTimer = setTimeout(() => {
       this.pollTimer = undefined;
       if (this.stopped) return;
-      void this.dumpKernel()
+      void this.dumpBoth()
         .then(
-          (dump) => {
+          ([dump, exps]) => {
             if (this.stopped) return;
-            this.replicator.resyncInternal(dump, Date.now());
+            const now = Date.now();
+            this.replicator.resyncInternal(dump, now);
+            if (exps !== undefined) this.replicator.resyncInternalExp(exps, now);
             this.counters.polls++;
             this.reportRefusals();
             this.scheduleTransmit();
@@ -585,9 +606,20 @@ export class SyncNode {
 
   /** populateExpectations update-or-creates the internal expectation cache from a kernel dump (start-up, -R, after a commit). */
   private async populateExpectations(): Promise<number> {
+    return this.replicator.populateExp(await this.dumpExpectations(), Date.now());
+  }
+
+  /** dumpBoth reads the conntrack table, then (ExpectationSync) the expectation table: one request at a time on the socket. */
+  private async dumpBoth(): Promise<[Uint8Array[], Expectation[] | undefined]> {
+    const dump = await this.dumpKernel();
+    return [dump, this.expSync && !this.stopped ? await this.dumpExpectations() : undefined];
+  }
+
+  /** dumpExpectations reads the kernel's expectation table. */
+  private async dumpExpectations(): Promise<Expectation[]> {
     const all: Expectation[] = [];
     for await (const b of this.requests.dumpExpectations()) all.push(...b);
-    return this.replicator.populateExp(all, Date.now());
+    return all;
   }
 
   /**

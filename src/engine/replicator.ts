@@ -7,7 +7,7 @@ import { CacheObject, ExternalCache, InternalCache, payloadOf, sendsEvent, type 
 import { compactCt } from '../ctnetlink/compact.js';
 import { decodeConntrack } from '../ctnetlink/conntrack.js';
 import { acceptsConntrack } from './filter.js';
-import { ExpObject, ExternalExpCache, InternalExpCache, type ExpSettings, type SyncObject } from './exp-cache.js';
+import { ExpObject, ExternalExpCache, helperAccepts, InternalExpCache, type ExpSettings, type SyncObject } from './exp-cache.js';
 import type { CtFilter } from './filter.js';
 import { Ftfw, type RxHeader, type TxEmit } from './ftfw.js';
 import { Alarm } from './alarm.js';
@@ -94,6 +94,8 @@ export class Replicator {
   private readonly dead = new Set<CacheObject>();
   /** The "internal bypass:" counters of `-s` (DisableInternalCache on): events sent, by kind. */
   readonly bypassStats = { new: 0, upd: 0, del: 0 };
+  /** The same for expectations (`-s expect` with DisableInternalCache and ExpectationSync on). */
+  readonly bypassExpStats = { new: 0, upd: 0, del: 0 };
   /** bypass: DisableInternalCache on; the internal cache stays empty. */
   readonly bypass: boolean;
 
@@ -245,6 +247,10 @@ export class Replicator {
    * unless we caused it; see InternalExpCache for what is filtered.
    */
   onKernelExp(kind: 'new' | 'update' | 'destroy', exp: Expectation, origin: KernelEventOrigin = 'other', nowMs = 0): void {
+    if (this.bypass) {
+      this.bypassExp(kind, exp, origin);
+      return;
+    }
     const obj = this.internalExp.onKernelEvent(kind, exp, origin, nowMs);
     if (obj === undefined) return;
     if (this.alarm !== undefined) this.touch(obj, nowMs);
@@ -253,9 +259,65 @@ export class Replicator {
     else this.releaseExpIfUnheld(obj);
   }
 
+  /**
+   * bypassExp is DisableInternalCache's expectation event path (internal_bypass.c's exp half): an
+   * event bypassAcceptsExp passes and that we did not cause is queued once as EXP_NEW / EXP_UPD /
+   * EXP_DEL and forgotten once sent. conntrackd 1.4.7 also asks the kernel whether the master
+   * exists, but reads the answer inverted (spec §7 #9: nl_get_conntrack returns 1 when found and
+   * internal_bypass_exp_master_find tests `== 0`), so it drops every expectation whose master
+   * exists — in effect none is sent (seen in the lab: its master arrives, the expectation never,
+   * "internal bypass" counts 0, and `-B` and `-i expect` show none either). We send them: the kernel
+   * removes an expectation with its master, so a live expectation's master exists.
+   */
+  private bypassExp(kind: 'new' | 'update' | 'destroy', exp: Expectation, origin: KernelEventOrigin): void {
+    if (!this.bypassAcceptsExp(exp)) {
+      this.internalExp.stats.filtered++;
+      return;
+    }
+    if (!sendsEvent(kind, origin) || origin === 'flush') return; // only events we did not cause
+    this.protocol.enqueue(new ExpObject('', exp, kind === 'new' ? 'new' : kind === 'update' ? 'alive' : 'dead', 0));
+    if (kind === 'new') this.bypassExpStats.new++;
+    else if (kind === 'update') this.bypassExpStats.upd++;
+    else this.bypassExpStats.del++;
+  }
+
+  /**
+   * bypassAcceptsExp is the expectation filter without an internal cache, as conntrackd's exp event
+   * and dump handlers: the helper list (ExpectationSync { … }) and the General Filter applied to the
+   * master's original tuple (Protocol, Address; the master's TCP state is not in an expectation, so
+   * State passes, and its mark neither, so the Mark part is not applied — the peer may then receive
+   * an expectation whose master it was not sent, which its commit reports and skips).
+   */
+  bypassAcceptsExp(exp: Expectation): boolean {
+    if (exp.master === undefined || exp.tuple === undefined) return false;
+    if (!helperAccepts(this.cfg.expectations?.helpers, exp)) return false;
+    const f = this.cfg.filter;
+    if (f === undefined) return true;
+    const master: Conntrack = { family: exp.family, orig: exp.master, ...(exp.zone !== undefined ? { zone: exp.zone } : {}) };
+    return acceptsConntrack(f.mark === undefined ? f : { ...f, mark: undefined }, master);
+  }
+
+  /**
+   * sendKernelExpDump is sendKernelDump for the expectation table (DisableInternalCache with
+   * ExpectationSync: `-B`, a peer's RESYNC): every dumped expectation bypassAcceptsExp passes is
+   * queued as EXP_NEW, after the conntrack entries (their masters). conntrackd 1.4.7's kernel_resync
+   * dumps only the conntrack table, so its peer learns expectations from events alone; we send them,
+   * as a bulk with an internal cache does.
+   */
+  sendKernelExpDump(dump: Iterable<Expectation>): number {
+    let n = 0;
+    for (const e of dump) {
+      if (!this.bypassAcceptsExp(e)) continue;
+      this.protocol.enqueue(new ExpObject('', e, 'new', 0));
+      n++;
+    }
+    return n;
+  }
+
   /** populateExp update-or-creates the internal expectation cache from a kernel dump, sending nothing (start-up, `-R`). */
   populateExp(dump: Iterable<Expectation>, nowMs = 0): number {
     let n = 0;
+    if (this.bypass) return 0; // no cache to fill
     for (const e of dump) {
       const o = this.internalExp.onKernelEvent('update', e, 'other', nowMs);
       if (o === undefined) continue;
@@ -263,6 +325,37 @@ export class Replicator {
       if (this.alarm !== undefined) this.touch(o, nowMs);
     }
     return n;
+  }
+
+  /**
+   * resyncInternalExp is resyncInternal for the expectation table (polling mode with
+   * ExpectationSync; call it after resyncInternal, so that new masters are cached): every dumped
+   * expectation the cache accepts is update-or-created and queued (sent again every period, as
+   * the conntrack entries are), cached ones no longer dumped become dead and their DEL is queued.
+   * conntrackd 1.4.7's polling alarm also asks for the expectation dump, but its resync handle has
+   * no expectation callback, so the answer is dropped and only the purge (DEL) part works (seen in
+   * the lab: a new FTP expectation's master reaches the peer, the expectation never).
+   */
+  resyncInternalExp(dump: Iterable<Expectation>, nowMs = 0): { queued: number; gone: number } {
+    if (this.bypass) return { queued: 0, gone: 0 };
+    const seen = new Set<ExpObject>();
+    for (const e of dump) {
+      const o = this.internalExp.onKernelEvent('update', e, 'other', nowMs);
+      if (o === undefined || o.status === 'dead') continue;
+      seen.add(o);
+      if (this.alarm !== undefined) this.touch(o, nowMs);
+      this.protocol.enqueue(o);
+    }
+    let gone = 0;
+    for (const o of [...this.internalExp.values()]) {
+      if (seen.has(o) || o.status === 'dead') continue;
+      this.internalExp.kill(o);
+      this.alarm?.disarm(o);
+      this.deadExp.add(o);
+      this.protocol.enqueue(o);
+      gone++;
+    }
+    return { queued: seen.size, gone };
   }
 
   /** flushInternalExp empties the internal expectation cache without telling the peer. */

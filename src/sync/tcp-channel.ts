@@ -14,9 +14,19 @@ import { ChannelError, linkMtu, type ChannelOptions, type DatagramSource, type L
  *   forced) and only reads, from the last accepted connection: a new connection replaces the
  *   previous one, and when the peer closes the server waits for the next.
  * - Client: connects to `IPvX_Destination_Address`:`Port` and only writes. While it is not connected,
- *   messages wait in an error queue (ErrorQueueLength, 128 by default; when full, a message is
- *   dropped and counted as a send error) that is written out once the connection is up. A refused,
+ *   or while its send buffer is full (a slow or vanished peer), messages wait in an error queue
+ *   (ErrorQueueLength, 128 by default) that is written out once the connection is up or the buffer
+ *   has drained; when the queue is full its oldest message is dropped (counted: errorQueueDrops,
+ *   `-s queue`'s errorq "not enough space"), as conntrackd's channel_enqueue_errors does. A refused,
  *   reset or closed connection is retried one second later with a new socket.
+ * - Send buffer: conntrackd's socket is non-blocking, so a full kernel send buffer is EAGAIN, a
+ *   "Error send" and a message into the error queue. node:net would instead queue every write in
+ *   user space without limit; here a write node:net reports as over its high-water mark
+ *   (writableHighWaterMark, 16 KiB: the kernel took no more) makes the channel "blocked" until
+ *   'drain': later messages count one send error each and go to the error queue. So at most the
+ *   high-water mark plus one message waits in node:net and ErrorQueueLength messages in the queue,
+ *   whatever the peer does. The first send error of a blocked period is reported to onError
+ *   (conntrackd logs none; one line per period tells the administrator without a flood).
  * - Both sockets are created by the addon in the channel's namespace and bound there; the fds are
  *   then handed to node:net (net.Server.listen({fd}), new net.Socket({fd}).connect()), which owns
  *   and closes them. Accepted sockets belong to the listener's namespace.
@@ -56,6 +66,8 @@ export interface TcpSyncChannel extends SyncChannel {
   connections(): TcpConnections;
   /** queued is how many messages wait for the client connection (conntrackd's error queue, `-s queue`). */
   readonly queued: number;
+  /** errorQueueDrops is how many messages a full error queue dropped (its oldest, to make room). */
+  readonly errorQueueDrops: number;
 }
 
 function where(cfg: TcpChannelConfig, netns: string | undefined): string {
@@ -183,6 +195,9 @@ class TcpChannelImpl implements TcpSyncChannel {
   private client: net.Socket | undefined;
   private clientUp = false;
   private sndbuf = 0;
+  /** The client's send buffer is full (a write went over node:net's high-water mark) until 'drain'. */
+  private blocked = false;
+  private drops = 0;
   private retry: NodeJS.Timeout | undefined;
   /** Messages waiting for the client connection (conntrackd's error queue). */
   private readonly pending: Uint8Array[] = [];
@@ -237,14 +252,42 @@ class TcpChannelImpl implements TcpSyncChannel {
       if (this.client !== s) return;
       this.client = undefined;
       this.clientUp = false;
+      this.blocked = false;
+      this.blockReported = false;
       this.scheduleConnect();
+    });
+    s.on('drain', () => {
+      if (this.client !== s) return;
+      this.blocked = false;
+      this.blockReported = false;
+      this.flushPending(s);
     });
     s.connect({ port: this.cfg.port, host: this.cfg.peerAddress }, () => {
       if (this.client !== s) return;
       this.clientUp = true;
-      const queued = this.pending.splice(0);
-      for (const d of queued) this.write(s, d);
+      this.blocked = false;
+      this.flushPending(s);
     });
+  }
+
+  /** flushPending writes the error queue out in order until it is empty or the socket is blocked again. */
+  private flushPending(s: net.Socket): void {
+    let n = 0;
+    while (n < this.pending.length && !this.blocked) this.write(s, this.pending[n++]!);
+    this.pending.splice(0, n);
+  }
+
+  /** enqueue puts a message into the error queue; a full queue drops its oldest message. */
+  private enqueue(d: Uint8Array): void {
+    if (this.queueMax <= 0) {
+      this.drops++;
+      return;
+    }
+    if (this.pending.length >= this.queueMax) {
+      this.pending.shift();
+      this.drops++;
+    }
+    this.pending.push(d);
   }
 
   private scheduleConnect(): void {
@@ -255,7 +298,7 @@ class TcpChannelImpl implements TcpSyncChannel {
 
   private write(s: net.Socket, d: Uint8Array): void {
     const len = d.length;
-    s.write(d, (err) => {
+    const below = s.write(d, (err) => {
       if (err === null || err === undefined) {
         this.counters.packetsSent++;
         this.counters.bytesSent += len;
@@ -263,6 +306,7 @@ class TcpChannelImpl implements TcpSyncChannel {
         this.counters.errorsSend++;
       }
     });
+    if (!below) this.blocked = true;
   }
 
   private accept(s: net.Socket): void {
@@ -311,15 +355,25 @@ class TcpChannelImpl implements TcpSyncChannel {
       return;
     }
     const s = this.client;
-    if (s !== undefined && this.clientUp) {
+    if (s !== undefined && this.clientUp && !this.blocked && this.pending.length === 0) {
       this.write(s, datagram);
       return;
     }
-    if (this.pending.length >= this.queueMax) {
+    if (s !== undefined && this.clientUp && this.blocked) {
+      // conntrackd: EAGAIN on a full send buffer is a send error, and the message waits.
       this.counters.errorsSend++;
-      return;
+      if (!this.blockReported) {
+        this.blockReported = true;
+        this.reportBlocked();
+      }
     }
-    this.pending.push(datagram);
+    this.enqueue(datagram);
+  }
+
+  /** The current blocked period was reported (one report per period: reset by 'drain' or a new connection). */
+  private blockReported = false;
+  private reportBlocked(): void {
+    this.report(new ErrnoError(constants.errno.EAGAIN, 'EAGAIN', 'send', `TCP channel on ${this.device}: the peer does not take what is sent (send buffer full): messages wait in the error queue (${this.queueMax} at most, oldest dropped)`));
   }
 
   onDatagram(fn: (datagram: Uint8Array, from: DatagramSource) => void): void {
@@ -342,6 +396,10 @@ class TcpChannelImpl implements TcpSyncChannel {
   /** queued is how many messages wait for the client connection. */
   get queued(): number {
     return this.pending.length;
+  }
+
+  get errorQueueDrops(): number {
+    return this.drops;
   }
 
   socketBuffers(): SocketBuffers {

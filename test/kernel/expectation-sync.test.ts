@@ -20,6 +20,7 @@ import { Conntrackd, syncConf } from '../../lab/conntrackd.js';
 import { linkVeth, nft } from '../../lab/link.js';
 import { Netns, rootSkipReason } from '../../lab/netns.js';
 import { until } from '../helpers/until.js';
+import { ftpScript, waitLine } from './ftp.js';
 
 const skip = rootSkipReason() ?? (Conntrackd.installed() ? undefined : 'conntrackd 1.4.7 is not installed (scripts/setup.sh installs it)');
 
@@ -33,59 +34,6 @@ const NOTRACK_LINK =
   'chain raw_out { type filter hook output priority -300; udp dport 3780 notrack; }\n chain raw_pre { type filter hook prerouting priority -300; udp dport 3780 notrack; }';
 /** The daemon of this build (bin/keepstated.js runs dist/'s): a launcher written next to the config. */
 const MAIN = new URL('../../src/daemon/main.js', import.meta.url).href;
-
-/**
- * ftpScript runs, in one process on the namespace's loopback, an FTP-ish server on 127.0.0.1:21
- * whose PASV reply offers `pasvPort`, a listener on `pasvPort`, and a client that connects, sends
- * PASV, keeps the control connection open and prints `pasv-ok <its source port>`. On the line
- * `data` on stdin it opens the data connection and prints `data-ok`.
- */
-function ftpScript(pasvPort: number): string {
-  return `
-const net = require('node:net'); const rl = require('node:readline');
-const keep = [];
-net.createServer((s) => { s.on('error', () => {}); keep.push(s); }).listen(${pasvPort}, '127.0.0.1');
-net.createServer((s) => {
-  s.on('error', () => {});
-  s.write('220 keepstate test ftp\\r\\n');
-  s.on('data', (d) => { if (String(d).startsWith('PASV')) s.write('227 Entering Passive Mode (127,0,0,1,${pasvPort >> 8},${pasvPort & 0xff})\\r\\n'); });
-}).listen(21, '127.0.0.1', () => {
-  const c = net.connect(21, '127.0.0.1');
-  keep.push(c);
-  c.on('data', (d) => {
-    if (String(d).startsWith('220')) c.write('PASV\\r\\n');
-    if (String(d).startsWith('227')) console.log('pasv-ok ' + c.localPort);
-  });
-});
-rl.createInterface({ input: process.stdin }).on('line', (cmd) => {
-  if (cmd === 'data') { const s = net.connect(${pasvPort}, '127.0.0.1', () => console.log('data-ok')); keep.push(s); }
-});
-`;
-}
-
-/** waitLine resolves with the first stdout line of `child` that starts with `prefix`. */
-function waitLine(child: ChildProcess, prefix: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    let buf = '';
-    const guard = setTimeout(() => done(new Error(`no ${prefix} within 15 s`)), 15_000);
-    const onData = (d: Buffer): void => {
-      buf += String(d);
-      const line = buf.split('\n').find((l) => l.startsWith(prefix));
-      if (line !== undefined) done(undefined, line);
-    };
-    const onExit = (): void => done(new Error(`process ended before printing ${prefix}`));
-    function done(err?: Error, line?: string): void {
-      clearTimeout(guard);
-      child.stdout!.off('data', onData);
-      child.off('exit', onExit);
-      if (err) reject(err);
-      else resolve(line!);
-    }
-    child.stdout!.on('data', onData);
-    child.once('exit', onExit);
-  });
-}
-
 
 async function expectations(k: ConntrackClient): Promise<Expectation[]> {
   const out: Expectation[] = [];
