@@ -143,18 +143,6 @@ export class ConntrackClient {
       'create conntrack',
     );
   }
-  /**
-   * writePayloads sends create (NLM_F_CREATE|NLM_F_EXCL) or delete requests whose payloads are
-   * already encoded (struct nfgenmsg + CTA_*), e.g. by another thread.
-   */
-  writePayloads(op: 'create' | 'delete', payloads: readonly Uint8Array[]): Promise<BatchResult[]> {
-    const type = nfMsgType(NFNL_SUBSYS.CTNETLINK, op === 'create' ? IPCTNL_MSG_CT.NEW : IPCTNL_MSG_CT.DELETE);
-    const flags = op === 'create' ? NLM_F.CREATE | NLM_F.EXCL : 0;
-    return this.write(
-      payloads.map((body) => ({ type, flags, body })),
-      `${op} conntrack`,
-    );
-  }
   /** update changes existing entries (status, timeout, mark, labels, protoinfo…); a missing one fails with ENOENT. */
   update(cts: readonly Conntrack[]): Promise<BatchResult[]> {
     return this.write(cts.map(ctUpdateStreamed), 'update conntrack');

@@ -1,5 +1,5 @@
 import { parentPort, workerData, type MessagePort } from 'node:worker_threads';
-import { ConntrackClient } from '../ctnetlink/client.js';
+import { BatchSender } from '../netlink/batch-sender.js';
 import type { CommitThreadReply, CommitThreadRequest } from './committer.js';
 
 /**
@@ -11,8 +11,9 @@ import type { CommitThreadReply, CommitThreadRequest } from './committer.js';
 if (parentPort === null) throw new Error('commit-thread.js runs as a worker thread');
 const port: MessagePort = parentPort;
 const netns = (workerData as { netns?: string } | undefined)?.netns;
-const client = ConntrackClient.open(netns !== undefined ? { netns } : {});
-port.postMessage({ kind: 'ready', portId: client.portId } satisfies CommitThreadReply);
+const NETLINK_NETFILTER = 12;
+const sender = BatchSender.open(NETLINK_NETFILTER, 'commit', netns !== undefined ? { netns } : {});
+port.postMessage({ kind: 'ready', portId: sender.portId } satisfies CommitThreadReply);
 
 // Chunks are sent one after the other (one batch at a time on the socket).
 let queue: Promise<void> = Promise.resolve();
@@ -21,18 +22,9 @@ port.on('message', (m: CommitThreadRequest) => {
 });
 
 function handle(m: CommitThreadRequest): Promise<void> {
-  const payloads: Uint8Array[] = [];
-  let start = 0;
-  for (const end of m.ends) {
-    payloads.push(m.buf.subarray(start, end));
-    start = end;
-  }
-  return client.writePayloads(m.op, payloads).then(
-    (results) => {
-      const failures: { i: number; errno: number; code: string; message: string }[] = [];
-      results.forEach((r, i) => {
-        if (!r.ok) failures.push({ i, errno: r.error.errno, code: r.error.code, message: r.error.message });
-      });
+  return sender.send(m.buf, m.ends).then(
+    (refused) => {
+      const failures = refused.map(({ i, error: e }) => ({ i, errno: e.errno, code: e.code, message: `${m.op} conntrack: ${e.code}${e.extAckMsg !== undefined ? ` (${e.extAckMsg})` : ''}` }));
       port.postMessage({ kind: 'done', id: m.id, failures } satisfies CommitThreadReply);
     },
     (e: unknown) => port.postMessage({ kind: 'failed', id: m.id, message: String(e) } satisfies CommitThreadReply),

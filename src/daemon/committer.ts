@@ -1,13 +1,22 @@
 import { Worker } from 'node:worker_threads';
+import { IPCTNL_MSG_CT, NFNL_SUBSYS } from '../ctnetlink/consts.js';
+import { nfMsgType } from '../ctnetlink/nfgenmsg.js';
+import { NLM_F } from '../netlink/consts.js';
 import { Writer } from '../wire/writer.js';
 
-/** CommitThreadRequest: payloads back to back in `buf`, payload i ending at ends[i]. */
+/**
+ * CommitThreadRequest: complete netlink messages back to back in `buf` (message i ends at ends[i]
+ * and carries seq i), for the thread's BatchSender.
+ */
 export interface CommitThreadRequest {
   readonly id: number;
   readonly op: 'create' | 'delete';
   readonly buf: Uint8Array;
   readonly ends: Uint32Array;
 }
+
+const CT_NEW = nfMsgType(NFNL_SUBSYS.CTNETLINK, IPCTNL_MSG_CT.NEW);
+const CT_DELETE = nfMsgType(NFNL_SUBSYS.CTNETLINK, IPCTNL_MSG_CT.DELETE);
 
 /** CommitFailure is one request the kernel refused (its index in the batch, errno and message). */
 export interface CommitFailure {
@@ -60,12 +69,18 @@ class CommitThread {
     });
   }
 
-  /** send writes the payloads of `writers` into one buffer and hands it over (no copy). */
+  /** send frames the payloads of `writers` as requests in one buffer and hands it over (no copy). */
   send(op: 'create' | 'delete', writers: readonly ((w: Writer) => void)[]): Promise<readonly CommitFailure[]> {
-    const w = new Writer(Math.max(256, writers.length * 160));
+    const w = new Writer(Math.max(256, writers.length * 176));
     const ends = new Uint32Array(writers.length);
+    const type = op === 'create' ? CT_NEW : CT_DELETE;
+    const flags = NLM_F.REQUEST | (op === 'create' ? NLM_F.CREATE | NLM_F.EXCL : 0);
     writers.forEach((write, i) => {
+      const at = w.length;
+      w.u32ne(0).u16ne(type).u16ne(flags).u32ne(i).u32ne(0); // nlmsghdr; the kernel fills in nlmsg_pid
       write(w);
+      w.setU32ne(at, w.length - at); // nlmsg_len excludes the padding that follows
+      w.align4();
       ends[i] = w.length;
     });
     const buf = w.finish();
