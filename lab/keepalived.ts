@@ -43,7 +43,7 @@ export interface VrrpInstance {
   readonly name: string;
   readonly iface: string;
   readonly vrid: number;
-  readonly vip: string; // e.g. "192.168.77.100/24"
+  readonly vip: string; // e.g. "192.168.77.100/24" or "fd77::100/64"
 }
 
 /** KeepalivedSpec is one node's keepalived.conf: all instances in one sync group whose transitions run `notify`. */
@@ -53,7 +53,10 @@ export interface KeepalivedSpec {
   readonly instances: readonly VrrpInstance[];
   /** notify is the script run as `notify primary|backup|fault` (primary-backup.sh's arguments). */
   readonly notify: string;
+  /** advert_int, seconds (fractions with VRRPv3). */
   readonly advertSec?: number;
+  /** VRRP version of every instance (keepalived's default: 2 for IPv4, 3 for IPv6). */
+  readonly version?: 2 | 3;
 }
 
 /**
@@ -71,7 +74,7 @@ export function keepalivedConf(s: KeepalivedSpec): string {
   virtual_router_id ${i.vrid}
   priority ${s.priority}
   advert_int ${s.advertSec ?? 1}
-  virtual_ipaddress {
+${s.version !== undefined ? `  version ${s.version}\n` : ''}  virtual_ipaddress {
     ${i.vip} dev ${i.iface}
   }
 }
@@ -109,6 +112,11 @@ export class Keepalived {
   ) {
     this.dir = mkdtempSync(join(tmpdir(), 'ks-kad-'));
     this.conf = join(this.dir, 'keepalived.conf');
+    this.configure(spec);
+  }
+
+  /** configure rewrites the configuration (read at the next start). */
+  configure(spec: KeepalivedSpec): void {
     writeFileSync(this.conf, keepalivedConf(spec));
   }
 

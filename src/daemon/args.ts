@@ -52,6 +52,9 @@ export interface ArgNotice {
   readonly usage: boolean;
 }
 
+/** DEFAULT_SYNC_TIMEOUT_SEC bounds the sync-aware demotion (--sync-timeout). */
+export const DEFAULT_SYNC_TIMEOUT_SEC = 60;
+
 /** DaemonCommand is what keepstated was asked to do. */
 export type DaemonCommand =
   /** run the daemon; `detach` is -d (fork into the background), otherwise console mode. */
@@ -59,8 +62,10 @@ export type DaemonCommand =
       readonly kind: 'daemon';
       readonly config: string;
       readonly detach: boolean;
-      /** keepalived: --keepalived FILE (stored for a later issue; the daemon says it is not supported yet). */
+      /** keepalived: --keepalived FILE, the VRRP instances the failover manager runs. */
       readonly keepalived: string | undefined;
+      /** --sync-timeout SEC: how long an incomplete copy of the state keeps the node demoted (default 60). */
+      readonly syncTimeoutSec: number;
       readonly notices: readonly ArgNotice[];
     }
   /** send one request to the running daemon; `code` is a CTL code, or -1 as conntrackd sends it in one corner case. */
@@ -123,6 +128,7 @@ export function parseDaemonArgs(argv: readonly string[]): DaemonCommand {
   let config = '';
   let json = false;
   let keepalived: string | undefined;
+  let syncTimeoutSec: number | undefined;
 
   const invalid = (): DaemonCommand => ({ kind: 'error', message: 'Invalid parameters', status: 1, usageOnStdout: true, notices });
   /** setMode is set_operation_mode(): false when it conflicts (the caller returns invalid()). */
@@ -159,6 +165,12 @@ export function parseDaemonArgs(argv: readonly string[]): DaemonCommand {
       const file = arg === '--keepalived' ? argv[++i] : arg.slice('--keepalived='.length);
       if (file === undefined || file === '') return { kind: 'error', message: 'option --keepalived needs a file', status: 1, usageOnStdout: false, notices };
       keepalived = file;
+      continue;
+    }
+    if (arg === '--sync-timeout' || arg.startsWith('--sync-timeout=')) {
+      const v = arg === '--sync-timeout' ? argv[++i] : arg.slice('--sync-timeout='.length);
+      if (v === undefined || !/^\d+$/.test(v) || Number(v) > 86_400) return { kind: 'error', message: `option --sync-timeout needs a number of seconds (0..86400), got ${v ?? 'nothing'}`, status: 1, usageOnStdout: false, notices };
+      syncTimeoutSec = Number(v);
       continue;
     }
     switch (arg.length >= 2 ? arg[1] : '') {
@@ -258,11 +270,12 @@ export function parseDaemonArgs(argv: readonly string[]): DaemonCommand {
 
   const file = config === '' ? DEFAULT_CONFIG_FILE : config;
   if (mode === 'request') {
-    if (keepalived !== undefined) return invalid();
+    if (keepalived !== undefined || syncTimeoutSec !== undefined) return invalid();
     return { kind: 'request', config: file, code: action, json, notices };
   }
   if (json) return { kind: 'error', message: '--json needs a client request', status: 1, usageOnStdout: false, notices };
-  return { kind: 'daemon', config: file, detach: mode === 'daemon', keepalived, notices };
+  if (syncTimeoutSec !== undefined && keepalived === undefined) return { kind: 'error', message: '--sync-timeout needs --keepalived', status: 1, usageOnStdout: false, notices };
+  return { kind: 'daemon', config: file, detach: mode === 'daemon', keepalived, syncTimeoutSec: syncTimeoutSec ?? DEFAULT_SYNC_TIMEOUT_SEC, notices };
 }
 
 function truncateBytes(s: string, max: number): string {
@@ -300,7 +313,9 @@ export function formatUsage(progname: string): string {
     '  (exit status: 0 on success, 1 on failure with the reason printed; SIGTERM and SIGINT\n' +
     '  stop the daemon cleanly, SIGHUP reopens LogFile; README "keepstated exit codes")\n' +
     '  --json, print the reply of a client command as JSON\n' +
-    '  --keepalived FILE, keepalived configuration to run with (not supported yet)\n\n'
+    '  --keepalived FILE, run the VRRP instances of this keepalived.conf (failover manager)\n' +
+    '  --sync-timeout SEC, with --keepalived: advertise priority 1 while the replicated state is\n' +
+    '      incomplete (start-up bulk, FTFW gap, sync link down), for at most SEC seconds (default 60)\n\n'
   );
 }
 

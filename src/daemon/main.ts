@@ -5,7 +5,8 @@ import { ConfigErrors, formatConfigError } from '../config/error.js';
 import { parseConntrackdConfig, unsupportedFeatures } from '../config/conntrackd/index.js';
 import type { ConntrackdConfig } from '../config/conntrackd/types.js';
 import { runControlRequest } from '../control/client.js';
-import { CTL } from '../control/codes.js';
+import { CTL, KS_CTL } from '../control/codes.js';
+import type { InstanceView, StatusReport, SyncStatus } from '../control/status.js';
 import { expCacheDumpJson, formatExpCacheDump, type ExpCacheEntry } from '../control/format.js';
 import { formatKernelCtLine, formatKernelExpLine } from '../control/format.js';
 import { decodeConntrack } from '../ctnetlink/conntrack.js';
@@ -23,6 +24,11 @@ import { SyncNode } from './sync-node.js';
 import { channelStats } from './links.js';
 import { handleStatsRequest } from './stats-control.js';
 import { StatsNode } from './stats-node.js';
+import { takeoverState } from './takeover-state.js';
+import { parseKeepalivedConfig } from '../config/keepalived/index.js';
+import type { KeepalivedConfig } from '../config/keepalived/types.js';
+import { FailoverHost } from '../failover/host.js';
+import { demotionReason, type CompletenessView } from '../engine/completeness.js';
 
 /**
  * keepstated's composition root: the only place that wires real ports. conntrackd's command line
@@ -50,6 +56,50 @@ function readConfig(path: string): ConntrackdConfig {
     if (e instanceof ConfigErrors) throw new StartError(e.errors.map(formatConfigError).join('\n'));
     throw e;
   }
+}
+
+/** readKeepalivedConfig reads `--keepalived FILE`: every error at file:line:col refuses the start. */
+function readKeepalivedConfig(path: string, log?: Logger): KeepalivedConfig {
+  try {
+    const { config, warnings } = parseKeepalivedConfig(path);
+    for (const w of warnings) log?.log('warning', formatConfigError(w));
+    return config;
+  } catch (e) {
+    if (e instanceof ConfigErrors) throw new StartError(e.errors.map(formatConfigError).join('\n'));
+    throw new StartError(`can't read keepalived configuration \`${path}': ${e instanceof Error ? e.message : String(e)}`);
+  }
+}
+
+/** The peer sends an ALIVE every second when idle: three missed mean the sync link is down. */
+const SYNC_LINK_DOWN_MS = 3000;
+/** How often the completeness of the replicated state is looked at (ms). */
+const COMPLETENESS_POLL_MS = 100;
+
+function completenessWord(v: CompletenessView): string {
+  return v.complete ? 'sync complete' : `--sync-timeout expired, sync still incomplete: ${v.detail ?? ''}`;
+}
+
+/** FailoverStatusSource is what `keepstate status` asks of the failover manager. */
+interface FailoverStatusSource {
+  readonly host: FailoverHost;
+  readonly master: () => boolean;
+}
+
+/** statusReport is KS_CTL.STATUS: sync completeness, queues and caches, and the failover instances. */
+async function statusReport(node: SyncNode, cfg: ConntrackdConfig, fo: FailoverStatusSource | undefined): Promise<StatusReport> {
+  const nowMs = Date.now();
+  const r = node.replicator;
+  const v = node.completeness?.view(nowMs, fo?.master() ?? false) ?? { complete: true, timedOut: false };
+  const sync: SyncStatus = {
+    mode: cfg.sync?.protocol ?? 'none',
+    ...v,
+    queued: r.protocol.queued,
+    awaitingAck: r.protocol.awaitingAck,
+    internal: r.internal.liveSize,
+    external: node.injector !== undefined ? 0 : r.external.size,
+  };
+  const instances = fo !== undefined ? ((await fo.host.status()) as readonly InstanceView[]) : undefined;
+  return { pid: process.pid, uptimeSec: node.uptimeSec, nowMs, sync, ...(instances !== undefined ? { instances } : {}) };
 }
 
 /** StartError is a reason the command cannot go on; its message is printed as is, exit status 1. */
@@ -82,7 +132,7 @@ export async function main(argv: readonly string[]): Promise<number> {
         return r.status;
       }
       case 'daemon':
-        return await daemon(cmd.config, cmd.detach, cmd.keepalived);
+        return await daemon(cmd.config, cmd.detach, cmd.keepalived, cmd.syncTimeoutSec);
     }
   } catch (e) {
     if (e instanceof StartError) {
@@ -95,10 +145,12 @@ export async function main(argv: readonly string[]): Promise<number> {
   }
 }
 
-async function daemon(configPath: string, detach: boolean, keepalived: string | undefined): Promise<number> {
+async function daemon(configPath: string, detach: boolean, keepalived: string | undefined, syncTimeoutSec: number): Promise<number> {
   const cfg = readConfig(configPath);
   const refusals = unsupportedFeatures(cfg).map(formatConfigError);
-  if (keepalived !== undefined) refusals.push(`--keepalived ${keepalived}: not supported yet (the VRRP failover manager is a later step)`);
+  // The keepalived.conf is read now so that a bad one refuses the start before anything is opened.
+  const vrrp = keepalived !== undefined ? readKeepalivedConfig(keepalived) : undefined;
+  if (vrrp !== undefined && cfg.mode !== 'sync') refusals.push(`--keepalived ${keepalived}: the failover manager runs with a Sync section (this file runs ${cfg.mode === 'stats' ? 'Stats mode' : 'no mode'})`);
   if (cfg.mode === 'none') refusals.push(`${cfg.file}: only Sync and Stats modes are supported yet (this file runs no mode)`);
   if (refusals.length > 0) throw new StartError(refusals.join('\n'));
   if (detach && process.env.KEEPSTATED_DETACHED !== '1') return detachAndWait(cfg.general.systemd);
@@ -128,7 +180,13 @@ async function daemon(configPath: string, detach: boolean, keepalived: string | 
   let statsNode: StatsNode | undefined; // Stats mode (flow logging) instead of node
   let server: ControlServer | undefined;
   let purge: KernelPurge | undefined;
+  let failover: FailoverHost | undefined;
+  let watchCompleteness: NodeJS.Timeout | undefined;
+  let failoverStatus: FailoverStatusSource | undefined;
   const cleanup = async (): Promise<void> => {
+    clearInterval(watchCompleteness);
+    // The VIPs go first (masters resign with priority 0), then the sync engine.
+    await failover?.stop();
     purge?.cancel();
     await server?.close();
     await node?.stop();
@@ -161,7 +219,25 @@ async function daemon(configPath: string, detach: boolean, keepalived: string | 
         log,
       );
       if (cfg.general.unixPath === undefined) log.log('warning', 'no UNIX { Path } in the configuration: no control socket');
-      else server = await ControlServer.listen({ path: cfg.general.unixPath, handler: { handle: (code, conn) => handle(node!, cfg, code, conn, stop, { purge: purge!, log }) }, logger: log });
+      else server = await ControlServer.listen({ path: cfg.general.unixPath, handler: { handle: (code, conn) => handle(node!, cfg, code, conn, stop, { purge: purge!, log, failover: () => failoverStatus }) }, logger: log });
+      if (vrrp !== undefined) {
+        const state = takeoverState(started, purge, log);
+        // Sync-aware election: demoted until the peer's table is in (engine/completeness.ts).
+        const completeness = started.trackCompleteness({ timeoutMs: syncTimeoutSec * 1000, linkDownMs: SYNC_LINK_DOWN_MS });
+        let demoted = demotionReason(completeness.view(Date.now(), false));
+        const host = await FailoverHost.start(vrrp, state, (level, message) => log.log(level, `VRRP: ${message}`), demoted !== undefined ? { demoted } : {});
+        failover = host;
+        failoverStatus = { host, master: state.master };
+        log.log('notice', `failover manager started: ${vrrp.instances.map((i) => i.name).join(', ')} (${keepalived})${demoted !== undefined ? `, priority demoted (${demoted})` : ''}`);
+        watchCompleteness = setInterval(() => {
+          const now = demotionReason(completeness.view(Date.now(), state.master()));
+          if (now === demoted) return;
+          log.log('notice', now !== undefined ? `priority demoted: ${now}` : `priority restored (${completenessWord(completeness.view(Date.now(), state.master()))})`);
+          demoted = now;
+          host.demote(now);
+        }, COMPLETENESS_POLL_MS);
+        watchCompleteness.unref();
+      }
     }
     log.log('notice', 'initialization completed');
     // conntrackd says which way it runs once initialised (main.c), console unless -d.
@@ -407,8 +483,16 @@ async function kernelExpTableDump(node: SyncNode, conn: ControlConn): Promise<st
 }
 
 /** handle runs one control request (conntrackd's request codes, §4.2) against the node. */
-async function handle(node: SyncNode, cfg: ConntrackdConfig, code: number, conn: ControlConn, stop: () => Promise<void>, ctx: { purge: KernelPurge; log: Logger }): Promise<string> {
+async function handle(
+  node: SyncNode,
+  cfg: ConntrackdConfig,
+  code: number,
+  conn: ControlConn,
+  stop: () => Promise<void>,
+  ctx: { purge: KernelPurge; log: Logger; failover: () => FailoverStatusSource | undefined },
+): Promise<string> {
   const nowSec = Math.floor(Date.now() / 1000);
+  if (code === KS_CTL.STATUS) return formatJsonReply(await statusReport(node, cfg, ctx.failover()));
   const view = STATS_VIEW_OF_CODE.get(code);
   if (view !== undefined) {
     const s = snapshot(node, cfg, ctx.purge.flushes);

@@ -27,20 +27,20 @@ describe('parseDaemonArgs: conntrackd 1.4.7 rules', () => {
 
 describe('parseDaemonArgs: daemon mode and the config file', () => {
   it('no arguments: console mode with the default config', () => {
-    assert.deepEqual(parseDaemonArgs([]), { kind: 'daemon', config: DEFAULT_CONFIG_FILE, detach: false, keepalived: undefined, notices: [] });
+    assert.deepEqual(parseDaemonArgs([]), { kind: 'daemon', config: DEFAULT_CONFIG_FILE, detach: false, keepalived: undefined, syncTimeoutSec: 60, notices: [] });
   });
   it('-d detaches; repeating it is fine', () => {
-    assert.deepEqual(parseDaemonArgs(['-d', '-C', 'a.conf', '-d']), { kind: 'daemon', config: 'a.conf', detach: true, keepalived: undefined, notices: [] });
+    assert.deepEqual(parseDaemonArgs(['-d', '-C', 'a.conf', '-d']), { kind: 'daemon', config: 'a.conf', detach: true, keepalived: undefined, syncTimeoutSec: 60, notices: [] });
   });
   it('-C takes the next argument whatever it is; the last -C wins', () => {
-    assert.deepEqual(parseDaemonArgs(['-C', '-s']), { kind: 'daemon', config: '-s', detach: false, keepalived: undefined, notices: [] });
+    assert.deepEqual(parseDaemonArgs(['-C', '-s']), { kind: 'daemon', config: '-s', detach: false, keepalived: undefined, syncTimeoutSec: 60, notices: [] });
     assert.deepEqual(parseDaemonArgs(['-C', 'a', '-s', '-C', 'b']), { kind: 'request', config: 'b', code: CTL.STATS, json: false, notices: [] });
     assert.deepEqual(parseDaemonArgs(['xC', 'a', '-s']), { kind: 'request', config: 'a', code: CTL.STATS, json: false, notices: [] });
   });
   it('-C without a file: usage and an error, then the default file (1.4.7 carries on)', () => {
     const missing: ArgNotice = { level: 'error', message: 'Missing config filename', usage: true };
     assert.deepEqual(parseDaemonArgs(['-s', '-C']), { kind: 'request', config: DEFAULT_CONFIG_FILE, code: CTL.STATS, json: false, notices: [missing] });
-    assert.deepEqual(parseDaemonArgs(['-C']), { kind: 'daemon', config: DEFAULT_CONFIG_FILE, detach: false, keepalived: undefined, notices: [missing] });
+    assert.deepEqual(parseDaemonArgs(['-C']), { kind: 'daemon', config: DEFAULT_CONFIG_FILE, detach: false, keepalived: undefined, syncTimeoutSec: 60, notices: [missing] });
   });
   it('-C "" means the default file', () => {
     assert.deepEqual(parseDaemonArgs(['-C', '', '-k']), { kind: 'request', config: DEFAULT_CONFIG_FILE, code: CTL.KILL, json: false, notices: [] });
@@ -70,9 +70,21 @@ describe("parseDaemonArgs: keepstated's own options", () => {
       config: '/tmp/x.conf',
       detach: true,
       keepalived: '/etc/keepalived/keepalived.conf',
+      syncTimeoutSec: 60,
       notices: [],
     });
-    assert.deepEqual(parseDaemonArgs(['--keepalived=k.conf']), { kind: 'daemon', config: DEFAULT_CONFIG_FILE, detach: false, keepalived: 'k.conf', notices: [] });
+    assert.deepEqual(parseDaemonArgs(['--keepalived=k.conf']), { kind: 'daemon', config: DEFAULT_CONFIG_FILE, detach: false, keepalived: 'k.conf', syncTimeoutSec: 60, notices: [] });
+  });
+  it('--sync-timeout SEC goes with --keepalived: seconds 0..86400, in both spellings', () => {
+    assert.deepEqual(parseDaemonArgs(['--keepalived', 'k.conf', '--sync-timeout', '0']), { kind: 'daemon', config: DEFAULT_CONFIG_FILE, detach: false, keepalived: 'k.conf', syncTimeoutSec: 0, notices: [] });
+    assert.deepEqual(parseDaemonArgs(['--sync-timeout=90', '--keepalived=k.conf']), { kind: 'daemon', config: DEFAULT_CONFIG_FILE, detach: false, keepalived: 'k.conf', syncTimeoutSec: 90, notices: [] });
+    for (const bad of [['--sync-timeout'], ['--sync-timeout', '-1'], ['--sync-timeout=1.5'], ['--sync-timeout', '86401']]) {
+      const r = parseDaemonArgs(['--keepalived', 'k.conf', ...bad]);
+      assert.equal(r.kind, 'error', bad.join(' '));
+      assert.match((r as { message: string }).message, /^option --sync-timeout needs a number of seconds/);
+    }
+    assert.deepEqual(parseDaemonArgs(['--sync-timeout', '5']), { kind: 'error', message: '--sync-timeout needs --keepalived', status: 1, usageOnStdout: false, notices: [] });
+    assert.deepEqual(parseDaemonArgs([...C, '--sync-timeout', '5', '-s']), invalid);
   });
   it('--keepalived needs a file and is a daemon option', () => {
     assert.deepEqual(parseDaemonArgs(['--keepalived']), { kind: 'error', message: 'option --keepalived needs a file', status: 1, usageOnStdout: false, notices: [] });
@@ -91,7 +103,7 @@ describe('usage and version texts', () => {
     assert.equal(theirs.status, 0);
     assert.equal(normalizeUsage(formatUsage('keepstated')), theirs.body);
     assert.match(formatUsage('keepstated'), new RegExp(`^Connection tracking userspace daemon v1\\.4\\.7 \\(keepstated ${KEEPSTATE_VERSION.replaceAll('.', '\\.')}\\)\nUsage: keepstated \\[commands\\] \\[options\\]\n`));
-    assert.match(formatUsage('keepstated'), /\n {2}--json, [^\n]+\n {2}--keepalived FILE, [^\n]+\n\n$/);
+    assert.match(formatUsage('keepstated'), /\n {2}--json, [^\n]+\n {2}--keepalived FILE, [^\n]+\n {2}--sync-timeout SEC, [^\n]+\n {6}[^\n]+\n\n$/);
   });
   it('usage for an unknown option and invalid parameters is the same text', () => {
     assert.equal(loadFixture('client-unknown.txt').body, loadFixture('client-h.txt').body);
