@@ -9,6 +9,7 @@ const USAGE = `Usage: keepstate <command> [arguments]
 
 Commands:
   conntrack   the conntrack-tools 1.4.7 \`conntrack\` command (same options and output, plus -o json)
+  status      a running keepstated's failover instances and sync state (text or --json)
 
 keepstate ${KEEPSTATE_VERSION}
 `;
@@ -20,6 +21,10 @@ export async function main(argv: readonly string[]): Promise<number> {
     case 'conntrack': {
       const { conntrackMain } = await import('./conntrack/index.js');
       return conntrackMain(rest);
+    }
+    case 'status': {
+      const { statusMain } = await import('./status.js');
+      return statusMain(rest);
     }
     case '--version':
     case '-V':

@@ -77,6 +77,19 @@ export function encodeRequestWord(code: number, json: boolean): number {
   return (CTL_JSON_MAGIC | code) | 0;
 }
 
+/**
+ * keepstate's own requests, outside conntrackd's range and only accepted with the JSON framing
+ * (a conntrackd client cannot send them; conntrackd answers them with nothing).
+ */
+export const KS_CTL = {
+  STATUS: 0x0100, // keepstate status: failover instances, sync completeness, queues
+} as const;
+
+/** isKsCode tells whether a number is one of keepstate's own request codes. */
+export function isKsCode(n: number): boolean {
+  return n === KS_CTL.STATUS;
+}
+
 /** decodeRequestWord splits a received int32 into the code and whether a JSON reply is asked for. */
 export function decodeRequestWord(word: number): { readonly code: number; readonly json: boolean } {
   const u = word >>> 0;

@@ -3,7 +3,7 @@ import { chmodSync, lstatSync, renameSync, statSync, unlinkSync } from 'node:fs'
 import { createServer, type Server, type Socket } from 'node:net';
 import { endianness } from 'node:os';
 import { dirname, join } from 'node:path';
-import { ctlName, decodeRequestWord, isCtlCode } from './codes.js';
+import { ctlName, decodeRequestWord, isCtlCode, isKsCode } from './codes.js';
 
 /**
  * ControlServer is the daemon's end of conntrackd's control socket (conntrackd-protocol.md §4.1): a
@@ -280,7 +280,7 @@ export class ControlServer {
       const word = LITTLE_ENDIAN ? got.readInt32LE(0) : got.readInt32BE(0);
       const req = decodeRequestWord(word);
       json = req.json;
-      if (!isCtlCode(req.code)) {
+      if (!isCtlCode(req.code) && !(req.json && isKsCode(req.code))) {
         this.stats.unknownCode++;
         this.logger.log('warning', `control: unknown request code ${req.code} (0x${(word >>> 0).toString(16).padStart(8, '0')})`);
         phase = 'done'; // rejected: counted once, whatever happens to the connection now

@@ -4,6 +4,7 @@ import { subscribeRaw, type EventStream, type RawEventBatch } from '../ctnetlink
 import { DecodeError } from '../wire/decode-error.js';
 import { walkEventBatch } from './event-walk.js';
 import { Injector } from './injector.js';
+import { SyncCompleteness, type CompletenessOptions } from '../engine/completeness.js';
 import type { ConntrackdConfig, SyncConfig } from '../config/conntrackd/types.js';
 import { planCommitRequests, type CommitJob } from '../engine/commit-bytes.js';
 import { Committer } from './committer.js';
@@ -133,7 +134,16 @@ export class SyncNode {
   private injectPort(sync: SyncConfig, committer: Committer, log: Logger): ConstructorParameters<typeof Replicator>[1] {
     const send = (ds: readonly Uint8Array[]): void => ds.forEach((d) => this.channel.send(d));
     // DisableInternalCache on: a bulk sends a dump of the kernel table.
-    const kernelDump = sync.disableInternalCache ? { kernelDump: () => this.sendKernelDump() } : {};
+    const kernelDump = {
+      ...(sync.disableInternalCache ? { kernelDump: () => this.sendKernelDump() } : {}),
+      peer: (signal: 'heard' | 'gap' | 'idle') => {
+        const c = this.completeness;
+        if (c === undefined) return;
+        if (signal === 'heard') c.onHeard(Date.now());
+        else if (signal === 'gap') c.onGap(Date.now());
+        else c.onIdle();
+      },
+    };
     if (!sync.disableExternalCache) return { send, ...kernelDump };
     const injector = new Injector(committer, log, { tcpWindowTracking: sync.tcpWindowTracking });
     (this as { injector: Injector | undefined }).injector = injector;
@@ -363,6 +373,20 @@ export class SyncNode {
     this.replicator.bulk();
     this.scheduleTransmit();
   }
+
+  /**
+   * trackCompleteness starts judging whether this node's copy of the peer's state is complete
+   * (sync-aware election, engine/completeness.ts): incomplete from now until the peer has answered
+   * the resync request sent here.
+   */
+  trackCompleteness(opts: CompletenessOptions): SyncCompleteness {
+    const c = new SyncCompleteness(opts);
+    c.start(Date.now());
+    this.completeness = c;
+    this.requestResync();
+    return c;
+  }
+  completeness: SyncCompleteness | undefined;
 
   /** requestResync asks the peer for its whole table (`-n`). */
   requestResync(): void {

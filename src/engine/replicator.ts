@@ -9,7 +9,7 @@ import { decodeConntrack } from '../ctnetlink/conntrack.js';
 import { acceptsConntrack } from './filter.js';
 import { ExpObject, ExternalExpCache, helperAccepts, InternalExpCache, type ExpSettings, type SyncObject } from './exp-cache.js';
 import type { CtFilter } from './filter.js';
-import { Ftfw, type RxHeader, type TxEmit } from './ftfw.js';
+import { Ftfw, seqBefore, type RxHeader, type RxVerdict, type TxEmit } from './ftfw.js';
 import { Alarm } from './alarm.js';
 import { Notrack } from './notrack.js';
 import type { ReplicationProtocol } from './protocol.js';
@@ -57,6 +57,12 @@ export interface ReplicatorPorts {
    * is due (`-B`, a peer's RESYNC); the caller hands it to sendKernelDump.
    */
   kernelDump?(): void;
+  /**
+   * peer, when given, is told what received messages say about the completeness of our copy
+   * (completeness.ts): 'heard' once per datagram, 'gap' for a message after a sequence gap,
+   * 'idle' once the peer has sent everything our last RESYNC or NACK asked for (see caughtUp).
+   */
+  peer?(signal: 'heard' | 'gap' | 'idle'): void;
 }
 
 /** ReplicatorStats: what `-s` shows beside the caches' and FTFW's own counters. */
@@ -403,6 +409,7 @@ export class Replicator {
 
   /** requestResync asks the peer for its whole table (`-n`). */
   requestResync(): void {
+    this.catchUpMark = 'waiting';
     this.protocol.requestResync();
   }
 
@@ -415,9 +422,22 @@ export class Replicator {
     this.stats.datagramsReceived++;
     const d = decodeDatagramLazy(bytes, { mode: this.mode });
     for (const e of d.errors) this.stats.rejected[e.reason] = (this.stats.rejected[e.reason] ?? 0) + 1;
+    const peer = this.ports.peer;
+    peer?.('heard');
     for (const m of d.messages) {
       this.stats.messagesReceived++;
-      const verdict = this.protocol.onReceive(rxHeader(m));
+      const lost = this.protocol.stats.lost;
+      const h = rxHeader(m);
+      const verdict = this.protocol.onReceive(h);
+      if (peer !== undefined) {
+        if (this.protocol.stats.lost !== lost) {
+          this.catchUpMark = 'waiting'; // for the NACK this gap queues
+          peer('gap');
+        } else if (this.caughtUp(h, verdict)) {
+          this.catchUpMark = undefined;
+          peer('idle');
+        }
+      }
       if (verdict === 'deliver' && m.kind === 'ct-raw') this.deliverCt(m.op, m.key, m.body, nowMs);
       else if (verdict === 'deliver' && m.kind === 'exp') {
         if (this.ports.injectExp !== undefined) this.ports.injectExp(m.op, m.exp, nowMs);
@@ -430,6 +450,26 @@ export class Replicator {
     }
     this.sweepDead();
     if (this.deadExp.size > 0) for (const o of this.deadExp) this.releaseExpIfUnheld(o);
+  }
+
+  /**
+   * The seq of our last RESYNC or NACK ('waiting' while one is queued but not yet sent): the
+   * request whose answer the completeness of our copy waits for.
+   */
+  private catchUpMark: number | 'waiting' | undefined;
+
+  /**
+   * caughtUp says whether message `h` proves the peer has sent us everything our last RESYNC or
+   * NACK asked for. FTFW: an ACK, in sequence, of one of our messages sent after that request —
+   * the peer processed the request (queueing the bulk or the retransmissions) before it queued
+   * this ACK, and it sends its queue in order, so all of it is in. Other modes have no ACKs: an
+   * ALIVE in sequence (sent only with an empty queue) after the request.
+   */
+  private caughtUp(h: RxHeader, verdict: RxVerdict): boolean {
+    const mark = this.catchUpMark;
+    if (mark === 'waiting' || verdict === 'bad' || verdict === 'before') return false;
+    if (this.mode === 'ftfw') return h.kind === 'ack' && mark !== undefined && seqBefore(mark, h.to);
+    return h.kind === 'alive';
   }
 
   /** deliverCt puts one delivered conntrack message into the external cache, or hands it to the inject port. */
@@ -475,8 +515,10 @@ export class Replicator {
       const n = writeLatin1(this.attrBuf, obj.attrs, 0);
       writeCtMessageFromKernel(w, OP_OF[obj.status], seq, flags, this.attrBuf, 0, n, obj.family, this.encodeOpts);
     } else if (kind === 'ack' || kind === 'nack') {
+      if (kind === 'nack') this.catchUpMark = seq;
       writeSyncMessage(w, { kind, seq, flags, from, to });
     } else if (kind === 'resync') {
+      this.catchUpMark = seq;
       writeSyncMessage(w, { kind, seq, flags, from: 0, to: 0 });
     } else {
       writeSyncMessage(w, { kind: 'alive', seq, flags });

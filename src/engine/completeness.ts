@@ -1,0 +1,105 @@
+/**
+ * SyncCompleteness says whether this node's copy of the replicated state can be trusted for a
+ * takeover — the input of sync-aware election (DESIGN.md decision 5; pfsync's demotion counter does
+ * the same for CARP). It is incomplete:
+ *
+ *   startup  from the start until the peer has sent everything it had: its bulk answering our
+ *            resync request is drained when an ALIVE arrives in sequence (a peer sends ALIVE only
+ *            with nothing left to send, and an in-sequence one means nothing was lost before it);
+ *   gap      from a sequence gap (the NACK went out) until such an ALIVE: the peer has resent
+ *            what was lost and nothing more is missing;
+ *   link     while the peer has been silent for longer than `linkDownMs` (it sends an ALIVE every
+ *            second when idle), if this node is not master: the state it holds stops at the
+ *            moment the link went away.
+ *
+ * After `timeoutMs` of uninterrupted incompleteness the node stops holding back (a standby that
+ * cannot get complete must still be electable by priority). Pure: the caller passes the time.
+ */
+
+export type IncompleteReason = 'startup' | 'gap' | 'link';
+
+/** CompletenessView is the state at one instant, for the election and for `keepstate status`. */
+export interface CompletenessView {
+  readonly complete: boolean;
+  /** Why not, when not complete (also kept once timed out). */
+  readonly reason?: IncompleteReason;
+  readonly detail?: string;
+  /** Since when (ms) the state has been incomplete. */
+  readonly sinceMs?: number;
+  /** How long the demotion may still last (ms); 0 once timed out. */
+  readonly remainingMs?: number;
+  /** True when incomplete but no longer demoted: the timeout expired. */
+  readonly timedOut: boolean;
+  /** When the peer was last heard (ms), if ever. */
+  readonly lastHeardMs?: number;
+}
+
+export interface CompletenessOptions {
+  readonly timeoutMs: number;
+  readonly linkDownMs: number;
+}
+
+const DETAIL: Readonly<Record<IncompleteReason, string>> = {
+  startup: 'start-up bulk sync not finished',
+  gap: 'unrecovered FTFW gap',
+  link: 'sync link down',
+};
+
+export class SyncCompleteness {
+  private pending: 'startup' | 'gap' | undefined;
+  private pendingSince = 0;
+  private lastHeard: number | undefined;
+  private incompleteSince: number | undefined;
+
+  constructor(private readonly opts: CompletenessOptions) {}
+
+  /** start marks the state incomplete until the peer's answer to our resync request is in. */
+  start(nowMs: number): void {
+    this.pending = 'startup';
+    this.pendingSince = nowMs;
+  }
+
+  /** onHeard: a datagram from the peer arrived. */
+  onHeard(nowMs: number): void {
+    this.lastHeard = nowMs;
+  }
+
+  /** onGap: a message arrived after a sequence gap (a NACK went out). */
+  onGap(nowMs: number): void {
+    if (this.pending === undefined) {
+      this.pending = 'gap';
+      this.pendingSince = nowMs;
+    }
+  }
+
+  /** onIdle: an ALIVE arrived in sequence — the peer has nothing left to send us. */
+  onIdle(): void {
+    this.pending = undefined;
+  }
+
+  /** view is the state now; `master` says whether this node is master of any instance. */
+  view(nowMs: number, master: boolean): CompletenessView {
+    let reason: IncompleteReason | undefined = this.pending;
+    let since = this.pendingSince;
+    const silentSince = this.lastHeard ?? this.pendingSince;
+    if (reason === undefined && !master && nowMs - silentSince > this.opts.linkDownMs) {
+      reason = 'link';
+      since = silentSince;
+    }
+    const heard = this.lastHeard !== undefined ? { lastHeardMs: this.lastHeard } : {};
+    if (reason === undefined) {
+      this.incompleteSince = undefined;
+      return { complete: true, timedOut: false, ...heard };
+    }
+    // The timeout runs from the start of an uninterrupted incomplete spell, whatever its reasons.
+    this.incompleteSince ??= since;
+    const remainingMs = Math.max(0, this.incompleteSince + this.opts.timeoutMs - nowMs);
+    return { complete: false, reason, detail: DETAIL[reason], sinceMs: this.incompleteSince, remainingMs, timedOut: remainingMs === 0, ...heard };
+  }
+}
+
+/** demotionReason is the text the failover manager shows, or undefined when no demotion applies. */
+export function demotionReason(v: CompletenessView): string | undefined {
+  if (v.complete || v.timedOut) return undefined;
+  return `sync incomplete: ${v.detail ?? v.reason ?? ''}`;
+}

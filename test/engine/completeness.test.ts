@@ -1,0 +1,68 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { demotionReason, SyncCompleteness } from '../../src/engine/completeness.js';
+
+const opts = { timeoutMs: 60_000, linkDownMs: 3_000 };
+
+describe('SyncCompleteness', () => {
+  it('is incomplete from the start until an in-sequence ALIVE says the peer has sent everything', () => {
+    const c = new SyncCompleteness(opts);
+    c.start(1_000);
+    c.onHeard(1_100);
+    const v = c.view(1_500, false);
+    assert.equal(v.complete, false);
+    assert.equal(v.reason, 'startup');
+    assert.equal(v.remainingMs, 59_500);
+    assert.equal(demotionReason(v), 'sync incomplete: start-up bulk sync not finished');
+    c.onIdle();
+    assert.equal(c.view(1_600, false).complete, true);
+    assert.equal(demotionReason(c.view(1_600, false)), undefined);
+  });
+
+  it('a gap keeps it incomplete until the peer is idle again; a second gap meanwhile changes nothing', () => {
+    const c = new SyncCompleteness(opts);
+    c.start(0);
+    c.onIdle();
+    c.onHeard(10_000);
+    c.onGap(10_000);
+    c.onHeard(10_500);
+    c.onGap(10_500);
+    const v = c.view(11_000, false);
+    assert.deepEqual([v.complete, v.reason, v.sinceMs], [false, 'gap', 10_000]);
+    c.onIdle();
+    assert.ok(c.view(11_100, false).complete);
+  });
+
+  it('a silent peer is a link down while this node is not master, not when it is', () => {
+    const c = new SyncCompleteness(opts);
+    c.start(0);
+    c.onHeard(100);
+    c.onIdle();
+    assert.ok(c.view(3_000, false).complete, 'silent for 2.9 s: still up');
+    const v = c.view(3_200, false);
+    assert.deepEqual([v.complete, v.reason, v.sinceMs], [false, 'link', 100]);
+    assert.ok(c.view(3_200, true).complete, 'a master does not wait for anyone');
+    c.onHeard(5_000);
+    assert.ok(c.view(5_000, false).complete);
+  });
+
+  it('stops demoting once the timeout has run out, and starts counting again after a complete spell', () => {
+    const c = new SyncCompleteness({ timeoutMs: 5_000, linkDownMs: 3_000 });
+    c.start(0);
+    assert.equal(c.view(4_999, false).timedOut, false);
+    const v = c.view(5_000, false);
+    assert.deepEqual([v.complete, v.timedOut, v.remainingMs], [false, true, 0]);
+    assert.equal(demotionReason(v), undefined);
+    c.onHeard(6_000);
+    c.onIdle();
+    assert.ok(c.view(6_000, false).complete);
+    c.onGap(7_000);
+    assert.equal(c.view(7_000, false).remainingMs, 5_000);
+  });
+
+  it('with a zero timeout it never demotes', () => {
+    const c = new SyncCompleteness({ timeoutMs: 0, linkDownMs: 3_000 });
+    c.start(0);
+    assert.equal(demotionReason(c.view(0, false)), undefined);
+  });
+});
