@@ -56,16 +56,53 @@ export class Capture {
    * tcpdump (SIGINT: it flushes and exits) and returns the UDP datagrams it wrote.
    */
   async stop(): Promise<UdpDatagram[]> {
+    return readPcapUdp(await this.stopFile());
+  }
+
+  /**
+   * stopFile is stop returning the whole pcap file (for readPcapIpv4). `waitQuiet` false stops at
+   * once, for links that never go quiet (VRRP adverts); tcpdump -U has written what it captured.
+   */
+  async stopFile(waitQuiet = true): Promise<Buffer> {
     if (this.child.exitCode === null) {
-      for (let last = -1, size = statSync(this.file).size; size !== last; last = size, size = statSync(this.file).size) {
+      for (let last = -1, size = statSync(this.file).size; waitQuiet && size !== last; last = size, size = statSync(this.file).size) {
         await new Promise((r) => setTimeout(r, 300));
       }
       const exited = new Promise((r) => this.child.once('exit', r));
       this.child.kill('SIGINT');
       await exited;
     }
-    return readPcapUdp(readFileSync(this.file));
+    return readFileSync(this.file);
   }
+}
+
+/** Ipv4Packet is one captured IPv4 packet: kernel timestamp (µs since the epoch), addresses, protocol, payload. */
+export interface Ipv4Packet {
+  readonly tsUs: number;
+  readonly src: string;
+  readonly dst: string;
+  readonly proto: number;
+  readonly ttl: number;
+  readonly payload: Uint8Array;
+}
+
+/** readPcapIpv4 lists the IPv4 packets of a classic little-endian microsecond pcap file, with their timestamps. */
+export function readPcapIpv4(buf: Buffer): Ipv4Packet[] {
+  if (buf.length < 24 || buf.readUInt32LE(0) !== 0xa1b2c3d4) throw new Error('not a little-endian microsecond pcap file');
+  const ip = LINK_HEADER[buf.readUInt32LE(20)];
+  if (ip === undefined) throw new Error(`unsupported link type ${buf.readUInt32LE(20)}`);
+  const out: Ipv4Packet[] = [];
+  for (let off = 24; off + 16 <= buf.length; ) {
+    const tsUs = buf.readUInt32LE(off) * 1_000_000 + buf.readUInt32LE(off + 4);
+    const incl = buf.readUInt32LE(off + 8);
+    const pkt = buf.subarray(off + 16, off + 16 + incl);
+    off += 16 + incl;
+    if (pkt.length < ip + 20 || pkt[ip]! >> 4 !== 4) continue;
+    const hl = (pkt[ip]! & 15) * 4;
+    const end = Math.min(pkt.length, ip + pkt.readUInt16BE(ip + 2));
+    out.push({ tsUs, src: pkt.subarray(ip + 12, ip + 16).join('.'), dst: pkt.subarray(ip + 16, ip + 20).join('.'), proto: pkt[ip + 9]!, ttl: pkt[ip + 8]!, payload: pkt.subarray(ip + hl, end) });
+  }
+  return out;
 }
 
 /** UdpDatagram is one captured IPv4 UDP datagram. */

@@ -3,7 +3,7 @@ import { closeSync, openSync, readFileSync, unlinkSync, writeSync } from 'node:f
 import { fileURLToPath } from 'node:url';
 import { ConfigErrors, formatConfigError } from '../config/error.js';
 import { parseConntrackdConfig, unsupportedFeatures } from '../config/conntrackd/index.js';
-import type { ConntrackdConfig } from '../config/conntrackd/types.js';
+import type { ConntrackdConfig, GeneralConfig } from '../config/conntrackd/types.js';
 import { runControlRequest } from '../control/client.js';
 import { CTL, KS_CTL } from '../control/codes.js';
 import type { InstanceView, StatusReport, SyncStatus } from '../control/status.js';
@@ -68,6 +68,16 @@ function readKeepalivedConfig(path: string, log?: Logger): KeepalivedConfig {
     if (e instanceof ConfigErrors) throw new StartError(e.errors.map(formatConfigError).join('\n'));
     throw new StartError(`can't read keepalived configuration \`${path}': ${e instanceof Error ? e.message : String(e)}`);
   }
+}
+
+/** The failover thread's SCHED_FIFO priority: above every sync thread (belowFailover). */
+const FAILOVER_RT_PRIORITY = 99;
+
+/** belowFailover lowers the configured real-time priority of the sync threads under the failover thread's. */
+function belowFailover(g: GeneralConfig, log: Logger): GeneralConfig {
+  if (g.scheduler.priority < FAILOVER_RT_PRIORITY) return g;
+  log.log('notice', `scheduler: the sync threads run at priority ${FAILOVER_RT_PRIORITY - 1}, below the failover thread (SCHED_FIFO ${FAILOVER_RT_PRIORITY})`);
+  return { ...g, scheduler: { ...g.scheduler, priority: FAILOVER_RT_PRIORITY - 1 } };
 }
 
 /** The peer sends an ALIVE every second when idle: three missed mean the sync link is down. */
@@ -199,7 +209,10 @@ async function daemon(configPath: string, detach: boolean, keepalived: string | 
     daemonLog.close();
   };
   try {
-    applyPrioritySettings(cfg.general, log); // Scheduler (RR 99 by default), Nice ignored: as conntrackd
+    // Scheduler (RR 99 by default), Nice ignored: as conntrackd. With the failover manager, its
+    // thread runs at FIFO 99 and the sync threads one step below, so that no commit (whose kernel
+    // work runs on the commit thread) can hold an advert back for a round-robin time slice.
+    const sched = applyPrioritySettings(vrrp !== undefined ? belowFailover(cfg.general, log) : cfg.general, log);
     if (cfg.mode === 'stats') {
       const st = await StatsNode.start(cfg, log, { syslogPath: process.env.KEEPSTATED_SYSLOG_SOCKET });
       statsNode = st;
@@ -225,7 +238,10 @@ async function daemon(configPath: string, detach: boolean, keepalived: string | 
         // Sync-aware election: demoted until the peer's table is in (engine/completeness.ts).
         const completeness = started.trackCompleteness({ timeoutMs: syncTimeoutSec * 1000, linkDownMs: SYNC_LINK_DOWN_MS });
         let demoted = demotionReason(completeness.view(Date.now(), false));
-        const host = await FailoverHost.start(vrrp, state, (level, message) => log.log(level, `VRRP: ${message}`), demoted !== undefined ? { demoted } : {});
+        const host = await FailoverHost.start(vrrp, state, (level, message) => log.log(level, `VRRP: ${message}`), {
+          ...(demoted !== undefined ? { demoted } : {}),
+          ...(sched.ok ? { realtimePriority: FAILOVER_RT_PRIORITY } : {}),
+        });
         failover = host;
         failoverStatus = { host, master: state.master };
         log.log('notice', `failover manager started: ${vrrp.instances.map((i) => i.name).join(', ')} (${keepalived})${demoted !== undefined ? `, priority demoted (${demoted})` : ''}`);

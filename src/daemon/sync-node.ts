@@ -320,7 +320,7 @@ export class SyncNode {
       return { committed: total - failed, failed, ms };
     } finally {
       this.committing = false;
-      void this.resyncAfterCommit();
+      this.lastResync = this.resyncAfterCommit();
     }
   }
 
@@ -329,6 +329,9 @@ export class SyncNode {
    * whose NEW events were not taken, and anything created during the commit), without sending:
    * what conntrackd's `-R` does, which primary-backup.sh runs after `-c`.
    */
+  /** lastResync settles when the internal cache has been read back after the last commit. */
+  lastResync: Promise<void> = Promise.resolve();
+
   private async resyncAfterCommit(): Promise<void> {
     if (this.stopped) return;
     try {
@@ -381,10 +384,15 @@ export class SyncNode {
    */
   trackCompleteness(opts: CompletenessOptions): SyncCompleteness {
     const c = new SyncCompleteness(opts);
-    c.start(Date.now());
     this.completeness = c;
-    this.requestResync();
+    this.resyncFromPeer();
     return c;
+  }
+
+  /** resyncFromPeer asks the peer for its table; the copy is incomplete until the answer is in. */
+  resyncFromPeer(): void {
+    this.completeness?.start(Date.now());
+    this.requestResync();
   }
   completeness: SyncCompleteness | undefined;
 

@@ -43,24 +43,32 @@ export function takeoverState(node: SyncNode, purge: KernelPurge, log: Logger): 
       void preparing.then(() => afterTakeover(node, log));
       return preparing;
     },
-    async release(instance: string, to: VrrpRole): Promise<void> {
-      masters.delete(instance);
+    async release(instance: string, to: VrrpRole, from: VrrpRole): Promise<void> {
+      const wasMaster = masters.delete(instance);
       if (masters.size > 0) return;
-      preparing = undefined;
-      if (to === 'backup' || to === 'fault') purge.schedule();
-      if (to === 'backup') node.requestResync();
+      if (wasMaster) preparing = undefined;
+      if (to === 'fault' || (to === 'backup' && from !== 'initialize')) purge.schedule();
+      // Into BACKUP from MASTER or FAULT: what this node holds is stale (it was master, or cut
+      // off); ask the master for its table — the sync-aware election keeps us from preempting
+      // until it is in, and a later takeover's commit replaces the stale kernel entries. (From
+      // Initialize the start-up request is already out.)
+      if (to === 'backup' && from !== 'initialize') {
+        log.log('notice', `${instance}: ${from} → backup: asking the master for its table`);
+        node.resyncFromPeer();
+      }
     },
   };
 }
 
-/** afterTakeover is primary-backup.sh's `-f`, `-R`, `-B` once the new master's state is in the kernel. */
+/**
+ * afterTakeover is primary-backup.sh's `-f`, `-R`, `-B` once the new master's state is in the
+ * kernel: the commit reads the kernel table back into the internal cache itself (SyncNode's
+ * resyncAfterCommit; a second dump beside it would fail with EBUSY), then the external cache is
+ * dropped and the table sent to the backups.
+ */
 async function afterTakeover(node: SyncNode, log: Logger): Promise<void> {
-  try {
-    node.flushCaches('both');
-    const n = await node.resyncWithKernel();
-    node.bulk();
-    log.log('notice', `takeover: internal cache resynced with the kernel (${n} entries), bulk sent`);
-  } catch (e) {
-    log.log('error', `takeover: resync after the commit failed: ${e instanceof Error ? e.message : String(e)}`);
-  }
+  await node.lastResync;
+  node.flushCaches('external');
+  node.bulk();
+  log.log('notice', `takeover: internal cache holds the kernel table (${node.replicator.internal.liveSize} entries), bulk sent`);
 }

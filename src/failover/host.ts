@@ -21,7 +21,7 @@ export class FailoverHost {
   ) {}
 
   /** start runs the failover thread and resolves once every instance has started. */
-  static start(config: KeepalivedConfig, state: StatePort, log: FailoverLog, opts: { netns?: string; demoted?: string } = {}): Promise<FailoverHost> {
+  static start(config: KeepalivedConfig, state: StatePort, log: FailoverLog, opts: { netns?: string; demoted?: string; realtimePriority?: number } = {}): Promise<FailoverHost> {
     const data: FailoverWorkerData = { config, ...opts };
     const worker = new Worker(new URL('./worker.js', import.meta.url), { workerData: data });
     const host = new FailoverHost(worker, state, log);
@@ -52,7 +52,7 @@ export class FailoverHost {
     switch (m.kind) {
       case 'prepare':
       case 'release': {
-        const work = m.kind === 'prepare' ? this.state.prepare(m.instance, m.reason) : this.state.release(m.instance, m.to);
+        const work = m.kind === 'prepare' ? this.state.prepare(m.instance, m.reason) : this.state.release(m.instance, m.to, m.from);
         work.then(
           () => this.post({ kind: 'done', id: m.id }),
           (e: unknown) => this.post({ kind: 'done', id: m.id, error: e instanceof Error ? e.message : String(e) }),

@@ -28,8 +28,8 @@ import { instanceTracking, trackEffect, trackVerdict, type TrackSpec, type Track
 export interface StatePort {
   /** prepare resolves once the replicated state is in the kernel (before the VIPs come up). */
   prepare(instance: string, reason: TransitionReason): Promise<void>;
-  /** release is the state work after the VIPs went away (leaving master). */
-  release(instance: string, to: VrrpRole): Promise<void>;
+  /** release is the state work of entering `to` from `from` (not master; after the VIPs went away, if any). */
+  release(instance: string, to: VrrpRole, from: VrrpRole): Promise<void>;
 }
 
 export type FailoverLog = (level: 'error' | 'warning' | 'notice' | 'info', message: string) => void;
@@ -132,10 +132,11 @@ class Instance {
         removeVips: () => this.vips('delete'),
         announce: () => this.announce(),
         stopAnnouncing: () => this.stopAnnouncing(),
-        releaseState: (to) => m.state.release(cfg.name, to),
+        releaseState: (to, from) => m.state.release(cfg.name, to, from),
         notify: (state, prio) => m.notifier.notify('INSTANCE', cfg.name, cfg.notify, state, prio),
         notifyLowerPriority: (src, prio) => this.heardLowerPriority(src, prio),
         wantMaster: () => m.groupWantsMaster(this),
+        ownFault: (active) => m.groupOwnFault(this, active),
         record: (entry) => this.record(entry),
       },
     );
@@ -503,6 +504,13 @@ export class FailoverManager {
       i.demotedBy = reason;
       i.applyTracking();
     }
+  }
+
+  /** groupOwnFault: a member's own fault started or ended; its group follows (sync-group.ts). */
+  groupOwnFault(member: Instance, active: boolean): void {
+    const g = member.cfg.syncGroup !== undefined ? this.groups.get(member.cfg.syncGroup) : undefined;
+    if (g === undefined) return;
+    this.decide(g, { kind: 'ownFault', member: member.cfg.name, active });
   }
 
   groupWantsMaster(member: Instance): void {

@@ -34,8 +34,8 @@ export interface RouterPorts {
   /** announce starts the gratuitous ARP / unsolicited NA bursts; stopAnnouncing ends any pending repeats. */
   announce(): void;
   stopAnnouncing(): void;
-  /** releaseState is the state work of leaving master (after the VIPs are gone). */
-  releaseState(to: VrrpRole): Promise<void>;
+  /** releaseState is the state work of entering a role other than master (after the VIPs are gone, when there were any). */
+  releaseState(to: VrrpRole, from: VrrpRole): Promise<void>;
   notify(state: NotifyState, priority: number): void;
   notifyLowerPriority(src: string, priority: number): void;
   /** wantMaster: a sync-group member is ready to be master (the manager asks its group). */
@@ -152,7 +152,15 @@ export class VirtualRouter {
       });
       return;
     }
-    if (from !== 'master' && !this.vipsUp) return;
+    if (from !== 'master' && !this.vipsUp) {
+      // backup ↔ fault, initialize → backup: no VIPs to remove, the state work only (a node back
+      // from FAULT asks the master for its table).
+      this.then(async () => {
+        await this.attempt('state', () => this.ports.releaseState(to, from));
+        this.ports.record({ step: 'state-released', atUs: now() });
+      });
+      return;
+    }
     this.ports.stopAnnouncing();
     this.then(async () => {
       if (this.vipsUp) {
@@ -160,7 +168,7 @@ export class VirtualRouter {
         await this.attempt('vips', () => this.ports.removeVips());
         this.ports.record({ step: 'vips-removed', atUs: now() });
       }
-      await this.attempt('state', () => this.ports.releaseState(to));
+      await this.attempt('state', () => this.ports.releaseState(to, from));
       this.ports.record({ step: 'state-released', atUs: now() });
     });
   }

@@ -1,6 +1,7 @@
 import { parentPort, workerData, type MessagePort } from 'node:worker_threads';
 import type { KeepalivedConfig } from '../config/keepalived/types.js';
 import type { TransitionReason, VrrpRole } from '../vrrp/fsm.js';
+import { SCHED, setThreadScheduler } from '../native/sched.js';
 import { FailoverManager, type InstanceStatus } from './manager.js';
 
 /**
@@ -14,6 +15,8 @@ export interface FailoverWorkerData {
   readonly netns?: string;
   /** A sync-aware demotion in force from the start (the state is incomplete until the peer's bulk is in). */
   readonly demoted?: string;
+  /** SCHED_FIFO priority for this thread (the daemon's real-time scheduling worked); none: inherited. */
+  readonly realtimePriority?: number;
 }
 
 export type ToFailover =
@@ -26,7 +29,7 @@ export type FromFailover =
   | { readonly kind: 'ready' }
   | { readonly kind: 'failed'; readonly message: string }
   | { readonly kind: 'prepare'; readonly id: number; readonly instance: string; readonly reason: TransitionReason }
-  | { readonly kind: 'release'; readonly id: number; readonly instance: string; readonly to: VrrpRole }
+  | { readonly kind: 'release'; readonly id: number; readonly instance: string; readonly to: VrrpRole; readonly from: VrrpRole }
   | { readonly kind: 'log'; readonly level: 'error' | 'warning' | 'notice' | 'info'; readonly message: string }
   | { readonly kind: 'status'; readonly id: number; readonly instances: readonly InstanceStatus[] }
   | { readonly kind: 'stopped' };
@@ -38,12 +41,20 @@ const post = (m: FromFailover): void => port.postMessage(m);
 
 let nextId = 1;
 const waiting = new Map<number, { resolve: () => void; reject: (e: Error) => void }>();
-function ask(m: { kind: 'prepare'; instance: string; reason: TransitionReason } | { kind: 'release'; instance: string; to: VrrpRole }): Promise<void> {
+function ask(m: { kind: 'prepare'; instance: string; reason: TransitionReason } | { kind: 'release'; instance: string; to: VrrpRole; from: VrrpRole }): Promise<void> {
   const id = nextId++;
   return new Promise((resolve, reject) => {
     waiting.set(id, { resolve, reject });
     post({ ...m, id });
   });
+}
+
+if (data.realtimePriority !== undefined) {
+  try {
+    setThreadScheduler(0, SCHED.FIFO, data.realtimePriority);
+  } catch (e) {
+    post({ kind: 'log', level: 'warning', message: `failover thread: SCHED_FIFO ${data.realtimePriority} refused (${e instanceof Error ? e.message : String(e)}); adverts may wait behind sync work` });
+  }
 }
 
 let manager: FailoverManager | undefined;
@@ -75,7 +86,7 @@ FailoverManager.start(data.config, {
   ...(data.netns !== undefined ? { netns: data.netns } : {}),
   state: {
     prepare: (instance, reason) => ask({ kind: 'prepare', instance, reason }),
-    release: (instance, to) => ask({ kind: 'release', instance, to }),
+    release: (instance, to, from) => ask({ kind: 'release', instance, to, from }),
   },
   log: (level, message) => post({ kind: 'log', level, message }),
 }).then(

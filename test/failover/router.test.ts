@@ -66,7 +66,7 @@ function harness(config: VrrpFsmConfig = CONFIG) {
     removeVips: async () => void log.push('removeVips'),
     announce: () => void log.push('announce'),
     stopAnnouncing: () => void log.push('stopAnnouncing'),
-    releaseState: async (to) => void log.push(`releaseState ${to}`),
+    releaseState: async (to, from) => void log.push(from === 'initialize' ? `start ${to}` : `releaseState ${to}`),
     notify: (s, p) => void log.push(`notify ${s} ${p}`),
     notifyLowerPriority: () => undefined,
     wantMaster: () => void log.push('wantMaster'),
@@ -90,17 +90,17 @@ describe('VirtualRouter', () => {
     await flush();
     const first = Number(h.log[0]!.split('@')[1]);
     assert.ok(Math.abs(first - 360_937) <= 1, `first advert at ${first} µs`);
-    assert.deepEqual(h.log.slice(0, 3), [`advert 100 @${first}`, 'notify BACKUP 100', 'prepareState']);
+    assert.deepEqual(h.log.slice(0, 4), [`advert 100 @${first}`, 'start backup', 'notify BACKUP 100', 'prepareState']);
     // The state work is pending: adverts go on every 100 ms, nothing else happens.
     h.timers.advance(300_000);
     await flush();
-    assert.deepEqual(h.log.slice(3), [`advert 100 @${first + 100_000}`, `advert 100 @${first + 200_000}`, `advert 100 @${first + 300_000}`]);
+    assert.deepEqual(h.log.slice(4), [`advert 100 @${first + 100_000}`, `advert 100 @${first + 200_000}`, `advert 100 @${first + 300_000}`]);
     h.stateReady();
     await h.router.settled();
-    assert.deepEqual(h.log.slice(6), ['addVips', 'announce', 'notify MASTER 100']);
+    assert.deepEqual(h.log.slice(7), ['addVips', 'announce', 'notify MASTER 100']);
     assert.deepEqual(
       h.timeline.map((e) => e.step),
-      ['transition', 'transition', 'state-ready', 'vips-added', 'announced'],
+      ['transition', 'transition', 'state-released', 'state-ready', 'vips-added', 'announced'],
     );
   });
 
@@ -155,6 +155,6 @@ describe('VirtualRouter', () => {
     }
     await h.router.settled();
     assert.equal(h.router.state.role, 'backup');
-    assert.deepEqual(h.log, ['notify BACKUP 100']);
+    assert.deepEqual(h.log, ['start backup', 'notify BACKUP 100']);
   });
 });
