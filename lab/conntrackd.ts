@@ -97,7 +97,7 @@ export class Conntrackd {
   async stop(keepFiles = false): Promise<void> {
     const c = this.child;
     this.child = undefined;
-    if (c?.pid !== undefined && c.exitCode === null) {
+    if (c?.pid !== undefined && c.exitCode === null && c.signalCode === null) {
       const exited = new Promise((r) => c.once('exit', r));
       c.kill('SIGTERM');
       const t = setTimeout(() => c.kill('SIGKILL'), 5000);
