@@ -69,25 +69,12 @@ class CommitThread {
     });
   }
 
-  /** send frames the payloads of `writers` as requests in one buffer and hands it over (no copy). */
-  send(op: 'create' | 'delete', writers: readonly ((w: Writer) => void)[]): Promise<readonly CommitFailure[]> {
-    const w = new Writer(Math.max(256, writers.length * 176));
-    const ends = new Uint32Array(writers.length);
-    const type = op === 'create' ? CT_NEW : CT_DELETE;
-    const flags = NLM_F.REQUEST | (op === 'create' ? NLM_F.CREATE | NLM_F.EXCL : 0);
-    writers.forEach((write, i) => {
-      const at = w.length;
-      w.u32ne(0).u16ne(type).u16ne(flags).u32ne(i).u32ne(0); // nlmsghdr; the kernel fills in nlmsg_pid
-      write(w);
-      w.setU32ne(at, w.length - at); // nlmsg_len excludes the padding that follows
-      w.align4();
-      ends[i] = w.length;
-    });
-    const buf = w.finish();
+  /** send hands a buffer of framed requests (message i ends at ends[i], seq i) to the thread (no copy). */
+  send(op: 'create' | 'delete', buf: Uint8Array, ends: Uint32Array): Promise<readonly CommitFailure[]> {
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
       this.waiting.set(id, { resolve, reject });
-      this.worker.postMessage({ id, op, buf, ends } satisfies CommitThreadRequest, [buf.buffer as ArrayBuffer, ends.buffer]);
+      this.worker.postMessage({ id, op, buf, ends } satisfies CommitThreadRequest, [buf.buffer as ArrayBuffer, ends.buffer as ArrayBuffer]);
     });
   }
 
@@ -98,10 +85,48 @@ class CommitThread {
 }
 
 /**
- * A batch goes to the threads in chunks of this many requests, round robin: the first thread
- * starts on the kernel's work while this thread still writes the rest.
+ * A batch goes to the threads in chunks, round robin: the first thread starts on the kernel's work
+ * while this thread still writes the rest. The first chunk is small so that the kernel starts at
+ * once; the others are large (fewer messages between the threads).
  */
+const FIRST_CHUNK = 1024;
 const CHUNK = 8192;
+
+/** ChunkWriter frames requests into one chunk's buffer: nlmsghdr (seq = index in the chunk) + payload. */
+class ChunkWriter {
+  readonly w: Writer;
+  readonly ends: Uint32Array;
+  count = 0;
+  constructor(
+    readonly size: number,
+    private readonly type: number,
+    private readonly flags: number,
+  ) {
+    this.w = new Writer(size * 176);
+    this.ends = new Uint32Array(size);
+  }
+  /** add frames one request whose payload `write` writes; false (and nothing kept) when `write` declines. */
+  add<E>(item: E, write: (w: Writer, item: E) => boolean): boolean {
+    const w = this.w;
+    const at = w.length;
+    w.u32ne(0).u16ne(this.type).u16ne(this.flags).u32ne(this.count).u32ne(0); // nlmsghdr; the kernel fills in nlmsg_pid
+    if (!write(w, item)) {
+      w.truncate(at);
+      return false;
+    }
+    w.setU32ne(at, w.length - at); // nlmsg_len excludes the padding that follows
+    w.align4();
+    this.ends[this.count++] = w.length;
+    return true;
+  }
+}
+
+/** RunResult: the items sent (failure i is accepted[i]) and those `write` declined. */
+export interface RunResult<E> {
+  readonly failures: readonly CommitFailure[];
+  readonly accepted: readonly E[];
+  readonly declined: readonly E[];
+}
 
 /**
  * Committer owns the commit threads (commit-thread.ts; one by default). The kernel's work of
@@ -130,17 +155,46 @@ export class Committer {
   }
 
   /**
-   * run sends one request per writer (each writes a payload: struct nfgenmsg + CTA_*), in chunks
-   * shared between the threads, and returns the failures with their index in `writers`. Order
-   * between chunks is not kept: run dependent batches (masters, then related entries) one after
-   * the other.
+   * run sends one request per writer (each writes a payload: struct nfgenmsg + CTA_*) and returns
+   * the failures with their index in `writers`.
    */
   async run(op: 'create' | 'delete', writers: readonly ((w: Writer) => void)[]): Promise<readonly CommitFailure[]> {
+    return (await this.runEach(op, writers, (w, write) => (write(w), true))).failures;
+  }
+
+  /**
+   * runEach writes one request per item as it goes (`write` writes the payload, or declines the
+   * item by returning false and writing nothing), handing each chunk to a thread as soon as it is
+   * full, so that the kernel's work starts while the rest is still being written. Order between
+   * chunks is not kept: run dependent batches (masters, then related entries) one after the other.
+   */
+  async runEach<E>(op: 'create' | 'delete', items: Iterable<E>, write: (w: Writer, item: E) => boolean): Promise<RunResult<E>> {
+    const type = op === 'create' ? CT_NEW : CT_DELETE;
+    const flags = NLM_F.REQUEST | (op === 'create' ? NLM_F.CREATE | NLM_F.EXCL : 0);
+    const accepted: E[] = [];
+    const declined: E[] = [];
     const shares: Promise<readonly CommitFailure[]>[] = [];
-    for (let from = 0, t = 0; from < writers.length; from += CHUNK, t = (t + 1) % this.threads.length) {
-      shares.push(this.threads[t]!.send(op, writers.slice(from, from + CHUNK)).then((fs) => fs.map((f) => ({ ...f, i: f.i + from }))));
+    let t = 0;
+    let chunk = new ChunkWriter(FIRST_CHUNK, type, flags);
+    const post = (): void => {
+      const from = accepted.length - chunk.count;
+      const buf = chunk.w.written(); // the chunk's own buffer, handed over (transferred) as it is
+      shares.push(this.threads[t]!.send(op, buf, chunk.ends.subarray(0, chunk.count)).then((fs) => fs.map((f) => ({ ...f, i: f.i + from }))));
+      t = (t + 1) % this.threads.length;
+    };
+    for (const item of items) {
+      if (!chunk.add(item, write)) {
+        declined.push(item);
+        continue;
+      }
+      accepted.push(item);
+      if (chunk.count === chunk.size) {
+        post();
+        chunk = new ChunkWriter(CHUNK, type, flags);
+      }
     }
-    return (await Promise.all(shares)).flat();
+    if (chunk.count > 0) post();
+    return { failures: (await Promise.all(shares)).flat(), accepted, declined };
   }
 
   /** close ends the threads (their sockets go with them). */

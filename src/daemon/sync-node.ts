@@ -6,8 +6,8 @@ import { walkEventBatch } from './event-walk.js';
 import { Injector } from './injector.js';
 import { SyncCompleteness, type CompletenessOptions } from '../engine/completeness.js';
 import type { ConntrackdConfig, SyncConfig } from '../config/conntrackd/types.js';
-import { planCommitRequests, type CommitJob } from '../engine/commit-bytes.js';
-import { Committer } from './committer.js';
+import { fastJob, planCommitRequests, tryWriteCommitRequest, type CommitJob } from '../engine/commit-bytes.js';
+import { Committer, type CommitFailure } from './committer.js';
 import type { ExternalEntry, KernelEventOrigin } from '../engine/cache.js';
 import { Replicator } from '../engine/replicator.js';
 import { expCommitRequest, type ExpSettings } from '../engine/exp-cache.js';
@@ -283,17 +283,28 @@ export class SyncNode {
       // per committed entry (measured: a NEW listener makes 100 000 creates take ~0.3 s longer),
       // and a commit's own events are not sent anyway. The kernel table is read back afterwards
       // (resyncAfterCommit), so that nothing created meanwhile is missing from the internal cache.
-      const jobs = planCommitRequests(this.replicator.external.values(), opts);
       let failed = 0;
+      let total = 0;
       this.events?.leave('new');
       try {
-        for (const pass of [1, 2] as const) {
-          // Masters first: a related entry's create needs its master in the kernel.
-          const batch = jobs.filter((j) => j.pass === pass);
-          const failures = await this.committer.run('create', batch.map((j) => j.write));
+        // Bodies on the fast path (no master tuple) are written as they are read and sent chunk by
+        // chunk, so the kernel starts at once; the others go through the model afterwards, masters
+        // first: a related entry's create needs its master in the kernel.
+        const fast = await this.committer.runEach('create', this.replicator.external.values(), (w, e) => tryWriteCommitRequest(w, e, opts));
+        const jobs = planCommitRequests(fast.declined, opts);
+        total = fast.accepted.length + jobs.length;
+        // Each pass: how many, the job of request i (built only for a retry), its failures.
+        const pass1 = jobs.filter((j) => j.pass === 1);
+        const pass2 = jobs.filter((j) => j.pass === 2);
+        const passes: { n: number; job: (i: number) => CommitJob<ExternalEntry>; failures: () => Promise<readonly CommitFailure[]> }[] = [
+          { n: fast.accepted.length, job: (i) => fastJob(fast.accepted[i]!, opts), failures: async () => fast.failures },
+          ...[pass1, pass2].map((batch) => ({ n: batch.length, job: (i: number) => batch[i]!, failures: () => this.committer.run('create', batch.map((j) => j.write)) })),
+        ];
+        for (const pass of passes) {
+          if (pass.n === 0) continue;
           const retry: CommitJob<ExternalEntry>[] = [];
-          for (const f of failures) {
-            if (f.code === 'EEXIST') retry.push(batch[f.i]!);
+          for (const f of await pass.failures()) {
+            if (f.code === 'EEXIST') retry.push(pass.job(f.i));
             else {
               failed++;
               this.log.log('error', `commit-create: ${f.message}`);
@@ -310,7 +321,6 @@ export class SyncNode {
       } finally {
         if (!this.stopped) this.events?.join('new'); // (a node stopped meanwhile has closed the socket)
       }
-      const total = jobs.length;
       const ms = Date.now() - t0;
       this.counters.commitsRun++;
       this.log.log('notice', `Committed ${total - failed} new entries`);

@@ -62,13 +62,15 @@ export function takeoverState(node: SyncNode, purge: KernelPurge, log: Logger): 
 
 /**
  * afterTakeover is primary-backup.sh's `-f`, `-R`, `-B` once the new master's state is in the
- * kernel: the commit reads the kernel table back into the internal cache itself (SyncNode's
- * resyncAfterCommit; a second dump beside it would fail with EBUSY), then the external cache is
- * dropped and the table sent to the backups.
+ * kernel. The external cache is dropped at once (its entries are in the kernel): a notify script
+ * that still runs primary-backup.sh against this daemon then commits nothing a second time (a
+ * second commit would delete and recreate every entry under live traffic). The commit reads the
+ * kernel table back into the internal cache itself (SyncNode's resyncAfterCommit; a second dump
+ * beside it would fail with EBUSY); once that is done the table goes to the backups.
  */
 async function afterTakeover(node: SyncNode, log: Logger): Promise<void> {
-  await node.lastResync;
   node.flushCaches('external');
+  await node.lastResync;
   node.bulk();
   log.log('notice', `takeover: internal cache holds the kernel table (${node.replicator.internal.liveSize} entries), bulk sent`);
 }

@@ -203,7 +203,7 @@ export function planCommitRequests<E extends { readonly body: string; readonly r
     if (buf.length < e.body.length) buf = new Uint8Array(2 * e.body.length);
     const n = writeLatin1(buf, e.body, 0);
     if (scanBody(buf, n, v)) {
-      first.push({ entry: e, pass: 1, write: (w) => writeFast(w, e, opts), writeDelete: (w) => writeFastDelete(w, e) });
+      first.push(fastJob(e, opts));
       continue;
     }
     const req = commitEntry(e, opts);
@@ -224,6 +224,24 @@ export function planCommitRequests<E extends { readonly body: string; readonly r
 
 const fastView = new BodyView();
 let fastBuf = new Uint8Array(1024);
+
+/** fastJob is the CommitJob of a body on the fast path (tryWriteCommitRequest accepted it). */
+export function fastJob<E extends { readonly body: string; readonly receivedAtMs: number }>(e: E, opts: CommitOptions): CommitJob<E> {
+  return { entry: e, pass: 1, write: (w) => writeFast(w, e, opts), writeDelete: (w) => writeFastDelete(w, e) };
+}
+
+/**
+ * tryWriteCommitRequest writes the create request of a body on the fast path and returns true, or
+ * returns false having written nothing (the body needs the model: planCommitRequests). Bodies with
+ * a master tuple are never on the fast path, so what it accepts may be created before anything else.
+ */
+export function tryWriteCommitRequest(w: Writer, e: { readonly body: string; readonly receivedAtMs: number }, opts: CommitOptions): boolean {
+  if (fastBuf.length < e.body.length) fastBuf = new Uint8Array(2 * e.body.length);
+  const n = writeLatin1(fastBuf, e.body, 0);
+  if (!scanBody(fastBuf, n, fastView)) return false;
+  writeCommitRequest(w, fastBuf, fastView, e.receivedAtMs, opts);
+  return true;
+}
 
 /** writeDeleteRequest writes the delete request of a scanned body: what ctDelete sends, the original tuple and the zone. */
 export function writeDeleteRequest(w: Writer, b: Uint8Array, v: BodyView): void {

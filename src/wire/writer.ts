@@ -100,6 +100,12 @@ export class Writer {
     for (let i = 0; i < this.len; i++) dst[at + i] = b[i]!;
   }
 
+  /** truncate drops what was written from offset `at` on (a `length` read earlier). */
+  truncate(at: number): void {
+    if (!Number.isInteger(at) || at < 0 || at > this.len) throw new RangeError(`truncate to ${at} of ${this.len} bytes`);
+    this.len = at;
+  }
+
   /** reset empties the writer and keeps its buffer for reuse. */
   reset(): void {
     this.len = 0;
