@@ -19,7 +19,9 @@ import type { Traffic } from './traffic.js';
 export function otherNatEntries(n: number, natIp: string): Conntrack[] {
   return Array.from({ length: n }, (_, i) => {
     const src = `10.250.${(i >> 8) & 0xff}.${i & 0xff}`;
-    const dst = `203.0.113.${1 + (i % 200)}`;
+    // The reply tuple (dst:443 → natIp:port) must be unique: the port runs through 40 000 values,
+    // the server address changes every 40 000 entries (unique up to 8 000 000).
+    const dst = `203.0.113.${1 + (Math.floor(i / 40_000) % 200)}`;
     return {
       family: 'ipv4',
       orig: { family: 'ipv4', src, dst, proto: IPPROTO.TCP, srcPort: 1024 + (i % 50_000), dstPort: 443 },
@@ -76,6 +78,8 @@ export interface RoundResult {
   readonly settled: boolean;
   /** ms from the event until the VIPs were seen on their new holder (polled every 20 ms). */
   readonly vipsMovedMs: number | undefined;
+  /** The event's instant, wall clock (Date.now()), to place the daemons' timelines against it. */
+  readonly eventAtMs: number;
 }
 
 export type RoundEvent = 'links-down' | 'links-up' | 'kill-9' | 'reboot';
@@ -162,6 +166,7 @@ export async function runRound(lab: Lab, cluster: Cluster, traffic: Traffic, lab
     settled,
     maxGapMs: Math.max(0, ...stats.filter((c) => c.kind === 'send').map((c) => c.maxGapMs)),
     vipsMovedMs,
+    eventAtMs: t0,
   };
 }
 
