@@ -7,6 +7,7 @@ import type { Conntrack } from '../../src/ctnetlink/types.js';
 import { Alarm } from '../../src/engine/alarm.js';
 import { FTFW_FLAG, type FtfwNode } from '../../src/engine/ftfw.js';
 import { Replicator, type ReplicatorConfig } from '../../src/engine/replicator.js';
+import { REPLICATOR_CFG } from '../helpers/replicator-config.js';
 import { decodeDatagram, encodeDatagrams } from '../../src/sync/datagram.js';
 
 class Obj {
@@ -88,19 +89,7 @@ describe('Alarm', () => {
   });
 });
 
-const CFG: ReplicatorConfig = {
-  ackWindow: 300,
-  resendQueueSize: 131_072,
-  hashLimit: 262_144,
-  mtu: 1500,
-  overhead: 28,
-  tcpWindowTracking: false,
-  commitTimeout: false,
-  initialSeq: 1_700_000_000,
-  mode: 'alarm',
-  refreshTimeSec: 5,
-  cacheTimeoutSec: 20,
-};
+const CFG: ReplicatorConfig = { ...REPLICATOR_CFG, mode: 'alarm', refreshTimeSec: 5, cacheTimeoutSec: 20 };
 
 function tcp(i: number): Conntrack {
   return {

@@ -7,6 +7,7 @@ import type { Conntrack } from '../../src/ctnetlink/types.js';
 import { FTFW_FLAG, type FtfwNode, type TxItem } from '../../src/engine/ftfw.js';
 import { Notrack } from '../../src/engine/notrack.js';
 import { Replicator, type ReplicatorConfig } from '../../src/engine/replicator.js';
+import { REPLICATOR_CFG } from '../helpers/replicator-config.js';
 import { decodeDatagram, encodeDatagrams } from '../../src/sync/datagram.js';
 
 class Obj {
@@ -86,17 +87,7 @@ describe('Notrack', () => {
   });
 });
 
-const CFG: ReplicatorConfig = {
-  ackWindow: 300,
-  resendQueueSize: 131_072,
-  hashLimit: 262_144,
-  mtu: 1500,
-  overhead: 28,
-  tcpWindowTracking: false,
-  commitTimeout: false,
-  initialSeq: 1_700_000_000,
-  mode: 'notrack',
-};
+const CFG: ReplicatorConfig = { ...REPLICATOR_CFG, mode: 'notrack' };
 
 function tcp(i: number): Conntrack {
   return {

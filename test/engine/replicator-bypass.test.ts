@@ -9,20 +9,10 @@ import type { Conntrack } from '../../src/ctnetlink/types.js';
 import { payloadOf } from '../../src/engine/cache.js';
 import { compileFilter } from '../../src/engine/filter.js';
 import { Replicator, type ReplicatorConfig } from '../../src/engine/replicator.js';
+import { REPLICATOR_CFG } from '../helpers/replicator-config.js';
 import { decodeDatagram } from '../../src/sync/datagram.js';
 
-const CFG: ReplicatorConfig = {
-  ackWindow: 300,
-  resendQueueSize: 131_072,
-  hashLimit: 262_144,
-  mtu: 1500,
-  overhead: 28,
-  tcpWindowTracking: false,
-  commitTimeout: false,
-  initialSeq: 1_700_000_000,
-  mode: 'notrack',
-  bypass: true,
-};
+const CFG: ReplicatorConfig = { ...REPLICATOR_CFG, mode: 'notrack', bypass: true };
 
 function tcp(i: number, dstPort = 443): Conntrack {
   const src = `192.168.0.${i}`;

@@ -7,17 +7,9 @@ import fc from 'fast-check';
 import { IPPROTO, IPS, TCP_CONNTRACK } from '../../src/ctnetlink/consts.js';
 import type { Conntrack } from '../../src/ctnetlink/types.js';
 import { Replicator, type ReplicatorConfig } from '../../src/engine/replicator.js';
+import { REPLICATOR_CFG } from '../helpers/replicator-config.js';
 
-const CFG: ReplicatorConfig = {
-  ackWindow: 20,
-  resendQueueSize: 131_072,
-  hashLimit: 262_144,
-  mtu: 1500,
-  overhead: 28,
-  tcpWindowTracking: false,
-  commitTimeout: false,
-  initialSeq: 1_700_000_000,
-};
+const CFG: ReplicatorConfig = { ...REPLICATOR_CFG, ackWindow: 20 };
 
 function tcp(i: number): Conntrack {
   const src = `192.168.${(i >> 8) & 0xff}.${i & 0xff}`;

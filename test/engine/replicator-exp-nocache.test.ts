@@ -9,20 +9,10 @@ import type { Conntrack, Expectation } from '../../src/ctnetlink/types.js';
 import { payloadOf } from '../../src/engine/cache.js';
 import { compileFilter } from '../../src/engine/filter.js';
 import { Replicator, type ReplicatorConfig } from '../../src/engine/replicator.js';
+import { REPLICATOR_CFG } from '../helpers/replicator-config.js';
 import { decodeDatagram } from '../../src/sync/datagram.js';
 
-const CFG: ReplicatorConfig = {
-  ackWindow: 300,
-  resendQueueSize: 131_072,
-  hashLimit: 262_144,
-  mtu: 1500,
-  overhead: 28,
-  tcpWindowTracking: false,
-  commitTimeout: false,
-  initialSeq: 1_700_000_000,
-  mode: 'notrack',
-  expectations: { helpers: undefined },
-};
+const CFG: ReplicatorConfig = { ...REPLICATOR_CFG, mode: 'notrack', expectations: { helpers: undefined } };
 
 /** ftpControl is an FTP control connection (the master) from client 192.168.77.(2+i). */
 function ftpControl(i: number): Conntrack {

@@ -8,19 +8,10 @@ import { IPPROTO, IPS, TCP_CONNTRACK } from '../../src/ctnetlink/consts.js';
 import type { Conntrack, Expectation } from '../../src/ctnetlink/types.js';
 import { expCommitRequest, helperAccepts } from '../../src/engine/exp-cache.js';
 import { Replicator, type ReplicatorConfig } from '../../src/engine/replicator.js';
+import { REPLICATOR_CFG } from '../helpers/replicator-config.js';
 import { decodeDatagram } from '../../src/sync/datagram.js';
 
-const CFG: ReplicatorConfig = {
-  ackWindow: 300,
-  resendQueueSize: 131_072,
-  hashLimit: 262_144,
-  mtu: 1500,
-  overhead: 28,
-  tcpWindowTracking: false,
-  commitTimeout: false,
-  initialSeq: 1_700_000_000,
-  expectations: { helpers: undefined },
-};
+const CFG: ReplicatorConfig = { ...REPLICATOR_CFG, expectations: { helpers: undefined } };
 
 /** ftpControl is the master: a client's FTP control connection through the firewall, with the ftp helper. */
 function ftpControl(i: number): Conntrack {

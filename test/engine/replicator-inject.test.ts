@@ -5,19 +5,11 @@ import { describe, it } from 'node:test';
 import { IPPROTO, IPS, TCP_CONNTRACK } from '../../src/ctnetlink/consts.js';
 import type { Conntrack } from '../../src/ctnetlink/types.js';
 import { Replicator, type ReplicatorConfig } from '../../src/engine/replicator.js';
+import { REPLICATOR_CFG } from '../helpers/replicator-config.js';
 import { syncIdentityOf } from '../../src/sync/ct-body.js';
 import type { SyncOp } from '../../src/sync/message.js';
 
-const CFG: ReplicatorConfig = {
-  ackWindow: 300,
-  resendQueueSize: 1024,
-  hashLimit: 1024,
-  mtu: 1500,
-  overhead: 28,
-  tcpWindowTracking: false,
-  commitTimeout: false,
-  initialSeq: 7,
-};
+const CFG: ReplicatorConfig = { ...REPLICATOR_CFG, resendQueueSize: 1024, hashLimit: 1024, initialSeq: 7 };
 
 const ct = (i: number): Conntrack => ({
   family: 'ipv4',
