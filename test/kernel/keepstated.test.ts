@@ -78,6 +78,10 @@ describe('keepstated with conntrackd’s flags', { skip, timeout: 120_000 }, () 
     assert.match(a.exec('conntrack', ['-L']), /src=10\.9\.9\.9 dst=10\.8\.8\.8 sport=1234 dport=80/, 'committed into the kernel');
     assert.match(ks('-i').stdout, /src=10\.9\.9\.9/, 'the committed entry is in the internal cache too (not sent back)');
     assert.match(ks('-s', 'network').stdout, /network statistics:\n\trecv:\n\t\tMalformed messages:/);
+    // conntrackd 1.4.7 leaves its commit-in-progress marker set after a commit done in one step
+    // (spec §7.1) and then refuses `-f external` ("commit still in progress"); the commit is over here.
+    assert.equal(ks('-f', 'external').status, 0);
+    assert.doesNotMatch(ks('-e').stdout, /src=10\.9\.9\.9/, '-f external after the commit emptied the external cache');
   });
 
   it('-k stops it: socket and lock removed; a client then fails as conntrackd’s does', async () => {
