@@ -82,6 +82,8 @@ function belowFailover(g: GeneralConfig, log: Logger): GeneralConfig {
 
 /** The peer sends an ALIVE every second when idle: three missed mean the sync link is down. */
 const SYNC_LINK_DOWN_MS = 3000;
+/** How long an unacknowledged resync request waits before it is sent again (ms; the peer ACKs at least every second). */
+const RESYNC_RETRY_MS = 3000;
 /** How often the completeness of the replicated state is looked at (ms). */
 const COMPLETENESS_POLL_MS = 100;
 
@@ -246,6 +248,7 @@ async function daemon(configPath: string, detach: boolean, keepalived: string | 
         failoverStatus = { host, master: state.master };
         log.log('notice', `failover manager started: ${vrrp.instances.map((i) => i.name).join(', ')} (${keepalived})${demoted !== undefined ? `, priority demoted (${demoted})` : ''}`);
         watchCompleteness = setInterval(() => {
+          started.retryResync(Date.now(), RESYNC_RETRY_MS);
           const now = demotionReason(completeness.view(Date.now(), state.master()));
           if (now === demoted) return;
           log.log('notice', now !== undefined ? `priority demoted: ${now}` : `priority restored (${completenessWord(completeness.view(Date.now(), state.master()))})`);

@@ -402,7 +402,26 @@ export class SyncNode {
   /** resyncFromPeer asks the peer for its table; the copy is incomplete until the answer is in. */
   resyncFromPeer(): void {
     this.completeness?.start(Date.now());
+    this.resyncAskedMs = Date.now();
     this.requestResync();
+  }
+  private resyncAskedMs = 0;
+
+  /**
+   * retryResync asks again when the peer has not acknowledged resyncFromPeer's request within
+   * `afterMs` (FTFW; other modes: when no answer came): a request lost in the FTFW HELLO handshake
+   * is never retransmitted (the peer resets its receive sequence on HELLO and sees no gap), so
+   * without this the node would stay demoted until --sync-timeout. An acknowledged request is
+   * being answered: its bulk may take as long as it takes. Returns whether it asked.
+   */
+  retryResync(nowMs: number, afterMs: number): boolean {
+    const v = this.completeness?.view(nowMs, false);
+    if (v === undefined || v.complete || v.reason !== 'startup' || nowMs - this.resyncAskedMs < afterMs) return false;
+    if (this.replicator.mode === 'ftfw' && this.replicator.requestAcknowledged) return false;
+    this.resyncAskedMs = nowMs;
+    this.log.log('notice', `no answer to the resync request after ${afterMs} ms: asking the peer again`);
+    this.requestResync();
+    return true;
   }
   completeness: SyncCompleteness | undefined;
 

@@ -126,8 +126,8 @@ export class InternalCache {
   /**
    * onKernelEvent applies one ctnetlink event (NEW replaces, UPDATE updates or creates, DESTROY
    * marks dead) and returns the object it changed, if any (whether to send it: sendsEvent).
-   * Events of our inject socket are ignored. Throws DecodeError for a malformed message, changing
-   * nothing.
+   * Events of our inject socket are ignored, and so are DESTROYs of our commit (see onKernelBytes).
+   * Throws DecodeError for a malformed message, changing nothing.
    */
   onKernelEvent(kind: 'new' | 'update' | 'destroy', entry: Conntrack | KernelPayload, origin: KernelEventOrigin = 'other', nowMs = 0): CacheObject | undefined {
     const p = entry instanceof Uint8Array ? entry : payloadOf(kind, entry);
@@ -137,6 +137,9 @@ export class InternalCache {
   /** onKernelBytes is onKernelEvent for a payload at [start, end) of a receive buffer (copied as needed). */
   onKernelBytes(kind: 'new' | 'update' | 'destroy', p: Uint8Array, start: number, end: number, origin: KernelEventOrigin = 'other', nowMs = 0): CacheObject | undefined {
     if (origin === 'inject' || end - start < NFGENMSG_LEN) return undefined;
+    // Our commit deletes only to create the same entry again at once (update-or-recreate); its
+    // DESTROY can be read after the commit's read-back has revived the entry, and must not kill it.
+    if (kind === 'destroy' && origin === 'commit') return undefined;
     const attrs = start + NFGENMSG_LEN;
     // One walk on the fast path gives the identity too. Off it, the entry is decoded to refuse a
     // malformed one before it is kept: what is kept must encode later.

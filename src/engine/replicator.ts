@@ -460,16 +460,30 @@ export class Replicator {
 
   /**
    * caughtUp says whether message `h` proves the peer has sent us everything our last RESYNC or
-   * NACK asked for. FTFW: an ACK, in sequence, of one of our messages sent after that request —
-   * the peer processed the request (queueing the bulk or the retransmissions) before it queued
-   * this ACK, and it sends its queue in order, so all of it is in. Other modes have no ACKs: an
-   * ALIVE in sequence (sent only with an empty queue) after the request.
+   * NACK asked for. FTFW: the peer has acknowledged the request itself (so it processed it and
+   * queued the bulk or the retransmissions), and then, in sequence, one of our later messages —
+   * that ACK was queued after all the request queued, and the peer sends its queue in order. Other
+   * modes have no ACKs: an ALIVE in sequence (sent only with an empty queue) after the request.
    */
   private caughtUp(h: RxHeader, verdict: RxVerdict): boolean {
     const mark = this.catchUpMark;
     if (mark === 'waiting' || verdict === 'bad' || verdict === 'before') return false;
-    if (this.mode === 'ftfw') return h.kind === 'ack' && mark !== undefined && seqBefore(mark, h.to);
-    return h.kind === 'alive';
+    if (this.mode !== 'ftfw') return h.kind === 'alive';
+    // Only once the peer has answered our HELLO: until then its ACKs may be of a previous
+    // incarnation of this node, whose sequence numbers can be ahead of ours (restart).
+    if (h.kind !== 'ack' || mark === undefined || this.ftfw.helloState !== 'done') return false;
+    // An ACK whose range holds the request itself: the peer processed it (a gap before it would
+    // have cut the range short); an ACK of something later then came out of its queue after
+    // everything the request queued.
+    if (!this.markAcked && !seqBefore(mark, h.from) && !seqBefore(h.to, mark)) this.markAcked = true;
+    return this.markAcked && seqBefore(mark, h.to);
+  }
+  /** Whether the peer has acknowledged catchUpMark itself. */
+  private markAcked = false;
+
+  /** requestAcknowledged: FTFW's peer has acknowledged our last RESYNC or NACK (it is answering). */
+  get requestAcknowledged(): boolean {
+    return this.markAcked;
   }
 
   /** deliverCt puts one delivered conntrack message into the external cache, or hands it to the inject port. */
@@ -515,10 +529,14 @@ export class Replicator {
       const n = writeLatin1(this.attrBuf, obj.attrs, 0);
       writeCtMessageFromKernel(w, OP_OF[obj.status], seq, flags, this.attrBuf, 0, n, obj.family, this.encodeOpts);
     } else if (kind === 'ack' || kind === 'nack') {
-      if (kind === 'nack') this.catchUpMark = seq;
+      if (kind === 'nack') {
+        this.catchUpMark = seq;
+        this.markAcked = false;
+      }
       writeSyncMessage(w, { kind, seq, flags, from, to });
     } else if (kind === 'resync') {
       this.catchUpMark = seq;
+      this.markAcked = false;
       writeSyncMessage(w, { kind, seq, flags, from: 0, to: 0 });
     } else {
       writeSyncMessage(w, { kind: 'alive', seq, flags });

@@ -61,6 +61,17 @@ describe('internal cache', () => {
     assert.equal(c.onKernelEvent('update', entry(3))?.status, 'new', 'an UPDATE for an unknown entry creates it, as NEW (conntrackd: cache_update_force)');
   });
 
+  it('a DESTROY our commit caused (delete before re-create) does not kill the entry, whenever it is read', () => {
+    const c = new InternalCache(10);
+    c.onKernelEvent('new', entry(1));
+    // The commit deletes and creates the entry again; its read-back revives it; the DESTROY of the
+    // delete may be read only after that.
+    assert.equal(c.onKernelEvent('destroy', entry(1), 'commit'), undefined);
+    assert.equal(c.find(entry(1))?.status, 'new');
+    assert.equal(c.liveSize, 1);
+    assert.equal(c.onKernelEvent('destroy', entry(1))?.status, 'dead', 'a DESTROY from anyone else still does');
+  });
+
   it('refuses new entries past HashLimit and counts them, still updating known ones', () => {
     const c = new InternalCache(2);
     c.onKernelEvent('new', entry(1));

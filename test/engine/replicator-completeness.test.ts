@@ -77,6 +77,84 @@ describe('Replicator peer signals', () => {
     );
   });
 
+  it('after a restart, an ACK of the previous incarnation’s messages says nothing', () => {
+    const signals: string[] = [];
+    const link: { b?: Replicator } = {};
+    const a = new Replicator(CFG, { send: (ds) => ds.forEach((d) => link.b?.onDatagram(d, 0)) });
+    // The old B sent a few messages A has not acknowledged yet (fewer than the ACK window).
+    const oldB = new Replicator({ ...CFG, initialSeq: 5000 }, { send: (ds) => ds.forEach((d) => a.onDatagram(d, 0)) });
+    link.b = oldB;
+    for (let t = 0; t < 3; t++) {
+      a.onAliveTimer();
+      a.transmit();
+      oldB.onAliveTimer();
+      oldB.transmit();
+    }
+    assert.equal(oldB.ftfw.helloState, 'done', 'the old B had long finished its handshake');
+    for (let i = 0; i < 3; i++) oldB.onKernelEvent({ kind: 'new', ct: tcp(i) });
+    oldB.transmit();
+    // B restarts with a smaller initial sequence number and asks for a resync; before A has seen
+    // it, A's alive timer acknowledges the old B's messages (seqs above the new RESYNC's).
+    const held: Uint8Array[] = [];
+    const b = new Replicator({ ...CFG, initialSeq: 4000 }, { send: (ds) => void held.push(...ds), peer: (s) => void signals.push(s) });
+    link.b = b;
+    b.requestResync();
+    b.transmit();
+    a.onAliveTimer();
+    a.transmit();
+    assert.ok(signals.includes('heard'), 'B heard A');
+    assert.ok(!signals.includes('idle'), `a stale ACK is no proof: ${signals.join(' ')}`);
+    // Once A has B's RESYNC (and HELLO), its answer counts.
+    for (const d of held.splice(0)) a.onDatagram(d, 0);
+    for (let t = 0; t < 4; t++) {
+      a.transmit();
+      a.onAliveTimer();
+      a.transmit();
+      b.onAliveTimer();
+      b.transmit();
+      for (const d of held.splice(0)) a.onDatagram(d, 0);
+    }
+    assert.ok(signals.includes('idle'), `B caught up in the end: ${signals.join(' ')}`);
+  });
+
+  it('a RESYNC lost in the handshake: ACKs of later messages say nothing; asked again, the answer counts', () => {
+    const signals: { signal: string; external: number }[] = [];
+    const link: { a?: Replicator } = {};
+    let sentByB = 0;
+    const b: Replicator = new Replicator({ ...CFG, initialSeq: 42 }, {
+      // B's first datagram (HELLO + RESYNC) is lost.
+      send: (ds) => ds.forEach((d) => sentByB++ > 0 && link.a!.onDatagram(d, 0)),
+      peer: (signal) => void signals.push({ signal, external: b.external.size }),
+    });
+    const a = new Replicator(CFG, { send: (ds) => ds.forEach((d) => b.onDatagram(d, 0)) });
+    link.a = a;
+    for (let i = 0; i < 800; i++) a.onKernelEvent({ kind: 'new', ct: tcp(i) });
+    a.transmit(); // A's events go out before B asks; B then forgets them (as after a restart)
+    b.external.flush();
+    b.requestResync();
+    const ticks = (n: number): void => {
+      for (let t = 0; t < n; t++) {
+        b.transmit();
+        a.transmit();
+        a.onAliveTimer();
+        a.transmit();
+        b.onAliveTimer();
+        b.transmit();
+      }
+    };
+    ticks(6);
+    // A message lost in the HELLO handshake is never recovered (FTFW, as conntrackd): A never
+    // learns of the RESYNC, and its ACKs of B's later messages must not pass for an answer.
+    assert.equal(signals.filter((s) => s.signal === 'idle').length, 0, 'no answer to a request the peer never saw');
+    assert.equal(b.external.size, 0);
+    // SyncNode asks again when no answer came (resyncFromPeer's retry); this one is answered.
+    b.requestResync();
+    ticks(6);
+    const idle = signals.filter((s) => s.signal === 'idle');
+    assert.ok(idle.length >= 1, `B caught up after asking again: ${signals.map((s) => s.signal).join(' ')}`);
+    assert.equal(idle[0]!.external, 800, 'and not before the bulk was in');
+  });
+
   it('no resync asked: an ACK of ordinary traffic says nothing', () => {
     const p = pair(() => false);
     for (let t = 0; t < 3; t++) p.tick();
