@@ -41,11 +41,12 @@ function syncLink(lab: Lab, fw: FirewallSpec): SyncLinkSpec {
   return { kind: s.kind, self: fw.syncAddr, peer: peer.syncAddr, device: s.device, ...(s.group !== undefined ? { group: s.group } : {}) };
 }
 
-function kaSpec(lab: Lab, fw: FirewallSpec, notify: string, advertSec: number): KeepalivedSpec {
+function kaSpec(lab: Lab, fw: FirewallSpec, notify: string, advertSec: number, version?: 2 | 3): KeepalivedSpec {
   return {
     routerId: fw.node,
     priority: fw.priority,
     advertSec,
+    ...(version !== undefined ? { version } : {}),
     notify,
     instances: lab.spec.cluster.vrrp.map((v) => ({ name: v.name, iface: v.iface, vrid: v.vrid, vip: v.vip })),
   };
@@ -75,15 +76,23 @@ interface KeepstatedFw {
   child?: ChildProcess;
 }
 
-/** keepstatedCluster runs keepstated with its failover manager on every firewall of `lab` (`args`: more daemon options, e.g. --sync-timeout). */
-export function keepstatedCluster(lab: Lab, opts: { advertSec?: number; syncExtra?: string; args?: readonly string[] } = {}): Cluster {
+/** KeepstatedCluster is a Cluster of keepstated daemons; `conf` is a firewall's conntrackd.conf (for `keepstate status -C`). */
+export interface KeepstatedCluster extends Cluster {
+  conf(node: string): string;
+}
+
+/**
+ * keepstatedCluster runs keepstated with its failover manager on every firewall of `lab` (`args`:
+ * more daemon options, e.g. --sync-timeout; `version`: VRRP version, needed for adverts under 1 s).
+ */
+export function keepstatedCluster(lab: Lab, opts: { advertSec?: number; version?: 2 | 3; syncExtra?: string; args?: readonly string[] } = {}): KeepstatedCluster {
   const fws = new Map<string, KeepstatedFw>();
   for (const spec of lab.spec.cluster.firewalls) {
     const dir = mkdtempSync(join(tmpdir(), `ks-cl-${spec.node}-`));
     const conf = join(dir, 'conntrackd.conf');
     const kaConf = join(dir, 'keepalived.conf');
     writeFileSync(conf, syncConf(dir, syncLink(lab, spec), opts.syncExtra ?? ''));
-    writeFileSync(kaConf, keepalivedConf(kaSpec(lab, spec, '/bin/true', opts.advertSec ?? 1)));
+    writeFileSync(kaConf, keepalivedConf(kaSpec(lab, spec, '/bin/true', opts.advertSec ?? 1, opts.version)));
     fws.set(spec.node, { spec, dir, conf, kaConf });
   }
   const fw = (node: string): KeepstatedFw => fws.get(node) ?? (() => { throw new Error(`no firewall ${node}`); })();
@@ -103,6 +112,7 @@ export function keepstatedCluster(lab: Lab, opts: { advertSec?: number; syncExtr
   };
   return {
     system: 'keepstated',
+    conf: (node) => fw(node).conf,
     async start(hangMs = 45_000) {
       const [first, ...rest] = [...fws.values()].sort((a, b) => b.spec.priority - a.spec.priority);
       await launch(first!, hangMs);

@@ -44,8 +44,11 @@ export class Traffic {
     client.stderr!.on('data', (d: Buffer) => (this.out += `stderr ${d.toString()}`));
   }
 
-  /** start runs the server in `serverNs`, then the client in `clientNs`, and waits until every connection is up. */
-  static async start(serverNs: Netns, clientNs: Netns, opts: TrafficOptions, hangMs = 60_000): Promise<Traffic> {
+  /**
+   * start runs the server in `serverNs`, then the client in `clientNs`, and waits until every
+   * connection is up; `progress`, if given, hears how many are up whenever that changes.
+   */
+  static async start(serverNs: Netns, clientNs: Netns, opts: TrafficOptions, hangMs = 60_000, progress?: (up: number, total: number) => void): Promise<Traffic> {
     const port = String(opts.port ?? 8080);
     const server = serverNs.spawn(process.execPath, [PEER, 'server', opts.serverAddr, port], { stdio: ['ignore', 'pipe', 'pipe'] });
     await new Promise<void>((resolve, reject) => {
@@ -60,7 +63,16 @@ export class Traffic {
     });
     const client = clientNs.spawn(process.execPath, [PEER, 'client', opts.serverAddr, port, String(opts.idle), String(opts.sending), String(opts.intervalMs ?? 10)]);
     const t = new Traffic(server, client, opts);
-    await t.waitFor('every connection up', () => /^ready$/m.test(t.out), hangMs);
+    let up = 0;
+    await t.waitFor(
+      'every connection up',
+      () => {
+        const now = t.localPorts().size;
+        if (now !== up) progress?.((up = now), t.total);
+        return /^ready$/m.test(t.out);
+      },
+      hangMs,
+    );
     return t;
   }
 
