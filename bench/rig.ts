@@ -39,11 +39,13 @@ export interface ConfOptions {
   readonly maxGrowth?: number;
   readonly hashSize?: number;
   readonly hashLimit?: number;
+  /** DisableExternalCache on (received entries go straight into B's kernel). */
+  readonly inject?: boolean;
 }
 
 /** confText is lab/conntrackd.ts's FTFW config with the ConfOptions applied. */
 export function confText(dir: string, link: SyncLinkSpec, o: ConfOptions): string {
-  let t = syncConf(dir, link, '', o.buffer === 'default' ? 2097152 : o.buffer);
+  let t = syncConf(dir, link, '', o.buffer === 'default' ? 2097152 : o.buffer, o.inject === true ? 'FTFW {\n    DisableExternalCache on\n  }' : undefined);
   const edit = (re: RegExp, to: string): void => {
     if (!re.test(t)) throw new Error(`lab/conntrackd.ts syncConf changed: no ${re.source}`);
     t = t.replace(re, to);
