@@ -94,7 +94,9 @@ export class Daemon {
     rig.dirs.add(dir);
     const conf = join(dir, 'conntrackd.conf');
     writeFileSync(conf, confText(dir, link, o));
-    const argv = system === 'conntrackd' ? ['conntrackd', '-C', conf] : [process.execPath, KEEPSTATED, '-C', conf];
+    // KS_PROF_DIR=dir: keepstated writes V8 CPU profiles there (one per thread) when it stops.
+    const prof = process.env.KS_PROF_DIR !== undefined ? ['--cpu-prof', `--cpu-prof-dir=${process.env.KS_PROF_DIR}`] : [];
+    const argv = system === 'conntrackd' ? ['conntrackd', '-C', conf] : [process.execPath, ...prof, KEEPSTATED, '-C', conf];
     const child = ns.spawn(argv[0]!, argv.slice(1), { stdio: 'ignore' });
     const d = new Daemon(system, dir, join(dir, 'ctl'), child);
     rig.daemons.add(d);

@@ -102,7 +102,8 @@ class ChunkWriter {
     private readonly type: number,
     private readonly flags: number,
   ) {
-    this.w = new Writer(size * 176);
+    // Small to start with (an injector's batch may hold a handful); the writer doubles as needed.
+    this.w = new Writer(16 * 1024);
     this.ends = new Uint32Array(size);
   }
   /** add frames one request whose payload `write` writes; false (and nothing kept) when `write` declines. */

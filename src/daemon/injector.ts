@@ -1,10 +1,10 @@
 import type { InjectStats } from '../control/stats.js';
 import { ExternalEntry } from '../engine/cache.js';
-import { planCommitRequests, type CommitJob } from '../engine/commit-bytes.js';
+import { fastJob, planCommitRequests, tryWriteCommitRequest, type CommitJob } from '../engine/commit-bytes.js';
 import type { CommitOptions } from '../engine/commit.js';
 import { mergeCtBodies } from '../sync/ct-body.js';
 import type { SyncOp } from '../sync/message.js';
-import type { Committer } from './committer.js';
+import type { CommitFailure, Committer } from './committer.js';
 import type { Logger } from './log.js';
 
 /**
@@ -102,11 +102,14 @@ export class Injector {
     const opts: CommitOptions = { nowMs, tcpWindowTracking: this.opts.tcpWindowTracking };
     const dels: ExternalEntry[] = [];
     const ups: ExternalEntry[] = [];
-    const opOf = new Map<ExternalEntry, SyncOp>();
+    const upOps: SyncOp[] = [];
     for (const [key, p] of batch) {
       const e = new ExternalEntry(key, p.body, p.atMs);
-      opOf.set(e, p.op);
-      (p.op === 'del' ? dels : ups).push(e);
+      if (p.op === 'del') dels.push(e);
+      else {
+        ups.push(e);
+        upOps.push(p.op);
+      }
     }
     // Deletes first: a create may reuse a deleted entry's tuple.
     if (dels.length > 0) {
@@ -125,30 +128,48 @@ export class Injector {
       this.stats.delFail += failed + (dels.length - jobs.length);
     }
     if (ups.length === 0) return;
-    const jobs = this.plan(ups, opts);
-    if (jobs.length < ups.length) {
+    // Bodies on the fast path are written as they are read and sent chunk by chunk (as the commit
+    // does); the others go through the model afterwards, masters first.
+    const fast = await this.committer.runEach('create', ups.keys(), (w, i) => tryWriteCommitRequest(w, ups[i]!, opts));
+    const rest = fast.declined.map((i) => ups[i]!);
+    const opOf = new Map<ExternalEntry, SyncOp>(fast.declined.map((i) => [ups[i]!, upOps[i]!]));
+    const jobs = this.plan(rest, opts);
+    if (jobs.length < rest.length) {
       const planned = new Set(jobs.map((j) => j.entry));
-      for (const e of ups) if (!planned.has(e)) this.fail(opOf.get(e)!, 'malformed entry left out');
+      for (const e of rest) if (!planned.has(e)) this.fail(opOf.get(e)!, 'malformed entry left out');
     }
-    for (const pass of [1, 2] as const) {
-      const part = jobs.filter((j) => j.pass === pass);
-      if (part.length === 0) continue;
-      const failures = await this.committer.run('create', part.map((j) => j.write));
-      const retry: CommitJob<ExternalEntry>[] = [];
+    const pass1 = jobs.filter((j) => j.pass === 1);
+    const pass2 = jobs.filter((j) => j.pass === 2);
+    // Each pass: how many, the op and the job of request k (the job built only for a retry), its failures.
+    const passes: { n: number; op: (k: number) => SyncOp; job: (k: number) => CommitJob<ExternalEntry>; failures: () => Promise<readonly CommitFailure[]> }[] = [
+      { n: fast.accepted.length, op: (k) => upOps[fast.accepted[k]!]!, job: (k) => fastJob(ups[fast.accepted[k]!]!, opts), failures: async () => fast.failures },
+      ...[pass1, pass2].map((part) => ({
+        n: part.length,
+        op: (k: number) => opOf.get(part[k]!.entry)!,
+        job: (k: number) => part[k]!,
+        failures: () => this.committer.run('create', part.map((j) => j.write)),
+      })),
+    ];
+    for (const pass of passes) {
+      if (pass.n === 0) continue;
+      const retry: number[] = [];
       const bad = new Set<number>();
-      for (const f of failures) {
+      for (const f of await pass.failures()) {
         bad.add(f.i);
-        if (f.code === 'EEXIST') retry.push(part[f.i]!);
-        else this.fail(opOf.get(part[f.i]!.entry)!, `${f.message}`);
+        if (f.code === 'EEXIST') retry.push(f.i);
+        else this.fail(pass.op(f.i), f.message);
       }
-      part.forEach((j, i) => void (bad.has(i) ? undefined : this.ok(opOf.get(j.entry)!)));
+      for (let k = 0; k < pass.n; k++) if (!bad.has(k)) this.ok(pass.op(k));
       if (retry.length === 0) continue;
       // Update-or-recreate: the entry exists, delete it and create it again.
-      await this.committer.run('delete', retry.map((j) => j.writeDelete));
-      const again = await this.committer.run('create', retry.map((j) => j.write));
-      const bad2 = new Set(again.map((f) => f.i));
-      for (const f of again) this.fail(opOf.get(retry[f.i]!.entry)!, f.message);
-      retry.forEach((j, i) => void (bad2.has(i) ? undefined : this.ok(opOf.get(j.entry)!)));
+      const again = retry.map((k) => pass.job(k));
+      await this.committer.run('delete', again.map((j) => j.writeDelete));
+      const failed = new Set<number>();
+      for (const f of await this.committer.run('create', again.map((j) => j.write))) {
+        failed.add(f.i);
+        this.fail(pass.op(retry[f.i]!), f.message);
+      }
+      retry.forEach((k, i) => void (failed.has(i) ? undefined : this.ok(pass.op(k))));
     }
   }
 
