@@ -16,6 +16,7 @@ import { realTimers } from './timers.js';
 import { LinkTracker } from './track-interface.js';
 import { ScriptTracker } from './track-script.js';
 import { instanceTracking, trackEffect, trackVerdict, type TrackSpec, type TrackState } from './track-weights.js';
+import { procSysctl, Vmac, VmacHost } from './vmac.js';
 
 /**
  * FailoverManager runs the VRRP instances and sync groups of a keepalived.conf: one VirtualRouter
@@ -102,10 +103,8 @@ class Instance {
     readonly cfg: VrrpInstance,
     private readonly m: FailoverManager,
     private readonly channel: VrrpChannel,
-    private readonly announcer: Announcer,
+    private readonly links: InstanceLinks,
     private readonly primary: string,
-    private readonly mac: string,
-    private readonly ifindex: number,
   ) {
     const local = this.localConfig();
     this.splitBrain = new SplitBrainWatch(cfg.name, m.timers, (level, msg) => m.log(level, msg), (cfg.downTimerAdverts + 1) * cfg.advertIntervalUs);
@@ -182,11 +181,12 @@ class Instance {
       c.version === 2
         ? { version: 2, family: 'ipv4', vrid: c.virtualRouterId, priority, authType: c.auth?.type === 'PASS' ? VRRP_AUTH.PASS : VRRP_AUTH.NONE, advertIntSec: Math.round(c.advertIntervalUs / US_PER_S), addresses, authData: passwordBytes(c.auth?.password) }
         : { version: 3, family: c.family, vrid: c.virtualRouterId, priority, maxAdvertIntCs: Math.round(c.advertIntervalUs / US_PER_CS), addresses };
-    // The v3 pseudo-header names the destination: the group, or the first unicast peer (one
-    // checksum for all peers: several v3 unicast peers are not supported yet).
-    const dst = c.unicastPeers[0]?.address ?? c.mcastDestination ?? VRRP_GROUP[c.family];
+    // The v3 checksum's pseudo-header names the destination: the group, or each unicast peer in
+    // turn (keepalived recomputes it per peer); v2 has none, so one payload serves all.
+    const src = c.sourceAddress ?? this.primary;
     try {
-      this.channel.send(encodeVrrp(advert, { src: c.sourceAddress ?? this.primary, dst }));
+      if (c.version === 3 && c.unicastPeers.length > 1) this.channel.sendEach((dst) => encodeVrrp(advert, { src, dst }));
+      else this.channel.send(encodeVrrp(advert, { src, dst: c.unicastPeers[0]?.address ?? c.mcastDestination ?? VRRP_GROUP[c.family] }));
     } catch (e) {
       this.m.log('warning', `(${c.name}) advert not sent: ${e instanceof Error ? e.message : String(e)}`);
     }
@@ -194,7 +194,7 @@ class Instance {
 
   private async vips(op: 'add' | 'delete'): Promise<void> {
     for (const v of this.cfg.virtualAddresses) {
-      const ifindex = v.dev !== undefined ? this.m.ifindexOf(v.dev) : this.ifindex;
+      const ifindex = v.dev !== undefined ? this.m.ifindexOf(v.dev) : this.links.vips.ifindex;
       const spec: AddressSpec = {
         ifindex,
         family: v.family,
@@ -226,8 +226,10 @@ class Instance {
 
   private burst(count: number): void {
     for (const v of this.cfg.virtualAddresses) {
-      if (v.dev !== undefined && v.dev !== this.cfg.interface) continue; // announced on its own link by nobody yet
-      const r = v.family === 'ipv4' ? this.announcer.sendGarp(v.address, this.mac, count) : this.announcer.sendNa(v.address, this.mac, count);
+      // A VIP goes out with the MAC of the interface it is on (keepalived: the VMAC on the macvlan).
+      const on = v.dev === undefined ? this.links.vips : v.dev === this.cfg.interface ? this.links.base : v.dev === this.links.vmac?.ifname ? this.links.vips : undefined;
+      if (on === undefined) continue; // announced on its own link by nobody yet
+      const r = v.family === 'ipv4' ? on.announcer.sendGarp(v.address, on.mac, count) : on.announcer.sendNa(v.address, on.mac, count);
       if (r.failed > 0) this.m.log('warning', `(${this.cfg.name}) ${r.failed} announcements of ${v.address} failed: ${String(r.firstError)}`);
     }
   }
@@ -264,6 +266,8 @@ class Instance {
     if (v.priority !== before) {
       this.m.log('info', `(${this.cfg.name}) Changing effective priority from ${before} to ${v.priority}${v.why !== undefined ? ` (${v.why})` : ''}`);
       this.router.handle({ kind: 'priority', priority: v.priority });
+      // keepalived (vrrp_track.c) never changes an owner's priority, and tells only of real changes.
+      if (this.cfg.notifyPriorityChanges && this.cfg.priority !== VRRP_PRIO.OWNER) this.m.notifier.priorityChanged(this.cfg.name, this.router.state.role === 'master', v.priority);
     }
     if (v.fault !== this.faulted) {
       this.faulted = v.fault;
@@ -286,6 +290,7 @@ class Instance {
    */
   private heardLowerPriority(src: string, priority: number): void {
     this.splitBrain.heard(src, priority, this.router.state.effectivePriority);
+    this.m.notifier.masterRxLowerPriority(this.cfg.name, this.cfg.notify, this.router.state.effectivePriority);
     this.lowerPriorityGarp();
     for (const other of this.m.groupPeers(this)) other.lowerPriorityGarp();
   }
@@ -324,14 +329,45 @@ class Instance {
     };
   }
 
+  /** close stops the router and closes the sockets; then removeVmac deletes the macvlan, if any. */
   close(): void {
     this.stopAnnouncing();
     if (this.lowerPrioGarp !== undefined) this.m.timers.clear(this.lowerPrioGarp);
     this.splitBrain.close();
     this.router.stop();
     this.channel.close();
-    this.announcer.close();
+    closeLinks(this.links);
   }
+
+  async removeVmac(): Promise<void> {
+    try {
+      await this.links.vmac?.remove();
+    } catch (e) {
+      this.m.log('warning', `(${this.cfg.name}) use_vmac: removing ${this.links.vmac?.ifname ?? ''}: ${e instanceof Error ? e.message : String(e)}`);
+    }
+  }
+}
+
+/** AnnounceOn is where gratuitous ARPs / NAs of VIPs on one interface go out, with which MAC. */
+interface AnnounceOn {
+  readonly announcer: Announcer;
+  readonly mac: string;
+  readonly ifindex: number;
+}
+
+/**
+ * InstanceLinks: `base` is the configured interface; `vips` is where VIPs without `dev` go and are
+ * announced from — the use_vmac macvlan with its VMAC, else the base interface.
+ */
+interface InstanceLinks {
+  readonly base: AnnounceOn;
+  readonly vips: AnnounceOn;
+  readonly vmac?: Vmac;
+}
+
+function closeLinks(l: InstanceLinks): void {
+  l.base.announcer.close();
+  if (l.vips !== l.base) l.vips.announcer.close();
 }
 
 /** passwordBytes is the v2 Authentication Data: the PASS password in 8 zero-padded bytes, else zeros. */
@@ -355,6 +391,7 @@ export class FailoverManager {
   private readonly instances: Instance[] = [];
   private readonly groups = new Map<string, Group>();
   private readonly ifindexes = new Map<string, number>();
+  private vmacHost: VmacHost | undefined;
   private links: LinkTracker | undefined;
   private readonly scripts = new Map<string, ScriptTracker>();
   /** Set once every tracker is there: changes before that are picked up by the first applyTracking. */
@@ -378,6 +415,8 @@ export class FailoverManager {
     const rtnl = RtnlClient.open(opts.netns !== undefined ? { netns: opts.netns } : {});
     const m = new FailoverManager(config, rtnl, opts);
     try {
+      // The FIFOs are open and their scripts started before the first state is written to them.
+      m.notifier.open();
       for (const cfg of config.instances) m.instances.push(await m.open(cfg));
       for (const g of config.syncGroups) {
         m.groups.set(g.name, { cfg: g, state: 'backup', members: m.instances.filter((i) => g.instances.includes(i.cfg.name)) });
@@ -386,12 +425,16 @@ export class FailoverManager {
       // Priorities and FAULTs are known before any instance leaves Initialize.
       m.tracking = true;
       for (const i of m.instances) i.applyTracking();
+      // keepalived tells of every group's BACKUP state first (an owner's group starts as master).
+      for (const g of m.groups.values()) if (!g.members.some((i) => i.cfg.priority === VRRP_PRIO.OWNER)) m.notifier.notify('GROUP', g.cfg.name, g.cfg.notify, 'BACKUP', 0);
       for (const i of m.instances) i.router.handle({ kind: 'startup' });
       for (const t of m.scripts.values()) t.start();
       return m;
     } catch (e) {
       m.stopTracking();
       for (const i of m.instances) i.close();
+      for (const i of m.instances) await i.removeVmac();
+      m.notifier.close();
       rtnl.close();
       throw e;
     }
@@ -469,15 +512,43 @@ export class FailoverManager {
     if (link.address === undefined) throw new Error(`vrrp_instance ${cfg.name}: ${ifname} has no link-layer address`);
     const primary = cfg.sourceAddress ?? (await this.primaryAddress(ifindex, cfg));
     const ns = this.opts.netns !== undefined ? { netns: this.opts.netns } : {};
-    const channel = VrrpChannel.open({
-      family: cfg.family,
-      ifname,
-      ...ns,
-      ...(cfg.unicastPeers.length > 0 ? { unicastPeers: cfg.unicastPeers.map((p) => p.address) } : {}),
-      ...(cfg.sourceAddress !== undefined ? { sourceAddress: cfg.sourceAddress } : {}),
-    });
-    const announcer = new Announcer({ ifname, ...ns });
-    return new Instance(cfg, this, channel, announcer, primary, link.address, ifindex);
+    const base: AnnounceOn = { announcer: new Announcer({ ifname, ...ns }), mac: link.address, ifindex };
+    let vmac: Vmac | undefined;
+    let channel: VrrpChannel | undefined;
+    try {
+      if (cfg.vmac !== undefined) {
+        this.vmacHost ??= new VmacHost(procSysctl(this.opts.netns), (level, msg) => this.log(level, msg));
+        vmac = await Vmac.create(this.rtnl, this.vmacHost, {
+          instance: cfg.name,
+          family: cfg.family,
+          vrid: cfg.virtualRouterId,
+          parent: ifname,
+          parentIfindex: ifindex,
+          ...(cfg.vmac.name !== undefined ? { name: cfg.vmac.name } : {}),
+          ...(cfg.vmac.mac !== undefined ? { mac: cfg.vmac.mac } : {}),
+          // IPv6 adverts from the macvlan need a link-local address there (not with vmac_xmit_base).
+          ...(cfg.family === 'ipv6' && !cfg.vmac.xmitBase ? { linkLocal: primary } : {}),
+        });
+        this.log('info', `(${cfg.name}) use_vmac: ${vmac.ifname} (${vmac.mac}) on ${ifname}`);
+      }
+      // keepalived sends and receives adverts on the macvlan, or on the base with vmac_xmit_base.
+      const advertIf = vmac !== undefined && cfg.vmac?.xmitBase !== true ? vmac.ifname : ifname;
+      channel = VrrpChannel.open({
+        family: cfg.family,
+        ifname: advertIf,
+        ...ns,
+        ...(cfg.unicastPeers.length > 0 ? { unicastPeers: cfg.unicastPeers.map((p) => p.address) } : {}),
+        // IPv4 from a macvlan without addresses: the base's address is named as the source.
+        ...(cfg.sourceAddress !== undefined ? { sourceAddress: cfg.sourceAddress } : advertIf !== ifname && cfg.family === 'ipv4' ? { sourceAddress: primary } : {}),
+      });
+      const vips: AnnounceOn = vmac === undefined ? base : { announcer: new Announcer({ ifname: vmac.ifname, ...ns }), mac: vmac.mac, ifindex: vmac.ifindex };
+      return new Instance(cfg, this, channel, { base, vips, ...(vmac !== undefined ? { vmac } : {}) }, primary);
+    } catch (e) {
+      channel?.close();
+      base.announcer.close();
+      await vmac?.remove();
+      throw e;
+    }
   }
 
   /** primaryAddress is the interface's address adverts come from: its first IPv4 address that is no VIP, or its IPv6 link-local one. */
@@ -528,6 +599,8 @@ export class FailoverManager {
   private decide(g: Group, trigger: Parameters<typeof syncGroupStep>[2]): void {
     // Orders are fed after the step that caused them has finished (no re-entry into a router).
     queueMicrotask(() => {
+      // Stopping: the members leave one by one, and the group is told STOP once (stop()).
+      if (this.stopped) return;
       const d = syncGroupStep(
         g.state,
         g.members.map((i) => ({ name: i.cfg.name, role: i.router.state.role, wantsMaster: i.router.state.wantsMaster, ownFault: i.router.state.ownFault })),
@@ -554,7 +627,11 @@ export class FailoverManager {
     this.stopTracking();
     for (const i of this.instances) i.router.handle({ kind: 'shutdown' });
     await Promise.all(this.instances.map((i) => i.router.settled()));
+    // keepalived's notify_shutdown: the instances' STOP, then each group's (notify_stop, notify, FIFO).
+    for (const g of this.groups.values()) this.notifier.notify('GROUP', g.cfg.name, g.cfg.notify, 'STOP', 0);
     for (const i of this.instances) i.close();
+    for (const i of this.instances) await i.removeVmac();
+    this.notifier.close();
     this.rtnl.close();
   }
 }

@@ -107,13 +107,16 @@ export class VrrpChannel {
   readonly ifindex: number;
   private readonly sock: NativeSocket;
   private readonly dests: readonly Uint8Array[];
+  /** The destinations as text, in the order of `dests` (the group, or the unicast peers). */
+  readonly targets: readonly string[];
   private readonly requireTtl255: boolean;
 
-  private constructor(opts: VrrpChannelOptions, ifindex: number, sock: NativeSocket, dests: readonly Uint8Array[]) {
+  private constructor(opts: VrrpChannelOptions, ifindex: number, sock: NativeSocket, dests: readonly Uint8Array[], targets: readonly string[]) {
     this.family = opts.family;
     this.ifindex = ifindex;
     this.sock = sock;
     this.dests = dests;
+    this.targets = targets;
     this.requireTtl255 = opts.requireTtl255 ?? (opts.unicastPeers ?? []).length === 0;
   }
 
@@ -132,7 +135,7 @@ export class VrrpChannel {
       const unicast = peers.length > 0;
       if (opts.family === 'ipv4') configure4(sock, opts, ifindex, unicast);
       else configure6(sock, opts, ifindex, unicast);
-      return new VrrpChannel(opts, ifindex, sock, dests);
+      return new VrrpChannel(opts, ifindex, sock, dests, targets);
     } catch (e) {
       sock.close();
       throw e;
@@ -156,11 +159,19 @@ export class VrrpChannel {
    * others were tried.
    */
   send(payload: Uint8Array): number {
+    return this.sendEach(() => payload);
+  }
+
+  /**
+   * sendEach is send with a payload per destination, for VRRPv3 whose checksum covers the
+   * destination address (RFC 5798 §5.2.8): `payloadFor` gets each target of `targets`.
+   */
+  sendEach(payloadFor: (target: string) => Uint8Array): number {
     let ok = 0;
     let first: unknown;
-    for (const d of this.dests) {
+    for (const [i, d] of this.dests.entries()) {
       try {
-        this.sock.send(payload, d);
+        this.sock.send(payloadFor(this.targets[i]!), d);
         ok++;
         this.stats.sent++;
       } catch (e) {

@@ -195,7 +195,7 @@ function vmac(s: Statement, b: InstanceBuilder, d: Diagnostics): void {
   const v: { name?: string; mac?: string; xmitBase: boolean } = { xmitBase: b.xmitBase };
   for (const w of s.args) {
     if (w.text.includes(':')) {
-      if (!/^[0-9a-fA-F]{1,2}(:[0-9a-fA-F]{1,2}){5}$/.test(w.text)) {
+      if (!/^[0-9a-fA-F]{1,2}(:[0-9a-fA-F]{1,2}){4,5}$/.test(w.text)) {
         d.error(w.loc, 'CFG_BAD_VALUE', `use_vmac ${w.text}: not a MAC address`);
         return;
       }
