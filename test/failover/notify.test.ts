@@ -71,7 +71,8 @@ describe('Notifier with a notify FIFO', () => {
     const n = new Notifier(() => undefined);
     n.notify('INSTANCE', 'VI_3', { master: sh('own'), generic: sh('generic') }, 'MASTER', 120);
     await until('both scripts ran', () => existsSync(out) && readFileSync(out, 'utf8').split('\n').length === 3, 10_000);
-    const lines = readFileSync(out, 'utf8').trim().split('\n').sort();
+    // (no trim: `own ` ends with a space, and the two scripts finish in either order)
+    const lines = readFileSync(out, 'utf8').split('\n').filter((l) => l !== '').sort();
     assert.deepEqual(lines, ['generic INSTANCE VI_3 MASTER 120', 'own ']);
   });
 });
