@@ -249,9 +249,11 @@ async function daemon(configPath: string, detach: boolean, keepalived: string | 
         log.log('notice', `failover manager started: ${vrrp.instances.map((i) => i.name).join(', ')} (${keepalived})${demoted !== undefined ? `, priority demoted (${demoted})` : ''}`);
         watchCompleteness = setInterval(() => {
           started.retryResync(Date.now(), RESYNC_RETRY_MS);
-          const now = demotionReason(completeness.view(Date.now(), state.master()));
+          // A master holds the state itself: gaps in what its peer sends it never demote it.
+          const now = state.master() ? undefined : demotionReason(completeness.view(Date.now(), false));
           if (now === demoted) return;
-          log.log('notice', now !== undefined ? `priority demoted: ${now}` : `priority restored (${completenessWord(completeness.view(Date.now(), state.master()))})`);
+          const why = state.master() ? 'master: its own table is the reference' : completenessWord(completeness.view(Date.now(), false));
+          log.log('notice', now !== undefined ? `priority demoted: ${now}` : `priority restored (${why})`);
           demoted = now;
           host.demote(now);
         }, COMPLETENESS_POLL_MS);

@@ -37,7 +37,10 @@ export function takeoverState(node: SyncNode, purge: KernelPurge, log: Logger): 
           const c = await node.commit();
           log.log('notice', `takeover: ${c.committed} entries in the kernel after ${Date.now() - t0} ms`);
         } else {
-          log.log('notice', `takeover (${instance}: ${reason}): replicated entries are in the kernel already`);
+          // DisableExternalCache: the entries are in the kernel once the injector has written
+          // what it has received (a batch may be in flight).
+          await node.injector.idle();
+          log.log('notice', `takeover (${instance}: ${reason}): replicated entries are in the kernel (injector idle after ${Date.now() - t0} ms)`);
         }
       })();
       void preparing.then(() => afterTakeover(node, log));
@@ -70,7 +73,16 @@ export function takeoverState(node: SyncNode, purge: KernelPurge, log: Logger): 
  */
 async function afterTakeover(node: SyncNode, log: Logger): Promise<void> {
   node.flushCaches('external');
-  await node.lastResync;
+  if (node.injector === undefined) await node.lastResync;
+  else {
+    // DisableExternalCache: the injected entries never reached the internal cache (their events
+    // are ours); read the kernel table (`-R`), or the new master would not replicate them back.
+    try {
+      await node.resyncWithKernel();
+    } catch (e) {
+      log.log('error', `takeover: reading the kernel table failed: ${e instanceof Error ? e.message : String(e)}`);
+    }
+  }
   node.bulk();
   log.log('notice', `takeover: internal cache holds the kernel table (${node.replicator.internal.liveSize} entries), bulk sent`);
 }

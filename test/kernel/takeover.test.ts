@@ -21,6 +21,7 @@
 // the control: its survival and resets are reported (t.diagnostic), never asserted. keepstated
 // must keep every connection, with no reset, in every round.
 import assert from 'node:assert/strict';
+import { ConntrackClient } from '../../src/ctnetlink/client.js';
 import { existsSync } from 'node:fs';
 import { after, before, describe, it, type TestContext } from 'node:test';
 import { Conntrackd } from '../../lab/conntrackd.js';
@@ -44,15 +45,29 @@ const skip =
 const incumbentSkip = skip ?? (Conntrackd.installed() ? undefined : 'conntrackd 1.4.7 is not installed') ?? (existsSync(PRIMARY_BACKUP_EXAMPLE) ? undefined : `${PRIMARY_BACKUP_EXAMPLE} is missing`);
 
 interface System {
-  readonly name: 'keepstated' | 'incumbent';
+  readonly name: 'keepstated' | 'keepstated, DisableExternalCache' | 'incumbent';
   readonly skip: string | undefined;
   readonly make: (lab: Lab) => Cluster;
   /** strict: assert 100 % survival and zero resets (the control is only reported). */
   readonly strict: boolean;
+  /** inject: DisableExternalCache — fw2 keeps what it receives in its kernel, not an external cache. */
+  readonly inject?: boolean;
+}
+
+/** kernelCount is how many entries a namespace's conntrack table holds. */
+async function kernelCount(lab: Lab, node: string): Promise<number> {
+  const c = ConntrackClient.open({ netns: lab.ns(node).name });
+  try {
+    return (await c.count()).entries;
+  } finally {
+    c.close();
+  }
 }
 
 const SYSTEMS: readonly System[] = [
   { name: 'keepstated', skip, make: (lab) => keepstatedCluster(lab), strict: true },
+  // The kernel-resident standby: received entries go straight into fw2's kernel, no commit at takeover.
+  { name: 'keepstated, DisableExternalCache', skip, make: (lab) => keepstatedCluster(lab, { mode: 'FTFW {\n    DisableExternalCache on\n  }' }), strict: true, inject: true },
   { name: 'incumbent', skip: incumbentSkip, make: (lab) => incumbentCluster(lab), strict: false },
 ];
 
@@ -101,9 +116,10 @@ for (const sys of SYSTEMS) {
         const wanVip = lab.spec.cluster.vrrp.find((v) => v.name === 'VI_WAN')!.vip.split('/')[0]!;
         assert.equal(await createEntries(lab.ns('fw1').name, otherNatEntries(OTHER_ENTRIES, wanVip)), 0, 'fw1’s kernel took every entry');
         const want = OTHER_ENTRIES + IDLE + SENDING;
+        const held = async (): Promise<number> => (sys.inject === true ? kernelCount(lab!, 'fw2') : cluster!.externalCount('fw2'));
         const end = Date.now() + HANG_MS; // hang guard
-        while (cluster.externalCount('fw2') < want) {
-          if (Date.now() > end) assert.fail(`fw2’s external cache never held ${want} entries (${cluster.externalCount('fw2')})\n${cluster.logs()}`);
+        while ((await held()) < want) {
+          if (Date.now() > end) assert.fail(`fw2 never held ${want} entries (${await held()})\n${cluster.logs()}`);
           await new Promise((r) => setTimeout(r, 200));
         }
       });
