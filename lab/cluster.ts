@@ -83,15 +83,19 @@ export interface KeepstatedCluster extends Cluster {
 
 /**
  * keepstatedCluster runs keepstated with its failover manager on every firewall of `lab` (`args`:
- * more daemon options, e.g. --sync-timeout; `version`: VRRP version, needed for adverts under 1 s).
+ * more daemon options, e.g. --sync-timeout; `version`: VRRP version, needed for adverts under 1 s;
+ * `mode`: the conntrackd.conf Mode block after `Mode`, default `FTFW { }`, e.g. with DisableExternalCache on).
  */
-export function keepstatedCluster(lab: Lab, opts: { advertSec?: number; version?: 2 | 3; syncExtra?: string; args?: readonly string[] } = {}): KeepstatedCluster {
+export function keepstatedCluster(
+  lab: Lab,
+  opts: { advertSec?: number; version?: 2 | 3; syncExtra?: string; args?: readonly string[]; mode?: string } = {},
+): KeepstatedCluster {
   const fws = new Map<string, KeepstatedFw>();
   for (const spec of lab.spec.cluster.firewalls) {
     const dir = mkdtempSync(join(tmpdir(), `ks-cl-${spec.node}-`));
     const conf = join(dir, 'conntrackd.conf');
     const kaConf = join(dir, 'keepalived.conf');
-    writeFileSync(conf, syncConf(dir, syncLink(lab, spec), opts.syncExtra ?? ''));
+    writeFileSync(conf, syncConf(dir, syncLink(lab, spec), opts.syncExtra ?? '', undefined, opts.mode));
     writeFileSync(kaConf, keepalivedConf(kaSpec(lab, spec, '/bin/true', opts.advertSec ?? 1, opts.version)));
     fws.set(spec.node, { spec, dir, conf, kaConf });
   }
@@ -164,13 +168,13 @@ interface IncumbentFw {
  * incumbentCluster runs conntrackd + keepalived with the stock primary-backup.sh (paths changed
  * by lab/keepalived.ts installPrimaryBackup only) on every firewall of `lab`.
  */
-export function incumbentCluster(lab: Lab, opts: { advertSec?: number; syncExtra?: string; conntrackdBin?: string } = {}): Cluster {
+export function incumbentCluster(lab: Lab, opts: { advertSec?: number; version?: 2 | 3; syncExtra?: string; conntrackdBin?: string } = {}): Cluster {
   const fws = new Map<string, IncumbentFw>();
   for (const spec of lab.spec.cluster.firewalls) {
     const ns = lab.ns(spec.node);
     const ctd = new Conntrackd(ns, syncLink(lab, spec), opts.syncExtra ?? '');
     const script = installPrimaryBackup(ctd.dir, { bin: opts.conntrackdBin ?? '/usr/sbin/conntrackd', config: ctd.conf, lock: join(ctd.dir, 'lock') });
-    const ka = new Keepalived(ns, kaSpec(lab, spec, script, opts.advertSec ?? 1));
+    const ka = new Keepalived(ns, kaSpec(lab, spec, script, opts.advertSec ?? 1, opts.version));
     fws.set(spec.node, { spec, ctd, ka });
   }
   const fw = (node: string): IncumbentFw => fws.get(node) ?? (() => { throw new Error(`no firewall ${node}`); })();
