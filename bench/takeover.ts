@@ -23,13 +23,12 @@ import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { statusMain } from '../src/cli/status.js';
 import type { StatusReport } from '../src/control/status.js';
-import { ConntrackClient } from '../src/ctnetlink/client.js';
 import { Capture } from '../lab/capture.js';
 import { incumbentCluster, keepstatedCluster, type Cluster, type KeepstatedCluster } from '../lab/cluster.js';
 import { stepTimes } from '../lab/demo-report.js';
 import { Keepalived } from '../lab/keepalived.js';
 import { rootSkipReason, sweepStale } from '../lab/netns.js';
-import { createEntries, otherNatEntries, runRound, type RoundResult } from '../lab/takeover.js';
+import { createEntries, kernelCount, otherNatEntries, runRound, type RoundResult } from '../lab/takeover.js';
 import { buildTopology, halfTopology, hostHasCommand, Lab, vipsOn } from '../lab/topology.js';
 import { Traffic } from '../lab/traffic.js';
 import { checkArgs, listOption, median, numberOption, option, range, ratio, writeSection } from './report.js';
@@ -180,14 +179,6 @@ async function status(cluster: KeepstatedCluster, node: string): Promise<StatusR
   return code === 0 ? (JSON.parse(out) as StatusReport) : undefined;
 }
 
-async function kernelCount(lab: Lab, node: string): Promise<number> {
-  const c = ConntrackClient.open({ netns: lab.ns(node).name });
-  try {
-    return (await c.count()).entries;
-  } finally {
-    c.close();
-  }
-}
 
 /**
  * replicated waits until fw2 holds `want` entries (its external cache, or its kernel with

@@ -34,6 +34,16 @@ export function otherNatEntries(n: number, natIp: string): Conntrack[] {
   });
 }
 
+/** kernelCount is how many entries `node`'s conntrack table holds (IPCTNL_MSG_CT_GET_STATS). */
+export async function kernelCount(lab: { ns(node: string): { readonly name: string } }, node: string): Promise<number> {
+  const c = ConntrackClient.open({ netns: lab.ns(node).name });
+  try {
+    return (await c.count()).entries;
+  } finally {
+    c.close();
+  }
+}
+
 /** createEntries puts `cts` into `netns`'s table through ctnetlink and returns how many the kernel refused. */
 export async function createEntries(netns: string, cts: readonly Conntrack[]): Promise<number> {
   const c = ConntrackClient.open({ netns });

@@ -12,6 +12,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { until as waitFor } from '../helpers/until.js';
 import { ConntrackClient } from '../../src/ctnetlink/client.js';
 import { syncConf } from '../../lab/conntrackd.js';
 import { Keepalived, killProcessesIn } from '../../lab/keepalived.js';
@@ -54,13 +55,7 @@ describe('sync-aware election', { skip, timeout: 240_000 }, () => {
   const status = (n: Node, ...args: string[]): { status: number; stdout: string; stderr: string } => n.ns.run(process.execPath, [CLI, 'status', '-C', n.conf, ...args]);
   const log = (n: Node): string => (existsSync(join(n.dir, 'log')) ? readFileSync(join(n.dir, 'log'), 'utf8') : '');
   const holdsVip = (n: Node): boolean => n.ns.exec('ip', ['-o', '-4', 'addr', 'show', 'dev', 'lan0']).includes(` ${VIP}/`);
-  const until = async (what: string, cond: () => boolean, hangMs = 60_000): Promise<void> => {
-    const end = Date.now() + hangMs; // hang guard, not a timing assertion
-    while (!cond()) {
-      if (Date.now() > end) assert.fail(`${what} never happened\n--- fw1:\n${log(fw1)}${ks(fw1, '-s').stdout}\n--- fw2:\n${log(fw2)}${ks(fw2, "-s").stdout}`);
-      await new Promise((r) => setTimeout(r, 50));
-    }
-  };
+  const until = (what: string, cond: () => boolean, hangMs = 60_000): Promise<void> => waitFor(what, cond, hangMs, 50, () => `--- fw1:\n${log(fw1)}${ks(fw1, '-s').stdout}\n--- fw2:\n${log(fw2)}${ks(fw2, "-s").stdout}`);
   const start = (n: Node, syncTimeoutSec: number): void => {
     const r = ks(n, '--keepalived', n.ka, '--sync-timeout', String(syncTimeoutSec), '-d');
     assert.equal(r.status, 0, `keepstated -d: ${r.stderr}\n${log(n)}`);

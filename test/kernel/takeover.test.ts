@@ -21,14 +21,13 @@
 // the control: its survival and resets are reported (t.diagnostic), never asserted. keepstated
 // must keep every connection, with no reset, in every round.
 import assert from 'node:assert/strict';
-import { ConntrackClient } from '../../src/ctnetlink/client.js';
 import { existsSync } from 'node:fs';
 import { after, before, describe, it, type TestContext } from 'node:test';
 import { Conntrackd } from '../../lab/conntrackd.js';
 import { incumbentCluster, keepstatedCluster, type Cluster } from '../../lab/cluster.js';
 import { Keepalived, PRIMARY_BACKUP_EXAMPLE } from '../../lab/keepalived.js';
 import { rootSkipReason, sweepStale } from '../../lab/netns.js';
-import { createEntries, formatRound, otherNatEntries, runRound, type RoundEvent, type RoundResult } from '../../lab/takeover.js';
+import { createEntries, kernelCount, formatRound, otherNatEntries, runRound, type RoundEvent, type RoundResult } from '../../lab/takeover.js';
 import { buildTopology, halfTopology, hostHasCommand, vipsOn, type Lab } from '../../lab/topology.js';
 import { Traffic } from '../../lab/traffic.js';
 
@@ -54,15 +53,6 @@ interface System {
   readonly inject?: boolean;
 }
 
-/** kernelCount is how many entries a namespace's conntrack table holds. */
-async function kernelCount(lab: Lab, node: string): Promise<number> {
-  const c = ConntrackClient.open({ netns: lab.ns(node).name });
-  try {
-    return (await c.count()).entries;
-  } finally {
-    c.close();
-  }
-}
 
 const SYSTEMS: readonly System[] = [
   { name: 'keepstated', skip, make: (lab) => keepstatedCluster(lab), strict: true },

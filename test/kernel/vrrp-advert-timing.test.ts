@@ -12,6 +12,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { until as waitFor } from '../helpers/until.js';
 import { ConntrackClient } from '../../src/ctnetlink/client.js';
 import { Capture, readPcapIpv4 } from '../../lab/capture.js';
 import { syncConf } from '../../lab/conntrackd.js';
@@ -43,13 +44,7 @@ describe(`adverts while ${N} entries are committed`, { skip, timeout: 300_000 },
   const conf = (n: 1 | 2): string => join(dir, `fw${n}`, 'conntrackd.conf');
   const log = (n: 1 | 2): string => (existsSync(join(dir, `fw${n}`, 'log')) ? readFileSync(join(dir, `fw${n}`, 'log'), 'utf8') : '');
   const ks = (ns: Netns, n: 1 | 2, ...args: string[]): { status: number; stdout: string; stderr: string } => ns.run(process.execPath, [BIN, '-C', conf(n), ...args]);
-  const until = async (what: string, cond: () => boolean, hangMs = 120_000): Promise<void> => {
-    const end = Date.now() + hangMs; // hang guard, not a timing assertion
-    while (!cond()) {
-      if (Date.now() > end) assert.fail(`${what} never happened\n--- fw1:\n${log(1)}\n--- fw2:\n${log(2)}`);
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  };
+  const until = (what: string, cond: () => boolean, hangMs = 120_000): Promise<void> => waitFor(what, cond, hangMs, 100, () => `--- fw1:\n${log(1)}\n--- fw2:\n${log(2)}`);
 
   before(() => {
     fw1 = Netns.create('adt1');

@@ -11,6 +11,7 @@ import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync, wri
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { until as waitFor } from '../helpers/until.js';
 import { syncConf } from '../../lab/conntrackd.js';
 import { Keepalived, killProcessesIn } from '../../lab/keepalived.js';
 import { linkVeth } from '../../lab/link.js';
@@ -64,13 +65,7 @@ describe('notify FIFO: keepstated next to keepalived', { skip, timeout: 180_000 
     const f = join(dir, `${prefix}.fifo.lines`);
     return existsSync(f) ? readFileSync(f, 'utf8').split('\n').filter((l) => l !== '') : [];
   };
-  const until = async (what: string, cond: () => boolean, hangMs = 30_000): Promise<void> => {
-    const end = Date.now() + hangMs; // hang guard, not a timing assertion
-    while (!cond()) {
-      if (Date.now() > end) assert.fail(`${what} never happened\n--- keepstated FIFO:\n${lines('ks').join('\n')}\n--- keepalived FIFO:\n${lines('ka').join('\n')}\n--- keepstated log:\n${ksLog()}\n--- keepalived:\n${ka.output}`);
-      await new Promise((r) => setTimeout(r, 50));
-    }
-  };
+  const until = (what: string, cond: () => boolean, hangMs = 30_000): Promise<void> => waitFor(what, cond, hangMs, 50, () => `--- keepstated FIFO:\n${lines('ks').join('\n')}\n--- keepalived FIFO:\n${lines('ka').join('\n')}\n--- keepstated log:\n${ksLog()}\n--- keepalived:\n${ka.output}`);
   const has = (prefix: string, line: string) => (): boolean => lines(prefix).includes(line);
 
   before(() => {

@@ -12,6 +12,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { until as waitFor } from '../helpers/until.js';
 import { syncConf } from '../../lab/conntrackd.js';
 import { Keepalived, keepalivedConf, killProcessesIn, type KeepalivedSpec } from '../../lab/keepalived.js';
 import { linkVeth } from '../../lab/link.js';
@@ -58,13 +59,7 @@ for (const v of VARIANTS) {
       const want = v.vips.map((c) => c.split('/')[0]!);
       return want.filter((a) => ns.exec('ip', ['-o', 'addr', 'show']).includes(` ${a}/`));
     };
-    const until = async (what: string, cond: () => boolean, hangMs = 30_000): Promise<void> => {
-      const end = Date.now() + hangMs; // hang guard, not a timing assertion
-      while (!cond()) {
-        if (Date.now() > end) assert.fail(`${what} never happened\n--- keepstated log:\n${ksLog()}\n--- keepalived:\n${ka.output}`);
-        await new Promise((r) => setTimeout(r, 50));
-      }
-    };
+    const until = (what: string, cond: () => boolean, hangMs = 30_000): Promise<void> => waitFor(what, cond, hangMs, 50, () => `--- keepstated log:\n${ksLog()}\n--- keepalived:\n${ka.output}`);
     const holds = (ns: Netns): boolean => vipsOf(ns).length === 2;
     const bare = (ns: Netns): boolean => vipsOf(ns).length === 0;
     const startKs = (): void => {

@@ -11,6 +11,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { until as waitFor } from '../helpers/until.js';
 import { syncConf } from '../../lab/conntrackd.js';
 import { Keepalived, killProcessesIn } from '../../lab/keepalived.js';
 import { linkVeth } from '../../lab/link.js';
@@ -65,13 +66,7 @@ for (const v of VARIANTS) {
     const ksLog = (): string => (existsSync(join(dir, 'log')) ? readFileSync(join(dir, 'log'), 'utf8') : '');
     const vipDev = v.vmac ? 'vrrp.81' : 'lan0';
     const holds = (ns: Netns): boolean => ns.run('ip', ['-o', 'addr', 'show', 'dev', vipDev]).stdout.includes(` ${vip}/`);
-    const until = async (what: string, cond: () => boolean, hangMs = 30_000): Promise<void> => {
-      const end = Date.now() + hangMs; // hang guard, not a timing assertion
-      while (!cond()) {
-        if (Date.now() > end) assert.fail(`${what} never happened\n--- keepstated log:\n${ksLog()}\n--- keepalived:\n${ka.output}`);
-        await new Promise((r) => setTimeout(r, 50));
-      }
-    };
+    const until = (what: string, cond: () => boolean, hangMs = 30_000): Promise<void> => waitFor(what, cond, hangMs, 50, () => `--- keepstated log:\n${ksLog()}\n--- keepalived:\n${ka.output}`);
     const startKs = (priority: number): void => {
       writeFileSync(ksConf, ksText(priority));
       const r = ks('--keepalived', ksConf, '--sync-timeout', '0', '-d');

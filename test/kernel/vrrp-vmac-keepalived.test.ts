@@ -14,6 +14,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { until as waitFor } from '../helpers/until.js';
 import { syncConf } from '../../lab/conntrackd.js';
 import { Keepalived, killProcessesIn } from '../../lab/keepalived.js';
 import { linkVeth, nft } from '../../lab/link.js';
@@ -72,13 +73,7 @@ for (const v of VARIANTS) {
     const ksLog = (): string => (existsSync(join(dir, 'log')) ? readFileSync(join(dir, 'log'), 'utf8') : '');
     const holds = (ns: Netns): boolean => ns.run('ip', ['-o', 'addr', 'show', 'dev', 'vrrp.61']).stdout.includes(` ${vip}/`);
     const sysctl = (ns: Netns, key: string): string => ns.exec('cat', [`/proc/sys/${key}`]).trim();
-    const until = async (what: string, cond: () => boolean, hangMs = 30_000): Promise<void> => {
-      const end = Date.now() + hangMs; // hang guard, not a timing assertion
-      while (!cond()) {
-        if (Date.now() > end) assert.fail(`${what} never happened\n--- keepstated log:\n${ksLog()}\n--- keepalived:\n${ka.output}`);
-        await new Promise((r) => setTimeout(r, 50));
-      }
-    };
+    const until = (what: string, cond: () => boolean, hangMs = 30_000): Promise<void> => waitFor(what, cond, hangMs, 50, () => `--- keepstated log:\n${ksLog()}\n--- keepalived:\n${ka.output}`);
     const startKs = (priority: number): void => {
       writeFileSync(ksConf, vmacConf({ router: 'fw1', priority, version: v.version, advertSec: v.advertSec, vip: `${vip}/${v.prefix}` }));
       const r = ks('--keepalived', ksConf, '--sync-timeout', '0', '-d');
