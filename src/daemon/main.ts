@@ -248,11 +248,15 @@ async function daemon(configPath: string, detach: boolean, keepalived: string | 
         failoverStatus = { host, master: state.master };
         log.log('notice', `failover manager started: ${vrrp.instances.map((i) => i.name).join(', ')} (${keepalived})${demoted !== undefined ? `, priority demoted (${demoted})` : ''}`);
         watchCompleteness = setInterval(() => {
-          started.retryResync(Date.now(), RESYNC_RETRY_MS);
-          // A master holds the state itself: gaps in what its peer sends it never demote it.
-          const now = state.master() ? undefined : demotionReason(completeness.view(Date.now(), false));
+          // A master holds the state itself: it asks nobody for a table, and gaps in what its peer
+          // sends it never demote it.
+          const master = state.master();
+          const nowMs = Date.now();
+          if (!master) started.retryResync(nowMs, RESYNC_RETRY_MS);
+          const v = completeness.view(nowMs, master);
+          const now = demotionReason(v);
           if (now === demoted) return;
-          const why = state.master() ? 'master: its own table is the reference' : completenessWord(completeness.view(Date.now(), false));
+          const why = master ? 'master: its own table is the reference' : completenessWord(v);
           log.log('notice', now !== undefined ? `priority demoted: ${now}` : `priority restored (${why})`);
           demoted = now;
           host.demote(now);

@@ -417,7 +417,7 @@ export class SyncNode {
   retryResync(nowMs: number, afterMs: number): boolean {
     const v = this.completeness?.view(nowMs, false);
     if (v === undefined || v.complete || v.reason !== 'startup' || nowMs - this.resyncAskedMs < afterMs) return false;
-    if (this.replicator.mode === 'ftfw' && this.replicator.requestAcknowledged) return false;
+    if (this.replicator.mode === 'ftfw' && this.replicator.resyncAcknowledged) return false;
     this.resyncAskedMs = nowMs;
     this.log.log('notice', `no answer to the resync request after ${afterMs} ms: asking the peer again`);
     this.requestResync();

@@ -3,14 +3,12 @@
  * takeover — the input of sync-aware election (DESIGN.md decision 5; pfsync's demotion counter does
  * the same for CARP). It is incomplete:
  *
- *   startup  from the start until the peer has sent everything it had: its bulk answering our
- *            resync request is drained when an ALIVE arrives in sequence (a peer sends ALIVE only
- *            with nothing left to send, and an in-sequence one means nothing was lost before it);
- *   gap      from a sequence gap (the NACK went out) until such an ALIVE: the peer has resent
- *            what was lost and nothing more is missing;
+ *   startup  from a resync request (at start, and when the node leaves MASTER or FAULT) until the
+ *            peer has sent everything it had (the Replicator's 'idle': see its caughtUp);
+ *   gap      from a sequence gap (the NACK went out) until the peer has resent what was lost;
  *   link     while the peer has been silent for longer than `linkDownMs` (it sends an ALIVE every
- *            second when idle), if this node is not master: the state it holds stops at the
- *            moment the link went away.
+ *            second when idle): the state held stops at the moment the link went away.
+ * A master is always complete: its own table is the reference.
  *
  * After `timeoutMs` of uninterrupted incompleteness the node stops holding back (a standby that
  * cannot get complete must still be electable by priority). Pure: the caller passes the time.
@@ -77,24 +75,32 @@ export class SyncCompleteness {
     this.pending = undefined;
   }
 
-  /** view is the state now; `master` says whether this node is master of any instance. */
+  /**
+   * view is the state now; `master` says whether this node is master of any instance. A master's
+   * own table is the reference: it is complete, and being master ends any incomplete spell (the
+   * timeout of the next one runs from its own start, not from before the mastership).
+   */
   view(nowMs: number, master: boolean): CompletenessView {
+    const heardMs = this.lastHeard !== undefined ? { lastHeardMs: this.lastHeard } : {};
+    if (master) {
+      this.incompleteSince = undefined;
+      return { complete: true, timedOut: false, ...heardMs };
+    }
     let reason: IncompleteReason | undefined = this.pending;
     let since = this.pendingSince;
     const silentSince = this.lastHeard ?? this.pendingSince;
-    if (reason === undefined && !master && nowMs - silentSince > this.opts.linkDownMs) {
+    if (reason === undefined && nowMs - silentSince > this.opts.linkDownMs) {
       reason = 'link';
       since = silentSince;
     }
-    const heard = this.lastHeard !== undefined ? { lastHeardMs: this.lastHeard } : {};
     if (reason === undefined) {
       this.incompleteSince = undefined;
-      return { complete: true, timedOut: false, ...heard };
+      return { complete: true, timedOut: false, ...heardMs };
     }
     // The timeout runs from the start of an uninterrupted incomplete spell, whatever its reasons.
     this.incompleteSince ??= since;
     const remainingMs = Math.max(0, this.incompleteSince + this.opts.timeoutMs - nowMs);
-    return { complete: false, reason, detail: DETAIL[reason], sinceMs: this.incompleteSince, remainingMs, timedOut: remainingMs === 0, ...heard };
+    return { complete: false, reason, detail: DETAIL[reason], sinceMs: this.incompleteSince, remainingMs, timedOut: remainingMs === 0, ...heardMs };
   }
 }
 

@@ -284,7 +284,7 @@ export class Ftfw<T extends FtfwCarrier<T>> {
     if ((h.flags & FTFW_FLAG.HELLO_BACK) !== 0 && this.hello === 'say') this.hello = 'done';
     let inSync: boolean;
     if ((h.flags & FTFW_FLAG.HELLO) !== 0) {
-      this.onHello(h.seq);
+      this.onHello(h.seq, this.seqKnown && h.seq === next(this.lastSeqRecv));
       inSync = true;
     } else if (!this.seqKnown) {
       inSync = true;
@@ -373,15 +373,22 @@ export class Ftfw<T extends FtfwCarrier<T>> {
     }
   }
 
-  private onHello(seq: number): void {
+  /**
+   * onHello: `inSequence` says the HELLO came right after the last message received. The peer
+   * says HELLO on every message until our HELLO_BACK reaches it, so an in-sequence HELLO is the
+   * same incarnation repeating itself (our HELLO_BACK was lost), not a restart: its NACKs still
+   * need the resend queue. conntrackd empties it on every HELLO, which loses for good whatever
+   * was lost with the HELLO_BACK (the start of the bulk answering a restarted peer's RESYNC).
+   */
+  private onHello(seq: number, inSequence: boolean): void {
     this.stats.hellosReceived++;
     this.sayHelloBack = true;
     if (this.ackPending && seqBefore(seq, this.ackFrom)) {
       this.window = this.cfg.ackWindow - 1;
       this.ackFrom = seq;
     }
-    // The restarted peer cannot use retransmissions of what we sent before: empty the resend queue.
-    while (this.rs.head !== undefined) this.unlink(this.rs.head);
+    // A restarted peer cannot use retransmissions of what we sent before: empty the resend queue.
+    if (!inSequence) while (this.rs.head !== undefined) this.unlink(this.rs.head);
   }
 
   private dropOldestResend(): void {

@@ -60,7 +60,7 @@ export interface ReplicatorPorts {
   /**
    * peer, when given, is told what received messages say about the completeness of our copy
    * (completeness.ts): 'heard' once per datagram, 'gap' for a message after a sequence gap,
-   * 'idle' once the peer has sent everything our last RESYNC or NACK asked for (see caughtUp).
+   * 'idle' once the peer has sent everything our last RESYNC and NACK asked for (see caughtUp).
    */
   peer?(signal: 'heard' | 'gap' | 'idle'): void;
 }
@@ -409,7 +409,7 @@ export class Replicator {
 
   /** requestResync asks the peer for its whole table (`-n`). */
   requestResync(): void {
-    this.catchUpMark = 'waiting';
+    this.awaitResync = { seq: 'waiting', acked: false };
     this.protocol.requestResync();
   }
 
@@ -431,10 +431,9 @@ export class Replicator {
       const verdict = this.protocol.onReceive(h);
       if (peer !== undefined) {
         if (this.protocol.stats.lost !== lost) {
-          this.catchUpMark = 'waiting'; // for the NACK this gap queues
+          this.awaitNack = { seq: 'waiting', acked: false }; // the NACK this gap queues
           peer('gap');
         } else if (this.caughtUp(h, verdict)) {
-          this.catchUpMark = undefined;
           peer('idle');
         }
       }
@@ -453,37 +452,54 @@ export class Replicator {
   }
 
   /**
-   * The seq of our last RESYNC or NACK ('waiting' while one is queued but not yet sent): the
-   * request whose answer the completeness of our copy waits for.
+   * Our last RESYNC and our last NACK, each until the peer has answered it: what the completeness
+   * of our copy waits for. Two marks, not one: a NACK answered (the retransmissions of a gap are
+   * in) says nothing about a RESYNC the peer never received (lost while our link was down).
    */
-  private catchUpMark: number | 'waiting' | undefined;
+  private awaitResync: Awaited | undefined;
+  private awaitNack: Awaited | undefined;
 
   /**
-   * caughtUp says whether message `h` proves the peer has sent us everything our last RESYNC or
-   * NACK asked for. FTFW: the peer has acknowledged the request itself (so it processed it and
-   * queued the bulk or the retransmissions), and then, in sequence, one of our later messages —
-   * that ACK was queued after all the request queued, and the peer sends its queue in order. Other
-   * modes have no ACKs: an ALIVE in sequence (sent only with an empty queue) after the request.
+   * caughtUp says whether message `h` proves the peer has sent us everything our last RESYNC and
+   * NACK asked for, clearing what it answers. FTFW: the peer has acknowledged the request itself
+   * (so it processed it and queued the bulk or the retransmissions), and then, in sequence, one of
+   * our later messages — that ACK was queued after all the request queued, and the peer sends its
+   * queue in order. Other modes have no ACKs: an ALIVE in sequence (sent only with an empty queue)
+   * after the request.
    */
   private caughtUp(h: RxHeader, verdict: RxVerdict): boolean {
-    const mark = this.catchUpMark;
-    if (mark === 'waiting' || verdict === 'bad' || verdict === 'before') return false;
-    if (this.mode !== 'ftfw') return h.kind === 'alive';
+    if (this.awaitResync === undefined && this.awaitNack === undefined) return false;
+    if (verdict === 'bad' || verdict === 'before') return false;
+    if (this.mode !== 'ftfw') {
+      if (h.kind !== 'alive' || this.awaitResync?.seq === 'waiting' || this.awaitNack?.seq === 'waiting') return false;
+      this.awaitResync = this.awaitNack = undefined;
+      return true;
+    }
     // Only once the peer has answered our HELLO: until then its ACKs may be of a previous
     // incarnation of this node, whose sequence numbers can be ahead of ours (restart).
-    if (h.kind !== 'ack' || mark === undefined || this.ftfw.helloState !== 'done') return false;
-    // An ACK whose range holds the request itself: the peer processed it (a gap before it would
-    // have cut the range short); an ACK of something later then came out of its queue after
-    // everything the request queued.
-    if (!this.markAcked && !seqBefore(mark, h.from) && !seqBefore(h.to, mark)) this.markAcked = true;
-    return this.markAcked && seqBefore(mark, h.to);
+    if (h.kind !== 'ack') return false;
+    if (this.ftfw.helloState !== 'done') {
+      // It may still be this incarnation's answer, sent after a HELLO_BACK that was lost: once
+      // the handshake is done, ask again rather than wait for resyncFromPeer's retry.
+      const r = this.awaitResync;
+      if (r !== undefined && r.seq !== 'waiting' && !seqBefore(r.seq, h.from) && !seqBefore(h.to, r.seq)) this.untrustedResyncAck = true;
+      return false;
+    }
+    if (this.untrustedResyncAck) {
+      this.untrustedResyncAck = false;
+      if (this.awaitResync !== undefined && !this.awaitResync.acked) this.requestResync();
+    }
+    this.awaitResync = stillAwaited(this.awaitResync, h);
+    this.awaitNack = stillAwaited(this.awaitNack, h);
+    return this.awaitResync === undefined && this.awaitNack === undefined;
   }
-  /** Whether the peer has acknowledged catchUpMark itself. */
-  private markAcked = false;
 
-  /** requestAcknowledged: FTFW's peer has acknowledged our last RESYNC or NACK (it is answering). */
-  get requestAcknowledged(): boolean {
-    return this.markAcked;
+  /** An ACK of our RESYNC arrived before our HELLO was answered, when it could not be trusted. */
+  private untrustedResyncAck = false;
+
+  /** resyncAcknowledged: FTFW's peer has acknowledged our last RESYNC (it is answering), or nothing is awaited. */
+  get resyncAcknowledged(): boolean {
+    return this.awaitResync === undefined || this.awaitResync.acked;
   }
 
   /** deliverCt puts one delivered conntrack message into the external cache, or hands it to the inject port. */
@@ -529,14 +545,10 @@ export class Replicator {
       const n = writeLatin1(this.attrBuf, obj.attrs, 0);
       writeCtMessageFromKernel(w, OP_OF[obj.status], seq, flags, this.attrBuf, 0, n, obj.family, this.encodeOpts);
     } else if (kind === 'ack' || kind === 'nack') {
-      if (kind === 'nack') {
-        this.catchUpMark = seq;
-        this.markAcked = false;
-      }
+      if (kind === 'nack') this.awaitNack = { seq, acked: false };
       writeSyncMessage(w, { kind, seq, flags, from, to });
     } else if (kind === 'resync') {
-      this.catchUpMark = seq;
-      this.markAcked = false;
+      this.awaitResync = { seq, acked: false };
       writeSyncMessage(w, { kind, seq, flags, from: 0, to: 0 });
     } else {
       writeSyncMessage(w, { kind: 'alive', seq, flags });
@@ -576,4 +588,22 @@ function rxHeader(m: SyncLazyMessage): RxHeader {
     case 'alive':
       return { kind: m.kind, seq: m.seq, flags: m.flags };
   }
+}
+
+/** A request of ours awaiting its answer: seq is 'waiting' while it is queued, not yet sent. */
+interface Awaited {
+  seq: number | 'waiting';
+  /** The peer's ACK range has held the request itself. */
+  acked: boolean;
+}
+
+/**
+ * stillAwaited applies the peer's ACK `h` to request `a`: an ACK whose range holds the request
+ * says the peer processed it (a gap before it would have cut the range short); an ACK of something
+ * later then came out of its queue after everything the request queued — answered (undefined).
+ */
+function stillAwaited(a: Awaited | undefined, h: { readonly from: number; readonly to: number }): Awaited | undefined {
+  if (a === undefined || a.seq === 'waiting') return a;
+  if (!a.acked && !seqBefore(a.seq, h.from) && !seqBefore(h.to, a.seq)) a.acked = true;
+  return a.acked && seqBefore(a.seq, h.to) ? undefined : a;
 }

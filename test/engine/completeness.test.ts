@@ -5,7 +5,7 @@ import { demotionReason, SyncCompleteness } from '../../src/engine/completeness.
 const opts = { timeoutMs: 60_000, linkDownMs: 3_000 };
 
 describe('SyncCompleteness', () => {
-  it('is incomplete from the start until an in-sequence ALIVE says the peer has sent everything', () => {
+  it('is incomplete from the resync request until the peer has sent everything (idle)', () => {
     const c = new SyncCompleteness(opts);
     c.start(1_000);
     c.onHeard(1_100);
@@ -58,6 +58,21 @@ describe('SyncCompleteness', () => {
     assert.ok(c.view(6_000, false).complete);
     c.onGap(7_000);
     assert.equal(c.view(7_000, false).remainingMs, 5_000);
+  });
+
+  it('a master is complete, and its mastership ends the spell: the timeout of the next runs from the next resync request', () => {
+    // CI, 2026-11-21: fw1 started alone (its start-up resync unanswered), was master for 4 s, went
+    // to FAULT and asked again; the timeout, counted from the process start, ran out 6 s later and
+    // fw1 preempted with half a table.
+    const c = new SyncCompleteness({ timeoutMs: 10_000, linkDownMs: 3_000 });
+    c.start(0);
+    assert.equal(c.view(100, false).remainingMs, 9_900);
+    const m = c.view(4_000, true);
+    assert.deepEqual([m.complete, m.reason, m.timedOut], [true, undefined, false]);
+    c.start(4_100); // leaves MASTER: resyncFromPeer
+    const v = c.view(6_000, false);
+    assert.deepEqual([v.complete, v.reason, v.sinceMs, v.remainingMs], [false, 'startup', 4_100, 8_100]);
+    assert.notEqual(demotionReason(c.view(13_000, false)), undefined, 'still demoted 13 s after the process start');
   });
 
   it('with a zero timeout it never demotes', () => {

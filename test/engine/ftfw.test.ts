@@ -210,6 +210,20 @@ describe('FTFW receiver', () => {
     assert.ok(((first?.flags ?? 0) & FTFW_FLAG.HELLO_BACK) !== 0, 'the first answer carries HELLO_BACK');
     assert.equal((second?.flags ?? 0) & FTFW_FLAG.HELLO_BACK, 0, 'only once');
   });
+
+  it('keeps its resend queue for an in-sequence HELLO: the same peer repeating it (our HELLO_BACK was lost) still gets its NACK answered', () => {
+    const survivor = new Ftfw<Obj>(cfg({ initialSeq: 5000 }));
+    survivor.onReceive({ kind: 'data', seq: 9000, flags: 0 });
+    assert.equal(survivor.onReceive({ kind: 'resync', seq: 100, flags: FTFW_FLAG.RESYNC | FTFW_FLAG.HELLO }), 'resync');
+    for (const key of ['a', 'b', 'c']) survivor.enqueue({ key, version: 1 });
+    const sent = survivor.transmit(); // 5000..5002; the first, with HELLO_BACK, is lost
+    assert.ok((sent[0]!.flags & FTFW_FLAG.HELLO_BACK) !== 0);
+    // The peer got 5001 and 5002: it NACKs 5000, still saying HELLO, in sequence after its RESYNC.
+    survivor.onReceive({ kind: 'nack', seq: 101, flags: FTFW_FLAG.NACK | FTFW_FLAG.HELLO, from: 5000, to: 5000 });
+    const resent = survivor.transmit();
+    assert.deepEqual(resent.filter((t) => t.kind === 'data').map((t) => (t.kind === 'data' ? t.obj.key : '')), ['a'], 'the lost message is sent again');
+    assert.ok((resent[0]!.flags & FTFW_FLAG.HELLO_BACK) !== 0, 'with HELLO_BACK again');
+  });
 });
 
 describe('FTFW over a bad link', () => {

@@ -155,6 +155,30 @@ describe('Replicator peer signals', () => {
     assert.equal(idle[0]!.external, 800, 'and not before the bulk was in');
   });
 
+  it('HELLO_BACK lost with the start of the bulk: the gap is still recovered, and the RESYNC’s early ACK is not trusted but asked again', () => {
+    // Found by the property above. A's first datagram after B's HELLO (HELLO_BACK and the start of
+    // the bulk) is lost. B, still saying HELLO, NACKs the gap: A must keep its resend queue for an
+    // in-sequence HELLO (conntrackd empties it, and those entries were lost for good). A's ACK of
+    // the RESYNC reaches B before the re-sent HELLO_BACK: untrusted then, so B asks again at once.
+    let dropNext = false;
+    const p = pair(() => {
+      const d = dropNext;
+      dropNext = false;
+      return d;
+    });
+    for (let i = 0; i < 1500; i++) p.a.onKernelEvent({ kind: 'new', ct: tcp(i) });
+    p.b.requestResync(); // queued first, then B hears A's events (and forgets them, as if restarted after)
+    p.a.transmit();
+    p.b.external.flush();
+    p.b.transmit(); // RESYNC + HELLO, then enough ACKs for A to acknowledge them amid the bulk
+    dropNext = true;
+    for (let t = 0; t < 8; t++) p.tick();
+    assert.equal(p.a.stats.resyncRequests, 2, 'B asked again when the handshake completed');
+    const idle = p.signals.filter((s) => s.signal === 'idle');
+    assert.ok(idle.length >= 1, `B caught up: ${p.signals.map((s) => s.signal).join(' ')}`);
+    assert.equal(idle[0]!.external, 1500, 'and not before the whole table was in');
+  });
+
   it('no resync asked: an ACK of ordinary traffic says nothing', () => {
     const p = pair(() => false);
     for (let t = 0; t < 3; t++) p.tick();
