@@ -8,9 +8,9 @@ import { formatStatus, type StatusReport } from '../control/status.js';
 const USAGE = `Usage: keepstate status [-C conntrackd.conf] [--json]
 
 Shows a running keepstated's failover instances (role, priority configured and effective and why,
-master seen, adverts, split brain, last transitions with their takeover steps) and its sync
-engine (is the replicated state complete — else why, since when and how long the priority stays
-demoted — queues and caches). It asks the control socket of the configuration's UNIX { Path }.
+master seen, every peer heard on the VRID, adverts, split brain, last transitions with their
+takeover steps) and its sync engine (is the replicated state complete — else why, since when and
+how long the priority stays demoted — replication lag, queues and caches). It asks the control socket of the configuration's UNIX { Path }.
   -C FILE   the daemon's conntrackd.conf (default /etc/conntrackd/conntrackd.conf)
   --json    print the daemon's reply as JSON
 `;

@@ -16,6 +16,8 @@ export interface SyncStatus {
   readonly lastHeardMs?: number;
   readonly queued: number;
   readonly awaitingAck: number;
+  /** lag: FTFW's wait for the peer's ACKs (engine/replicator.ts ReplicationLag). */
+  readonly lag?: { readonly oldestUnackedMs?: number; readonly lastAckRttMs?: number };
   readonly internal: number;
   readonly external: number;
 }
@@ -35,6 +37,8 @@ export interface InstanceView {
   readonly role: string;
   readonly priority: { readonly configured: number; readonly effective: number; readonly why?: string };
   readonly master?: { readonly address: string; readonly priority: number };
+  /** peers: every other router heard on the VRID, most recent first (failover/manager.ts PeerSeen). */
+  readonly peers?: readonly { readonly address: string; readonly priority: number; readonly advertIntUs: number; readonly adverts: number; readonly lastHeardMs: number }[];
   readonly syncGroup?: string;
   readonly timeline: readonly TimelineView[];
   readonly adverts: { readonly sent: number; readonly received: number; readonly discarded: Readonly<Record<string, number>> };
@@ -51,13 +55,23 @@ export interface StatusReport {
 }
 
 const secs = (ms: number): string => `${(ms / 1000).toFixed(1)} s`;
+const ms = (n: number): string => (n < 10_000 ? `${Math.round(n)} ms` : secs(n));
 
 function syncLines(s: SyncStatus, nowMs: number): string[] {
   const heard = s.lastHeardMs !== undefined ? `peer last heard ${secs(nowMs - s.lastHeardMs)} ago` : 'peer never heard';
   const state = s.complete
     ? `complete (${heard})`
     : `INCOMPLETE: ${s.detail ?? s.reason ?? '?'} for ${secs(nowMs - (s.sinceMs ?? nowMs))}; ${s.timedOut ? 'timeout expired, priority no longer demoted' : `priority demoted for at most ${secs(s.remainingMs ?? 0)} more`} (${heard})`;
-  return [`sync (${s.mode}): ${state}`, `  queues: ${s.queued} to send, ${s.awaitingAck} awaiting ACK; caches: internal ${s.internal}, external ${s.external}`];
+  const lines = [`sync (${s.mode}): ${state}`, `  queues: ${s.queued} to send, ${s.awaitingAck} awaiting ACK; caches: internal ${s.internal}, external ${s.external}`];
+  const lag = s.lag;
+  if (lag !== undefined && (lag.oldestUnackedMs !== undefined || lag.lastAckRttMs !== undefined)) {
+    const parts = [
+      lag.oldestUnackedMs !== undefined ? `oldest message unacknowledged for ${ms(lag.oldestUnackedMs)}` : 'every message acknowledged',
+      ...(lag.lastAckRttMs !== undefined ? [`last ACK ${ms(lag.lastAckRttMs)} after sending`] : []),
+    ];
+    lines.push(`  replication lag: ${parts.join(', ')}`);
+  }
+  return lines;
 }
 
 function transitionLines(i: InstanceView): string[] {
@@ -87,6 +101,7 @@ function instanceLines(i: InstanceView, nowMs: number): string[] {
   const prio = i.priority.effective === i.priority.configured ? `priority ${i.priority.effective}` : `priority ${i.priority.effective} (configured ${i.priority.configured}${i.priority.why !== undefined ? `; ${i.priority.why}` : ''})`;
   const lines = [`${i.name}: ${i.role.toUpperCase()}, ${prio} — ${i.interface} ${i.family === 'ipv6' ? 'IPv6' : 'IPv4'} VRRPv${i.version} VRID ${i.vrid}${i.syncGroup !== undefined ? `, sync group ${i.syncGroup}` : ''}`];
   if (i.master !== undefined) lines.push(`  master seen: ${i.master.address} priority ${i.master.priority}`);
+  for (const p of i.peers ?? []) lines.push(`  peer ${p.address}: priority ${p.priority}, advert every ${ms(p.advertIntUs / 1000)}, ${p.adverts} adverts, last ${secs(nowMs - p.lastHeardMs)} ago`);
   const disc = Object.entries(i.adverts.discarded).filter(([, n]) => n > 0);
   lines.push(`  adverts: ${i.adverts.sent} sent, ${i.adverts.received} received${disc.length > 0 ? `, discarded ${disc.map(([k, n]) => `${k} ${n}`).join(', ')}` : ''}`);
   const sb = i.splitBrain;

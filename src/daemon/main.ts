@@ -107,6 +107,7 @@ async function statusReport(node: SyncNode, cfg: ConntrackdConfig, fo: FailoverS
     ...v,
     queued: r.protocol.queued,
     awaitingAck: r.protocol.awaitingAck,
+    lag: r.lag(nowMs),
     internal: r.internal.liveSize,
     external: node.injector !== undefined ? 0 : r.external.size,
   };

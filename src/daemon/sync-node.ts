@@ -143,6 +143,7 @@ export class SyncNode {
         else if (signal === 'gap') c.onGap(Date.now());
         else c.onIdle();
       },
+      now: Date.now,
     };
     if (!sync.disableExternalCache) return { send, ...kernelDump };
     const injector = new Injector(committer, log, { tcpWindowTracking: sync.tcpWindowTracking });

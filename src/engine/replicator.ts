@@ -63,6 +63,16 @@ export interface ReplicatorPorts {
    * 'idle' once the peer has sent everything our last RESYNC and NACK asked for (see caughtUp).
    */
   peer?(signal: 'heard' | 'gap' | 'idle'): void;
+  /** now, when given (ms), lets FTFW measure how long its messages wait for the peer's ACK (lag). */
+  now?(): number;
+}
+
+/** ReplicationLag: how far the peer's acknowledged copy is behind ours (FTFW; empty in other modes). */
+export interface ReplicationLag {
+  /** How long the oldest message still awaiting its ACK has waited (ms); absent when none waits. */
+  readonly oldestUnackedMs?: number;
+  /** Send-to-ACK time of the last acknowledged message (ms). */
+  readonly lastAckRttMs?: number;
 }
 
 /** ReplicatorStats: what `-s` shows beside the caches' and FTFW's own counters. */
@@ -429,6 +439,7 @@ export class Replicator {
       const lost = this.protocol.stats.lost;
       const h = rxHeader(m);
       const verdict = this.protocol.onReceive(h);
+      if (h.kind === 'ack' && verdict === 'control') this.ackedUpTo(h.to);
       if (peer !== undefined) {
         if (this.protocol.stats.lost !== lost) {
           this.awaitNack = { seq: 'waiting', acked: false }; // the NACK this gap queues
@@ -510,7 +521,9 @@ export class Replicator {
 
   /** transmit sends what is queued, in as few datagrams as the MTU allows; returns how many messages went out. */
   transmit(): number {
+    this.passDataSeq = undefined;
     const n = this.protocol.transmitEach(this.emit);
+    if (this.passDataSeq !== undefined) this.sentPass(this.passDataSeq);
     this.packer.flush();
     if (this.outbox.length > 0) {
       const ds = this.outbox;
@@ -520,6 +533,47 @@ export class Replicator {
     // Without ACKs, what was sent is no longer held: DEAD objects can go now.
     if (this.mode !== 'ftfw' && n > 0) this.sweepAllDead();
     return n;
+  }
+
+  /**
+   * Transmit passes that sent data, oldest first, from lagHead on: the last data seq of each and
+   * when it went (ports.now). At most LAG_PASSES: past that a pass joins the newest one, which
+   * keeps its older time (the lag shown can only be too long, never too short).
+   */
+  private readonly lagLog: { seq: number; atMs: number }[] = [];
+  private lagHead = 0;
+  private lastAckRttMs: number | undefined;
+  private passDataSeq: number | undefined;
+
+  private sentPass(seq: number): void {
+    const now = this.ports.now;
+    if (now === undefined || this.mode !== 'ftfw') return;
+    if (this.lagLog.length - this.lagHead >= LAG_PASSES) this.lagLog[this.lagLog.length - 1]!.seq = seq;
+    else this.lagLog.push({ seq, atMs: now() });
+  }
+
+  /** ackedUpTo: the peer's ACK reaches `to`; every pass up to it is acknowledged. */
+  private ackedUpTo(to: number): void {
+    const now = this.ports.now;
+    if (now === undefined) return;
+    let sentMs: number | undefined;
+    while (this.lagHead < this.lagLog.length && !seqBefore(to, this.lagLog[this.lagHead]!.seq)) sentMs = this.lagLog[this.lagHead++]!.atMs;
+    if (sentMs !== undefined) this.lastAckRttMs = now() - sentMs;
+    if (this.lagHead > LAG_PASSES) {
+      this.lagLog.splice(0, this.lagHead);
+      this.lagHead = 0;
+    }
+  }
+
+  /** lag: how long what we sent waits for the peer's ACK (FTFW with ports.now). */
+  lag(nowMs: number): ReplicationLag {
+    // Nothing awaits an ACK (or a HELLO emptied the resend queue): the log has nothing to say.
+    if (this.protocol.awaitingAck === 0) {
+      this.lagLog.length = 0;
+      this.lagHead = 0;
+    }
+    const oldest = this.lagLog[this.lagHead];
+    return { ...(oldest !== undefined ? { oldestUnackedMs: nowMs - oldest.atMs } : {}), ...(this.lastAckRttMs !== undefined ? { lastAckRttMs: this.lastAckRttMs } : {}) };
   }
 
   /** onAliveTimer runs one second after the last transmit: a pending ACK or an ALIVE goes out. */
@@ -538,6 +592,7 @@ export class Replicator {
   private readonly emit: TxEmit<SyncObject> = (kind, obj, seq, flags, from, to) => {
     const w = this.packer.writer;
     w.reset();
+    if (obj !== undefined) this.passDataSeq = seq;
     if (obj instanceof ExpObject) {
       writeSyncMessage(w, { kind: 'exp', op: OP_OF[obj.status], seq, flags, exp: obj.exp }, this.encodeOpts);
     } else if (obj !== undefined) {
@@ -589,6 +644,9 @@ function rxHeader(m: SyncLazyMessage): RxHeader {
       return { kind: m.kind, seq: m.seq, flags: m.flags };
   }
 }
+
+/** How many transmit passes the lag log keeps apart. */
+const LAG_PASSES = 1024;
 
 /** A request of ours awaiting its answer: seq is 'waiting' while it is queued, not yet sent. */
 interface Awaited {

@@ -67,10 +67,25 @@ export interface InstanceStatus {
   /** splitBrain: adverts of another master of this VRID heard while master (undefined until the first). */
   readonly splitBrain?: SplitBrainStatus;
   readonly master?: { readonly address: string; readonly priority: number };
+  /** peers: every other router heard on this VRID, the most recently heard first. */
+  readonly peers: readonly PeerSeen[];
   readonly syncGroup?: string;
   readonly timeline: readonly TimelineRecord[];
   readonly adverts: { readonly sent: number; readonly received: number; readonly discarded: Readonly<Record<string, number>> };
 }
+
+/** PeerSeen is another router heard on an instance's VRID: its last advert. */
+export interface PeerSeen {
+  readonly address: string;
+  readonly priority: number;
+  /** The advert interval it announces (µs). */
+  readonly advertIntUs: number;
+  readonly adverts: number;
+  readonly lastHeardMs: number; // Date.now()
+}
+
+/** At most this many peers are kept per instance for status (a VRID rarely has more than a few routers). */
+const MAX_PEERS_SHOWN = 16;
 
 /** TrackedStatus is one tracked object in status. */
 export interface TrackedStatus {
@@ -150,10 +165,21 @@ class Instance {
         this.received++;
         const adv = v.advert;
         const advertIntUs = adv.version === 2 ? adv.advertIntSec * US_PER_S : adv.maxAdvertIntCs * US_PER_CS;
+        this.heard(a.src, adv.priority, advertIntUs);
         this.router.handle({ kind: 'advert', priority: adv.priority, src: a.src, advertIntUs });
       },
       onError: (e) => m.log('warning', `(${cfg.name}) advert socket: ${e.message}`),
     });
+  }
+
+  /** Every router heard on this VRID, by source address (bounded: the least recently heard goes). */
+  private readonly peers = new Map<string, PeerSeen>();
+
+  private heard(address: string, priority: number, advertIntUs: number): void {
+    const prev = this.peers.get(address);
+    this.peers.delete(address); // re-inserted last: the map stays ordered by last heard
+    if (this.peers.size >= MAX_PEERS_SHOWN) this.peers.delete(this.peers.keys().next().value!);
+    this.peers.set(address, { address, priority, advertIntUs, adverts: (prev?.adverts ?? 0) + 1, lastHeardMs: Date.now() });
   }
 
   private localConfig(): LocalVrrpConfig {
@@ -323,6 +349,7 @@ class Instance {
       }),
       ...(this.splitBrain.count > 0 ? { splitBrain: this.splitBrain.status() } : {}),
       ...(s.masterSeen !== undefined ? { master: s.masterSeen } : {}),
+      peers: [...this.peers.values()].reverse(),
       ...(this.cfg.syncGroup !== undefined ? { syncGroup: this.cfg.syncGroup } : {}),
       timeline: [...this.timeline],
       adverts: { sent: this.channel.stats.sent, received: this.received, discarded: { ...this.discarded, ...Object.fromEntries(Object.entries(this.channel.stats.dropped).filter(([, n]) => n > 0)) } },

@@ -7,6 +7,9 @@ import { step, initialVrrpState, type NotifyState, type TimerName, type Transiti
  *   becoming master  advert at once (claims the router: the other backups keep quiet), then the
  *                    replicated state into the kernel, then the VIPs, then gratuitous ARP / NA,
  *                    then the notify scripts — none of which sits in front of the next step;
+ *                    preempting a master that is alive, the state comes first and the advert
+ *                    after it: the old master keeps the VIPs and forwards while we commit, and
+ *                    lets them go only when our advert says we are ready;
  *   leaving master   announcements stop, the VIPs go first, then the state work, then notify.
  *
  * The takeover steps are asynchronous (a commit takes a while); adverts and timers go on meanwhile.
@@ -49,7 +52,7 @@ export interface RouterPorts {
 /** TimelineEntry is one step of a transition, timestamped (µs of TimerPort.nowUs). */
 export type TimelineEntry =
   | { readonly step: 'transition'; readonly atUs: number; readonly from: VrrpRole; readonly to: VrrpRole; readonly reason: TransitionReason }
-  | { readonly step: 'state-ready' | 'vips-added' | 'announced' | 'vips-removed' | 'state-released'; readonly atUs: number }
+  | { readonly step: 'state-ready' | 'claimed' | 'vips-added' | 'announced' | 'vips-removed' | 'state-released'; readonly atUs: number }
   | { readonly step: 'failed'; readonly atUs: number; readonly what: string; readonly message: string };
 
 export class VirtualRouter {
@@ -60,6 +63,10 @@ export class VirtualRouter {
   /** Bumped by every transition: a takeover whose generation is no longer current stops. */
   private generation = 0;
   private vipsUp = false;
+  /** The last advert heard from another router with priority > 0 (µs of TimerPort.nowUs). */
+  private lastHeard: { readonly atUs: number; readonly priority: number } | undefined;
+  /** Set while preempting a live master: our adverts wait for the replicated state to be in. */
+  private claimHeld = false;
 
   constructor(
     readonly name: string,
@@ -75,7 +82,11 @@ export class VirtualRouter {
 
   /** handle applies one event and carries out the resulting actions. */
   handle(e: VrrpEvent): void {
+    if (e.kind === 'advert' && e.priority > 0) this.lastHeard = { atUs: this.ports.timers.nowUs(), priority: e.priority };
     const r = step(this.s, e);
+    // Decided before any action runs: the FSM's first advert as master precedes its transition.
+    const t = r.actions.find((a) => a.kind === 'transition');
+    if (t !== undefined) this.claimHeld = t.to === 'master' && this.preemptsLiveMaster(t.reason);
     this.s = r.state;
     for (const a of r.actions) this.execute(a);
   }
@@ -88,6 +99,7 @@ export class VirtualRouter {
   private execute(a: VrrpAction): void {
     switch (a.kind) {
       case 'sendAdvert':
+        if (this.claimHeld && a.priority > 0) return; // the advert goes out once the state is in
         this.ports.sendAdvert(a.priority);
         return;
       case 'armTimer': {
@@ -143,6 +155,11 @@ export class VirtualRouter {
         await this.attempt('state', () => this.ports.prepareState(reason));
         this.ports.record({ step: 'state-ready', atUs: now() });
         if (gen !== this.generation) return; // demoted meanwhile: no VIPs
+        if (this.claimHeld) {
+          this.claimHeld = false;
+          this.ports.sendAdvert(this.s.effectivePriority);
+          this.ports.record({ step: 'claimed', atUs: now() });
+        }
         await this.attempt('vips', () => this.ports.addVips());
         this.vipsUp = true;
         this.ports.record({ step: 'vips-added', atUs: now() });
@@ -171,6 +188,17 @@ export class VirtualRouter {
       await this.attempt('state', () => this.ports.releaseState(to, from));
       this.ports.record({ step: 'state-released', atUs: now() });
     });
+  }
+
+  /**
+   * preemptsLiveMaster: this transition to master takes over from a master still advertising (a
+   * lower priority heard within Master_Down_Interval), not from a dead one — there is no hurry to
+   * claim the router, and every millisecond of commit after the claim is one without VIPs.
+   */
+  private preemptsLiveMaster(reason: TransitionReason): boolean {
+    if (reason !== 'preempt' && reason !== 'group') return false;
+    const h = this.lastHeard;
+    return h !== undefined && h.priority < this.s.effectivePriority && this.ports.timers.nowUs() - h.atUs < 3 * this.s.masterAdverIntUs;
   }
 
   /** attempt runs one takeover step; a failure is recorded and the sequence goes on (a VIP without state beats no VIP). */

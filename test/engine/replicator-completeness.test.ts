@@ -179,6 +179,28 @@ describe('Replicator peer signals', () => {
     assert.equal(idle[0]!.external, 1500, 'and not before the whole table was in');
   });
 
+  it('lag: the oldest message awaiting its ACK, and the send-to-ACK time of the last acknowledged one', () => {
+    let clock = 1_000;
+    const link: { a?: Replicator } = {};
+    const held: Uint8Array[] = []; // A → B, delivered when the test says
+    const b = new Replicator(CFG, { send: (ds) => ds.forEach((d) => link.a!.onDatagram(d, clock)) });
+    const a = new Replicator({ ...CFG, initialSeq: 7 }, { send: (ds) => void held.push(...ds), now: () => clock });
+    link.a = a;
+    assert.deepEqual(a.lag(clock), {}, 'nothing sent, nothing to say');
+    for (let i = 0; i < 5; i++) a.onKernelEvent({ kind: 'new', ct: tcp(i) });
+    a.transmit();
+    clock += 30;
+    for (let i = 5; i < 8; i++) a.onKernelEvent({ kind: 'new', ct: tcp(i) });
+    a.transmit();
+    clock += 20;
+    assert.deepEqual(a.lag(clock), { oldestUnackedMs: 50 });
+    for (const d of held.splice(0)) b.onDatagram(d, clock);
+    clock += 5;
+    b.onAliveTimer(); // B's ACK of all eight reaches A now
+    assert.equal(a.protocol.awaitingAck, 0);
+    assert.deepEqual(a.lag(clock), { lastAckRttMs: 25 }, 'the last pass went 25 ms before its ACK');
+  });
+
   it('no resync asked: an ACK of ordinary traffic says nothing', () => {
     const p = pair(() => false);
     for (let t = 0; t < 3; t++) p.tick();

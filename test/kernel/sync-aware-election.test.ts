@@ -121,9 +121,13 @@ describe('sync-aware election', { skip, timeout: 240_000 }, () => {
     assert.match(text.stdout, /sync \(ftfw\): complete/);
     assert.match(text.stdout, /VI_1: MASTER, priority 200 — lan0 IPv4 VRRPv3 VRID 81/);
     assert.match(text.stdout, /BACKUP → MASTER \(\w[\w-]*\): state-ready \+[\d.]+ ms, vips-added \+[\d.]+ ms, announced \+[\d.]+ ms/);
-    const json = JSON.parse(status(fw2, '--json').stdout) as { sync: { complete: boolean; external: number }; instances: { name: string; role: string }[] };
+    // fw1's adverts, heard while fw2 was backup; and the bulk fw2 sent fw1 at its takeover, acknowledged.
+    assert.match(text.stdout, /peer [\d.]+: priority 100, advert every 100 ms, \d+ adverts, last [\d.]+ s ago/);
+    await until('fw1 acknowledged fw2’s bulk', () => /replication lag: every message acknowledged, last ACK \d+ ms after sending/.test(status(fw2).stdout));
+    const json = JSON.parse(status(fw2, '--json').stdout) as { sync: { complete: boolean; external: number; lag: { lastAckRttMs?: number } }; instances: { name: string; role: string; peers: { priority: number }[] }[] };
     assert.equal(json.sync.complete, true);
-    assert.deepEqual(json.instances.map((i) => [i.name, i.role]), [['VI_1', 'master']]);
+    assert.equal(typeof json.sync.lag.lastAckRttMs, 'number');
+    assert.deepEqual(json.instances.map((i) => [i.name, i.role, i.peers.map((p) => p.priority)]), [['VI_1', 'master', [100]]]);
   });
 
   it('with the sync link blocked fw2 stays demoted, status says why, and --sync-timeout ends it', async () => {
