@@ -180,7 +180,7 @@ async function build(o: Options, rig: Rig): Promise<{ lab: Lab; cluster: Keepsta
 
 /**
  * replication waits until fw2's external cache is as large as fw1's internal one and fw2 says its
- * copy is complete (fw1 had nothing left to send: an ALIVE in sequence), polling `keepstate
+ * copy is complete (fw1 has answered fw2's resync in full: engine/completeness.ts), polling `keepstate
  * status` every 50 ms, then reports it; throws if fw2 lacks any of the demo's connections.
  */
 async function replication(lab: Lab, cluster: KeepstatedCluster, total: number): Promise<void> {
@@ -206,11 +206,14 @@ async function replication(lab: Lab, cluster: KeepstatedCluster, total: number):
   say(`fw2 external cache    ${onFw2} of them${onFw2 === inKernel ? ' (all)' : ` — ${inKernel - onFw2} MISSING`}`);
   const after = (v: number | undefined): string => (v !== undefined ? `${v.toFixed(0)} ms after the client had every connection up` : `NOT within ${HANG_MS / 1000} s`);
   say(`caught up             ${after(caughtUpMs)} (fw2's external cache as large as fw1's internal one)`);
-  say(`fw2 complete          ${after(completeMs)} (fw1 had nothing left to send: ALIVE in sequence)`);
+  say(`fw2 complete          ${after(completeMs)} (fw1 has answered fw2's resync in full: ACKs past it)`);
   if (typeof s1 !== 'string' && typeof s2 !== 'string') {
     say(`keepstate status      fw1: internal cache ${s1.sync.internal}, ${s1.sync.queued} to send, ${s1.sync.awaitingAck} awaiting ACK`);
     const state = s2.sync.complete ? 'complete' : `INCOMPLETE (${s2.sync.detail ?? s2.sync.reason ?? '?'})`;
     say(`                      fw2: external cache ${s2.sync.external}, state ${state}, fw1 last heard ${s2.sync.lastHeardMs !== undefined ? `${s2.nowMs - s2.sync.lastHeardMs} ms ago` : 'never'}`);
+    const lag = s1.sync.lag ?? {};
+    const oldest = lag.oldestUnackedMs !== undefined ? `oldest of fw1's messages unacknowledged for ${lag.oldestUnackedMs} ms` : 'every message of fw1 acknowledged by fw2';
+    say(`replication lag       ${oldest}${lag.lastAckRttMs !== undefined ? `; fw2's last ACK came ${lag.lastAckRttMs} ms after the message` : ''}`);
   }
   if (onFw2 < inKernel) throw new Error(`fw2 never held every connection (${onFw2} of ${inKernel})\n${cluster.logs()}`);
 }

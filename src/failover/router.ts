@@ -123,6 +123,8 @@ export class VirtualRouter {
         this.then(async () => this.ports.notify(a.state, a.priority));
         return;
       case 'notifyLowerPriority':
+        // Before our claim the master we are taking over from is expected to go on: no split brain.
+        if (this.claimHeld) return;
         this.ports.notifyLowerPriority(a.src, a.priority);
         return;
       case 'wantMaster':

@@ -68,7 +68,7 @@ function harness(config: VrrpFsmConfig = CONFIG) {
     stopAnnouncing: () => void log.push('stopAnnouncing'),
     releaseState: async (to, from) => void log.push(from === 'initialize' ? `start ${to}` : `releaseState ${to}`),
     notify: (s, p) => void log.push(`notify ${s} ${p}`),
-    notifyLowerPriority: () => undefined,
+    notifyLowerPriority: () => void log.push('lowerPriority'),
     wantMaster: () => void log.push('wantMaster'),
     record: (e) => void timeline.push(e),
   };
@@ -180,6 +180,7 @@ describe('VirtualRouter', () => {
     }
     await flush();
     assert.deepEqual(h.log.filter((l) => l.startsWith('advert')), [], `no claim before the state is in: ${h.log.join(', ')}`);
+    assert.ok(!h.log.includes('lowerPriority'), 'and the master being preempted is no split brain');
     h.stateReady();
     await h.router.settled();
     const after = h.log.slice(h.log.indexOf('prepareState') + 1);
