@@ -57,11 +57,35 @@ export class Injector {
     return new Promise((r) => this.idleWaiters.push(r));
   }
 
+  /**
+   * written resolves once everything applied so far is in the kernel: the batch in flight and the
+   * one gathering now. Unlike idle it does not wait for what arrives later — a master that goes on
+   * forwarding (a takeover holding its claim) keeps the injector busy for as long as it runs.
+   */
+  written(): Promise<void> {
+    if (this.closed || (!this.running && !this.scheduled && this.pending.size === 0)) return Promise.resolve();
+    const target = this.batchesStarted + (this.pending.size > 0 ? 1 : 0);
+    if (this.batchesDone >= target) return Promise.resolve();
+    return new Promise((r) => this.batchWaiters.push({ target, resolve: r }));
+  }
+  private batchesStarted = 0;
+  private batchesDone = 0;
+  private batchWaiters: { target: number; resolve: () => void }[] = [];
+
+  private batchDone(): void {
+    this.batchesDone++;
+    const due = this.batchWaiters.filter((w) => w.target <= this.batchesDone);
+    if (due.length === 0) return;
+    this.batchWaiters = this.batchWaiters.filter((w) => w.target > this.batchesDone);
+    for (const w of due) w.resolve();
+  }
+
   /** close drops what is pending; a batch in the kernel finishes (or fails with the commit thread). */
   close(): void {
     this.closed = true;
     this.pending.clear();
     this.wakeIdle();
+    if (!this.running) for (const w of this.batchWaiters.splice(0)) w.resolve();
   }
 
   private schedule(): void {
@@ -80,13 +104,20 @@ export class Injector {
       while (this.pending.size > 0 && !this.closed) {
         const batch = this.pending;
         this.pending = new Map();
-        await this.runBatch(batch);
+        this.batchesStarted++;
+        try {
+          await this.runBatch(batch);
+        } finally {
+          this.batchDone();
+        }
       }
     } catch (e) {
       if (!this.closed) this.log.log('error', `inject: ${e instanceof Error ? e.message : String(e)}`);
     } finally {
       this.running = false;
       this.wakeIdle();
+      // Closed, or a batch failed and the loop ended: nobody waits for batches that will not come.
+      if (this.pending.size === 0 || this.closed) for (const w of this.batchWaiters.splice(0)) w.resolve();
     }
   }
 

@@ -263,7 +263,12 @@ export class SyncNode {
    * commit puts the external cache into the kernel (`-c`): masters first, EEXIST → delete and
    * create once more; then, with ExpectationSync and `what` 'all' (not `-c ct`), the expectations.
    */
-  async commit(what: 'all' | 'ct' = 'all'): Promise<CommitResult> {
+  /**
+   * commit writes the external cache into the kernel (`-c`). `since` (ms) commits only the entries
+   * received from then on (the takeover's second pass: what the old master sent while the first
+   * ran); `readBack: false` leaves the kernel read-back to a pass that follows.
+   */
+  async commit(what: 'all' | 'ct' = 'all', pass: { readonly since?: number; readonly readBack?: boolean } = {}): Promise<CommitResult> {
     // DisableExternalCache on: there is nothing to commit (conntrackd's external_inject commit does nothing).
     if (this.injector !== undefined) return { committed: 0, failed: 0, ms: 0 };
     if (this.committing) {
@@ -273,7 +278,8 @@ export class SyncNode {
     this.committing = true;
     const t0 = Date.now();
     try {
-      this.log.log('notice', 'committing all external caches');
+      const since = pass.since;
+      this.log.log('notice', since === undefined ? 'committing all external caches' : `committing what the external cache received in the last ${t0 - since} ms`);
       const opts = {
         nowMs: t0,
         ...(this.sync.commitTimeoutSec !== undefined ? { commitTimeoutSec: this.sync.commitTimeoutSec } : {}),
@@ -291,7 +297,8 @@ export class SyncNode {
         // Bodies on the fast path (no master tuple) are written as they are read and sent chunk by
         // chunk, so the kernel starts at once; the others go through the model afterwards, masters
         // first: a related entry's create needs its master in the kernel.
-        const fast = await this.committer.runEach('create', this.replicator.external.values(), (w, e) => tryWriteCommitRequest(w, e, opts));
+        const entries = since === undefined ? this.replicator.external.values() : receivedSince(this.replicator.external.values(), since);
+        const fast = await this.committer.runEach('create', entries, (w, e) => tryWriteCommitRequest(w, e, opts));
         const jobs = planCommitRequests(fast.declined, opts);
         total = fast.accepted.length + jobs.length;
         // Each pass: how many, the job of request i (built only for a retry), its failures.
@@ -331,7 +338,7 @@ export class SyncNode {
       return { committed: total - failed, failed, ms };
     } finally {
       this.committing = false;
-      this.lastResync = this.resyncAfterCommit();
+      if (pass.readBack !== false) this.lastResync = this.resyncAfterCommit();
     }
   }
 
@@ -790,4 +797,9 @@ const EXP_GROUPS: readonly EventGroup[] = ['exp-new', 'exp-update', 'exp-destroy
 function expectationSettings(sync: SyncConfig): ExpSettings | undefined {
   const x = sync.expectationSync;
   return x.enabled ? { helpers: x.helpers } : undefined;
+}
+
+/** receivedSince yields the external entries received at or after `sinceMs`. */
+function* receivedSince(entries: Iterable<ExternalEntry>, sinceMs: number): Generator<ExternalEntry> {
+  for (const e of entries) if (e.receivedAtMs >= sinceMs) yield e;
 }

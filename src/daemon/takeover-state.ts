@@ -34,13 +34,17 @@ export function takeoverState(node: SyncNode, purge: KernelPurge, log: Logger): 
       preparing = (async () => {
         if (node.injector === undefined) {
           log.log('notice', `takeover (${instance}: ${reason}): committing the external cache`);
-          const c = await node.commit();
-          log.log('notice', `takeover: ${c.committed} entries in the kernel after ${Date.now() - t0} ms`);
+          const c = await node.commit('all', { readBack: false });
+          // A master we preempt is alive and forwarding until our claim (failover/router.ts): what it
+          // sent while we committed goes in too, in a second, short pass (what changes after it, in
+          // the moment before it hears us, is all that can still be missed).
+          const late = await node.commit('all', { since: t0 });
+          log.log('notice', `takeover: ${c.committed} entries in the kernel after ${Date.now() - t0} ms (${late.committed} of them again, received meanwhile)`);
         } else {
           // DisableExternalCache: the entries are in the kernel once the injector has written
-          // what it has received (a batch may be in flight).
-          await node.injector.idle();
-          log.log('notice', `takeover (${instance}: ${reason}): replicated entries are in the kernel (injector idle after ${Date.now() - t0} ms)`);
+          // what it had received (a batch may be in flight; what arrives later follows it).
+          await node.injector.written();
+          log.log('notice', `takeover (${instance}: ${reason}): replicated entries are in the kernel (injector caught up after ${Date.now() - t0} ms)`);
         }
       })();
       void preparing.then(() => afterTakeover(node, log));

@@ -1,4 +1,4 @@
-import type { KeepalivedConfig, SyncGroup, VrrpInstance } from '../config/keepalived/types.js';
+import type { KeepalivedConfig, Notifies, SyncGroup, VrrpInstance } from '../config/keepalived/types.js';
 import { ifNameToIndex } from '../native/socket.js';
 import { RtnlClient } from '../rtnetlink/client.js';
 import type { AddressSpec } from '../rtnetlink/requests.js';
@@ -10,6 +10,7 @@ import { encodeVrrp, type VrrpAdvert } from '../vrrp/packet.js';
 import { syncGroupStep, type GroupState } from '../vrrp/sync-group.js';
 import { validateAdvert, type DiscardReason, type LocalVrrpConfig } from '../vrrp/validate.js';
 import { Notifier } from './notify.js';
+import { hostAccounts, hostStat, hostWhich, insecurePath, ScriptUsers, type Accounts } from './script-user.js';
 import { VirtualRouter, type TimelineEntry, type TimerPort } from './router.js';
 import { SplitBrainWatch, type SplitBrainStatus } from './split-brain.js';
 import { realTimers } from './timers.js';
@@ -40,6 +41,19 @@ export interface FailoverOptions {
   readonly state: StatePort;
   readonly log: FailoverLog;
   readonly timers?: TimerPort;
+  /** accounts looks up script users (default: getent on this host). */
+  readonly accounts?: Accounts;
+}
+
+/** hasScripts: the configuration runs at least one script (notify, track or FIFO script). */
+function hasScripts(c: KeepalivedConfig): boolean {
+  const some = (n: Notifies): boolean => Object.values(n).some((v) => v !== undefined);
+  return (
+    c.scripts.length > 0 ||
+    c.instances.some((i) => some(i.notify)) ||
+    c.syncGroups.some((g) => some(g.notify)) ||
+    [c.global.notifyFifo, c.global.vrrpNotifyFifo].some((f) => f?.script !== undefined)
+  );
 }
 
 /** Transition is one entry of an instance's timeline, with wall-clock time for status. */
@@ -421,6 +435,7 @@ export class FailoverManager {
   private vmacHost: VmacHost | undefined;
   private links: LinkTracker | undefined;
   private readonly scripts = new Map<string, ScriptTracker>();
+  private readonly users: ScriptUsers;
   /** Set once every tracker is there: changes before that are picked up by the first applyTracking. */
   private tracking = false;
   private stopped = false;
@@ -434,7 +449,10 @@ export class FailoverManager {
     this.state = opts.state;
     this.log = opts.log;
     const fifos = [config.global.notifyFifo, config.global.vrrpNotifyFifo].filter((f) => f !== undefined);
-    this.notifier = new Notifier((level, msg) => opts.log(level, msg), fifos);
+    const security = config.global.enableScriptSecurity ? (cmd: string) => insecurePath(cmd, hostStat, hostWhich) : undefined;
+    this.users = new ScriptUsers(config.global, opts.accounts ?? hostAccounts(), (level, msg) => opts.log(level, msg), process.getuid?.() === 0, security);
+    this.users.warnDefault(hasScripts(config));
+    this.notifier = new Notifier((level, msg) => opts.log(level, msg), fifos, this.users);
   }
 
   /** start opens every instance's sockets and starts them (Initialize → Backup, or Master for an owner). */
@@ -495,7 +513,7 @@ export class FailoverManager {
       if (t.kind !== 'track_script' || this.scripts.has(t.name)) continue;
       const script = this.config.scripts.find((s) => s.name === t.name);
       if (script === undefined) continue;
-      const runner = new ScriptTracker(script, this.timers, (level, msg) => this.log(level, msg), () => this.retrack('track_script', t.name));
+      const runner = new ScriptTracker(script, this.timers, (level, msg) => this.log(level, msg), () => this.retrack('track_script', t.name), this.users);
       this.scripts.set(t.name, runner);
     }
   }

@@ -2,6 +2,7 @@ import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, constants, lstatSync, openSync, unlinkSync, writeSync } from 'node:fs';
 import type { NotifyFifo, Notifies, ScriptCommand } from '../config/keepalived/types.js';
 import type { NotifyState } from '../vrrp/fsm.js';
+import type { ScriptUsers } from './script-user.js';
 
 /**
  * Notifications after a state change, as keepalived 2.2.7 makes them (keepalived.conf(5),
@@ -60,6 +61,7 @@ class FifoChannel {
   constructor(
     private readonly f: NotifyFifo,
     private readonly log: NotifyLog,
+    private readonly users: ScriptUsers | undefined,
   ) {}
 
   open(): void {
@@ -97,7 +99,9 @@ class FifoChannel {
   private startScript(s: ScriptCommand): void {
     const [cmd, ...args] = s.argv;
     if (cmd === undefined) return;
-    const child = spawn(cmd, [...args, this.f.path], { stdio: 'ignore' });
+    const runAs = this.users === undefined ? {} : this.users.runAs(s, `notify FIFO script ${cmd}`);
+    if (runAs === undefined) return;
+    const child = spawn(cmd, [...args, this.f.path], { stdio: 'ignore', ...runAs });
     child.on('error', (e) => this.log('warning', `notify FIFO script ${cmd}: ${e.message}`));
     child.on('exit', (code, signal) => {
       if (this.script === child) this.script = undefined;
@@ -140,8 +144,10 @@ export class Notifier {
   constructor(
     private readonly log: NotifyLog,
     fifos: readonly NotifyFifo[] = [],
+    /** Whom each script runs as (script_user); undefined: as this process. */
+    private readonly users?: ScriptUsers,
   ) {
-    this.fifos = fifos.map((f) => new FifoChannel(f, log));
+    this.fifos = fifos.map((f) => new FifoChannel(f, log, users));
   }
 
   /** open creates and opens the FIFOs and starts their scripts (before the first transition). */
@@ -152,8 +158,8 @@ export class Notifier {
   /** notify runs what `n` configures for `state` of instance or group `name`. */
   notify(kind: 'INSTANCE' | 'GROUP', name: string, n: Notifies, state: NotifyState, priority: number): void {
     const own = scriptFor(n, state);
-    if (own !== undefined) this.run(own.argv);
-    if (n.generic !== undefined) this.run([...n.generic.argv, kind, name, state, String(priority)]);
+    if (own !== undefined) this.run(own);
+    if (n.generic !== undefined) this.run(n.generic, [kind, name, state, String(priority)]);
     this.fifo(kind, name, state, priority);
   }
 
@@ -162,7 +168,7 @@ export class Notifier {
    * notify_master_rx_lower_pri (no extra arguments) and a MASTER_RX_LOWER_PRI FIFO line.
    */
   masterRxLowerPriority(name: string, n: Notifies, priority: number): void {
-    if (n.masterRxLowerPri !== undefined) this.run(n.masterRxLowerPri.argv);
+    if (n.masterRxLowerPri !== undefined) this.run(n.masterRxLowerPri);
     this.fifo('INSTANCE', name, 'MASTER_RX_LOWER_PRI', priority);
   }
 
@@ -182,10 +188,12 @@ export class Notifier {
     for (const f of this.fifos) f.write(line);
   }
 
-  private run(argv: readonly string[]): void {
-    const [cmd, ...args] = argv;
+  private run(script: ScriptCommand, extra: readonly string[] = []): void {
+    const [cmd, ...args] = script.argv;
     if (cmd === undefined) return;
-    const child = spawn(cmd, args, { stdio: 'ignore', detached: true });
+    const runAs = this.users === undefined ? {} : this.users.runAs(script, `notify script ${cmd}`);
+    if (runAs === undefined) return;
+    const child = spawn(cmd, [...args, ...extra], { stdio: 'ignore', detached: true, ...runAs });
     child.on('error', (e) => this.log('warning', `notify script ${cmd}: ${e.message}`));
     child.on('exit', (code, signal) => {
       if (code !== 0) this.log('warning', `notify script ${cmd} exited with ${signal ?? code}`);

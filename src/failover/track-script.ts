@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import type { ScriptUsers } from './script-user.js';
 import type { VrrpScript } from '../config/keepalived/types.js';
 import type { TimerPort } from './router.js';
 import type { TrackState } from './track-weights.js';
@@ -70,6 +71,8 @@ export class ScriptTracker {
     private readonly timers: TimerPort,
     private readonly log: ScriptRunLog,
     private readonly onChange: (state: TrackState) => void,
+    /** Whom the script runs as (its `user`, else script_user); undefined: as this process. */
+    private readonly users?: ScriptUsers,
   ) {
     this.progress = initialProgress(script);
     this.verdict = initialState(script);
@@ -98,9 +101,12 @@ export class ScriptTracker {
     }
     const [cmd, ...args] = this.script.command.argv;
     if (cmd === undefined) return;
+    const sc = this.script;
+    const runAs = this.users === undefined ? {} : this.users.runAs({ argv: sc.command.argv, user: sc.user ?? sc.command.user, group: sc.user !== undefined ? sc.group : sc.command.group, loc: sc.loc }, `track script ${sc.name}`);
+    if (runAs === undefined) return;
     this.stats.runs++;
     this.timedOut = false;
-    const child = spawn(cmd, args, { stdio: 'ignore', detached: true });
+    const child = spawn(cmd, args, { stdio: 'ignore', detached: true, ...runAs });
     this.child = child;
     const timeoutUs = this.script.timeoutUs ?? this.script.intervalUs;
     let deadline: unknown = this.timers.set(timeoutUs, () => {
