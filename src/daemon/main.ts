@@ -70,13 +70,13 @@ function readKeepalivedConfig(path: string, log?: Logger): KeepalivedConfig {
   }
 }
 
-/** The failover thread's SCHED_FIFO priority: above every sync thread (belowFailover). */
+/** The failover process's SCHED_FIFO priority: above every sync thread (belowFailover). */
 const FAILOVER_RT_PRIORITY = 99;
 
-/** belowFailover lowers the configured real-time priority of the sync threads under the failover thread's. */
+/** belowFailover lowers the configured real-time priority of the sync threads under the failover process's. */
 function belowFailover(g: GeneralConfig, log: Logger): GeneralConfig {
   if (g.scheduler.priority < FAILOVER_RT_PRIORITY) return g;
-  log.log('notice', `scheduler: the sync threads run at priority ${FAILOVER_RT_PRIORITY - 1}, below the failover thread (SCHED_FIFO ${FAILOVER_RT_PRIORITY})`);
+  log.log('notice', `scheduler: the sync threads run at priority ${FAILOVER_RT_PRIORITY - 1}, below the failover process (SCHED_FIFO ${FAILOVER_RT_PRIORITY})`);
   return { ...g, scheduler: { ...g.scheduler, priority: FAILOVER_RT_PRIORITY - 1 } };
 }
 

@@ -1,12 +1,20 @@
-import { Worker } from 'node:worker_threads';
+import { fork, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import type { KeepalivedConfig } from '../config/keepalived/types.js';
 import type { FailoverLog, InstanceStatus, StatePort } from './manager.js';
 import type { FailoverWorkerData, FromFailover, ToFailover } from './worker.js';
 
 /**
- * FailoverHost is the main thread's handle on the failover thread (worker.ts): it starts it,
- * answers its state requests through the StatePort (the sync engine lives on this thread), passes
+ * FailoverHost is the daemon's handle on the failover process (worker.ts): it starts it, answers
+ * its state requests through the StatePort (the sync engine lives in this process), passes
  * sync-aware demotion on, and asks for status.
+ *
+ * A process, not a worker thread: a worker shares the daemon's V8 platform threads, and its
+ * garbage collector waits for them (cppgc's concurrent sweeping: the worker re-posts a sweep task
+ * until they are done). At SCHED_FIFO 99 that wait spun at 100 % of a CPU while the platform
+ * threads, below it, could not run — measured with perf in the lab (two firewalls on two CPUs,
+ * both failover threads spinning: the failback never came). The failover process runs V8 with
+ * `--single-threaded-gc`, so its collector never waits for another thread; its heap is small.
  */
 export class FailoverHost {
   private nextId = 1;
@@ -15,37 +23,45 @@ export class FailoverHost {
   private onStopped: (() => void) | undefined;
 
   private constructor(
-    private readonly worker: Worker,
+    private readonly child: ChildProcess,
     private readonly state: StatePort,
     private readonly log: FailoverLog,
   ) {}
 
-  /** start runs the failover thread and resolves once every instance has started. */
+  /** start runs the failover process and resolves once every instance has started. */
   static start(config: KeepalivedConfig, state: StatePort, log: FailoverLog, opts: { netns?: string; demoted?: string; realtimePriority?: number } = {}): Promise<FailoverHost> {
     const data: FailoverWorkerData = { config, ...opts };
-    const worker = new Worker(new URL('./worker.js', import.meta.url), { workerData: data });
-    const host = new FailoverHost(worker, state, log);
+    const child = fork(fileURLToPath(new URL('./worker.js', import.meta.url)), [], {
+      execArgv: ['--single-threaded-gc'],
+      serialization: 'advanced',
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    });
+    const host = new FailoverHost(child, state, log);
     return new Promise((resolve, reject) => {
-      worker.on('message', (m: FromFailover) => {
+      child.on('message', (m: FromFailover) => {
         if (m.kind === 'ready') resolve(host);
         else if (m.kind === 'failed') {
-          void worker.terminate();
+          child.kill('SIGKILL');
           reject(new Error(m.message));
         } else host.onMessage(m);
       });
-      worker.once('error', (e) => {
+      child.once('error', (e) => {
         reject(e);
-        log('error', `failover thread: ${e.message}`);
+        log('error', `failover process: ${e.message}`);
       });
-      worker.once('exit', (code) => {
-        reject(new Error(`failover thread exited (${code})`));
+      child.once('exit', (code, signal) => {
+        reject(new Error(`failover process exited (${signal ?? code ?? '?'})`));
+        host.exited = true;
         host.onStopped?.();
       });
+      host.post({ kind: 'init', data });
     });
   }
 
+  private exited = false;
+
   private post(m: ToFailover): void {
-    this.worker.postMessage(m);
+    if (this.child.connected) this.child.send(m);
   }
 
   private onMessage(m: FromFailover): void {
@@ -80,6 +96,7 @@ export class FailoverHost {
   }
 
   status(): Promise<readonly InstanceStatus[]> {
+    if (!this.child.connected) return Promise.resolve([]);
     const id = this.nextId++;
     return new Promise((resolve) => {
       this.statusWaiting.set(id, resolve);
@@ -87,12 +104,23 @@ export class FailoverHost {
     });
   }
 
-  /** stop resigns the masters (priority 0), removes the VIPs and ends the thread. */
+  /** stop resigns the masters (priority 0), removes the VIPs and ends the process. */
   stop(): Promise<void> {
     this.stopped ??= new Promise<void>((resolve) => {
+      if (this.exited) return resolve();
       this.onStopped = resolve;
       this.post({ kind: 'stop' });
-    }).then(() => void this.worker.terminate());
+    }).then(async () => {
+      if (this.exited) return;
+      // It exits once it has said 'stopped'; a process that does not is killed.
+      const gone = new Promise<void>((r) => this.child.once('exit', () => r()));
+      const t = setTimeout(() => this.child.kill('SIGKILL'), STOP_GRACE_MS);
+      await gone;
+      clearTimeout(t);
+    });
     return this.stopped;
   }
 }
+
+/** How long the failover process may take to exit after it has stopped (ms). */
+const STOP_GRACE_MS = 2000;

@@ -55,6 +55,9 @@ export type TimelineEntry =
   | { readonly step: 'state-ready' | 'claimed' | 'vips-added' | 'announced' | 'vips-removed' | 'state-released'; readonly atUs: number }
   | { readonly step: 'failed'; readonly atUs: number; readonly what: string; readonly message: string };
 
+/** A master heard within this many of its advert intervals is alive (a dead one is silent for three and more). */
+const LIVE_MASTER_INTERVALS = 2;
+
 export class VirtualRouter {
   private s: VrrpState;
   private readonly pending = new Map<TimerName, unknown>();
@@ -194,13 +197,15 @@ export class VirtualRouter {
 
   /**
    * preemptsLiveMaster: this transition to master takes over from a master still advertising (a
-   * lower priority heard within Master_Down_Interval), not from a dead one — there is no hurry to
-   * claim the router, and every millisecond of commit after the claim is one without VIPs.
+   * lower priority heard within the last two advert intervals), not from a dead one — there is no
+   * hurry to claim the router, and every millisecond of commit after the claim is one without
+   * VIPs. A master that is down has been silent for Master_Down_Interval (three intervals and
+   * more): claiming at once then keeps a returning router from taking over meanwhile.
    */
   private preemptsLiveMaster(reason: TransitionReason): boolean {
     if (reason !== 'preempt' && reason !== 'group') return false;
     const h = this.lastHeard;
-    return h !== undefined && h.priority < this.s.effectivePriority && this.ports.timers.nowUs() - h.atUs < 3 * this.s.masterAdverIntUs;
+    return h !== undefined && h.priority < this.s.effectivePriority && this.ports.timers.nowUs() - h.atUs < LIVE_MASTER_INTERVALS * this.s.masterAdverIntUs;
   }
 
   /** attempt runs one takeover step; a failure is recorded and the sequence goes on (a VIP without state beats no VIP). */

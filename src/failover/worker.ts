@@ -1,13 +1,14 @@
-import { parentPort, workerData, type MessagePort } from 'node:worker_threads';
 import type { KeepalivedConfig } from '../config/keepalived/types.js';
 import type { TransitionReason, VrrpRole } from '../vrrp/fsm.js';
 import { SCHED, setThreadScheduler } from '../native/sched.js';
 import { FailoverManager, type InstanceStatus } from './manager.js';
 
 /**
- * The failover thread (worker entry): the VRRP instances run here, on an event loop of their own,
- * so that a commit or a burst of sync traffic on the main thread never delays an advert. The
- * state work of a transition is asked of the main thread (prepare / release) and awaited.
+ * The failover process (forked by host.ts, with `--single-threaded-gc`: see there): the VRRP
+ * instances run here, on an event loop of their own at SCHED_FIFO 99, so that a commit or a burst
+ * of sync traffic in the daemon never delays an advert. The state work of a transition is asked of
+ * the daemon (prepare / release) and awaited. If the daemon goes away (killed), this process
+ * resigns its masters and exits: VRRP without the state behind it is not a firewall.
  */
 
 export interface FailoverWorkerData {
@@ -15,11 +16,12 @@ export interface FailoverWorkerData {
   readonly netns?: string;
   /** A sync-aware demotion in force from the start (the state is incomplete until the peer's bulk is in). */
   readonly demoted?: string;
-  /** SCHED_FIFO priority for this thread (the daemon's real-time scheduling worked); none: inherited. */
+  /** SCHED_FIFO priority for this process (the daemon's real-time scheduling worked); none: inherited. */
   readonly realtimePriority?: number;
 }
 
 export type ToFailover =
+  | { readonly kind: 'init'; readonly data: FailoverWorkerData }
   | { readonly kind: 'done'; readonly id: number; readonly error?: string }
   | { readonly kind: 'demote'; readonly reason?: string }
   | { readonly kind: 'status'; readonly id: number }
@@ -34,10 +36,14 @@ export type FromFailover =
   | { readonly kind: 'status'; readonly id: number; readonly instances: readonly InstanceStatus[] }
   | { readonly kind: 'stopped' };
 
-if (parentPort === null) throw new Error('failover worker: runs as a worker thread');
-const port: MessagePort = parentPort;
-const data = workerData as FailoverWorkerData;
-const post = (m: FromFailover): void => port.postMessage(m);
+if (process.send === undefined) throw new Error('failover process: started by keepstated (fork with an IPC channel)');
+const post = (m: FromFailover): void => {
+  if (process.connected) process.send!(m);
+};
+// Ctrl-C reaches the whole process group: the daemon stops this process in order (stop), and if
+// the daemon itself is gone, 'disconnect' below does.
+process.on('SIGINT', () => undefined);
+process.on('SIGTERM', () => undefined);
 
 let nextId = 1;
 const waiting = new Map<number, { resolve: () => void; reject: (e: Error) => void }>();
@@ -49,17 +55,24 @@ function ask(m: { kind: 'prepare'; instance: string; reason: TransitionReason } 
   });
 }
 
-if (data.realtimePriority !== undefined) {
-  try {
-    setThreadScheduler(0, SCHED.FIFO, data.realtimePriority);
-  } catch (e) {
-    post({ kind: 'log', level: 'warning', message: `failover thread: SCHED_FIFO ${data.realtimePriority} refused (${e instanceof Error ? e.message : String(e)}); adverts may wait behind sync work` });
-  }
-}
-
 let manager: FailoverManager | undefined;
-port.on('message', (m: ToFailover) => {
+let stopping: Promise<void> | undefined;
+/** stop resigns the masters and removes the VIPs, once. */
+const stop = (): Promise<void> => (stopping ??= (manager?.stop() ?? Promise.resolve()).catch(() => undefined));
+
+let stopAsked = false;
+process.on('disconnect', () => {
+  // After 'stop' the daemon let us go; otherwise it is gone (killed): resign and exit, bounded in time.
+  const code = stopAsked ? 0 : 1;
+  setTimeout(() => process.exit(code), 2000).unref();
+  void stop().finally(() => process.exit(code));
+});
+
+process.on('message', (m: ToFailover) => {
   switch (m.kind) {
+    case 'init':
+      start(m.data);
+      return;
     case 'done': {
       const w = waiting.get(m.id);
       waiting.delete(m.id);
@@ -74,27 +87,36 @@ port.on('message', (m: ToFailover) => {
       post({ kind: 'status', id: m.id, instances: manager?.status() ?? [] });
       return;
     case 'stop':
-      void (manager?.stop() ?? Promise.resolve()).finally(() => {
-        post({ kind: 'stopped' });
-        port.close();
+      stopAsked = true;
+      void stop().finally(() => {
+        if (process.connected) process.send!({ kind: 'stopped' } satisfies FromFailover, () => process.disconnect());
       });
       return;
   }
 });
 
-FailoverManager.start(data.config, {
-  ...(data.netns !== undefined ? { netns: data.netns } : {}),
-  state: {
-    prepare: (instance, reason) => ask({ kind: 'prepare', instance, reason }),
-    release: (instance, to, from) => ask({ kind: 'release', instance, to, from }),
-  },
-  log: (level, message) => post({ kind: 'log', level, message }),
-}).then(
-  (m) => {
-    manager = m;
-    // Before any timer can fire: the instances started a moment ago, their down timers are running.
-    if (data.demoted !== undefined) m.demote(data.demoted);
-    post({ kind: 'ready' });
-  },
-  (e: unknown) => post({ kind: 'failed', message: e instanceof Error ? e.message : String(e) }),
-);
+function start(data: FailoverWorkerData): void {
+  if (data.realtimePriority !== undefined) {
+    try {
+      setThreadScheduler(0, SCHED.FIFO, data.realtimePriority);
+    } catch (e) {
+      post({ kind: 'log', level: 'warning', message: `failover process: SCHED_FIFO ${data.realtimePriority} refused (${e instanceof Error ? e.message : String(e)}); adverts may wait behind sync work` });
+    }
+  }
+  FailoverManager.start(data.config, {
+    ...(data.netns !== undefined ? { netns: data.netns } : {}),
+    state: {
+      prepare: (instance, reason) => ask({ kind: 'prepare', instance, reason }),
+      release: (instance, to, from) => ask({ kind: 'release', instance, to, from }),
+    },
+    log: (level, message) => post({ kind: 'log', level, message }),
+  }).then(
+    (m) => {
+      manager = m;
+      // Before any timer can fire: the instances started a moment ago, their down timers are running.
+      if (data.demoted !== undefined) m.demote(data.demoted);
+      post({ kind: 'ready' });
+    },
+    (e: unknown) => post({ kind: 'failed', message: e instanceof Error ? e.message : String(e) }),
+  );
+}

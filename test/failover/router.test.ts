@@ -189,4 +189,19 @@ describe('VirtualRouter', () => {
     h.timers.advance(100_000);
     assert.match(h.log[h.log.length - 1]!, /^advert 100 @/, 'then adverts go on as usual');
   });
+
+  it('taking over from a master that went silent claims at once (a returning router must hear us while we commit)', async () => {
+    const h = harness();
+    h.router.handle({ kind: 'startup' });
+    h.timers.advance(50_000);
+    h.router.handle({ kind: 'advert', priority: 50, src: '10.0.0.1', advertIntUs: 100_000 }); // heard once, then silence
+    h.timers.advance(400_000);
+    assert.equal(h.router.state.role, 'master');
+    await flush();
+    const advert = h.log.findIndex((l) => l.startsWith('advert'));
+    assert.ok(advert >= 0 && advert < h.log.indexOf('prepareState'), `the advert went before the state work: ${h.log.join(', ')}`);
+    h.stateReady();
+    await h.router.settled();
+    assert.ok(!h.timeline.some((e) => e.step === 'claimed'), 'no held claim');
+  });
 });

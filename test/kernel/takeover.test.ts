@@ -15,15 +15,16 @@
 //                   A dead firewall is what its neighbours must survive, so the round kills both.
 //   4. reboot       fw1 returns as after a reboot — empty conntrack table, no VIPs, stale lock
 //                   file gone — its ports come up, its daemons start, it preempts.
-// and a fifth, links down again with nf_conntrack_tcp_loose=1, where a packet that reaches the new
-// master before the commit is not dropped but gets a new NAT port and a reset from the server.
+// a fifth, links down again with nf_conntrack_tcp_loose=1, where a packet that reaches the new
+// master before the commit is not dropped but gets a new NAT port and a reset from the server, and
+// a sixth, links down while the sync link drops 20 % of its datagrams both ways.
 // The same harness runs keepalived 2.2.7 + conntrackd 1.4.7 with the stock primary-backup.sh as
 // the control: its survival and resets are reported (t.diagnostic), never asserted. keepstated
 // must keep every connection, with no reset, in every round.
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { after, before, describe, it, type TestContext } from 'node:test';
-import { Conntrackd } from '../../lab/conntrackd.js';
+import { Conntrackd, dropRandomly } from '../../lab/conntrackd.js';
 import { incumbentCluster, keepstatedCluster, type Cluster } from '../../lab/cluster.js';
 import { Keepalived, PRIMARY_BACKUP_EXAMPLE } from '../../lab/keepalived.js';
 import { rootSkipReason, sweepStale } from '../../lab/netns.js';
@@ -62,7 +63,7 @@ const SYSTEMS: readonly System[] = [
 ];
 
 /** Each scenario runs on a cluster of its own, so that a failed failback cannot spoil the next failure. */
-const SCENARIOS: readonly { name: string; tcpLoose?: 1; rounds: readonly { label: string; event: RoundEvent; title: string }[] }[] = [
+const SCENARIOS: readonly { name: string; tcpLoose?: 1; syncLossPercent?: number; rounds: readonly { label: string; event: RoundEvent; title: string }[] }[] = [
   {
     name: 'links down, failback',
     rounds: [
@@ -85,6 +86,14 @@ const SCENARIOS: readonly { name: string; tcpLoose?: 1; rounds: readonly { label
     tcpLoose: 1,
     rounds: [{ label: 'loosedown', event: 'links-down', title: 'fw1’s links go down: fw2 takes over, no packet ahead of the commit' }],
   },
+  {
+    // Loss on the sync link during the takeover: 20 % of the sync datagrams are dropped both ways
+    // (nftables, lab/conntrackd.ts dropRandomly) from before the entries are replicated until after
+    // the takeover. FTFW's NACKs and retransmissions must leave fw2 with every entry all the same.
+    name: 'links down with 20 % loss on the sync link',
+    syncLossPercent: 20,
+    rounds: [{ label: 'lossydown', event: 'links-down', title: 'fw1’s links go down while the sync link loses 20 %: fw2 takes over' }],
+  },
 ];
 
 for (const sys of SYSTEMS) {
@@ -101,6 +110,7 @@ for (const sys of SYSTEMS) {
         cluster = sys.make(lab);
         await cluster.start();
         assert.equal(vipsOn(lab, 'fw1').length, 2, 'fw1 is master');
+        if (sc.syncLossPercent !== undefined) for (const fw of ['fw1', 'fw2']) dropRandomly(lab.ns(fw), sc.syncLossPercent);
         const t = lab.spec.traffic;
         traffic = await Traffic.start(lab.ns(t.server), lab.ns(t.client), { idle: IDLE, sending: SENDING, serverAddr: t.serverAddr });
         const wanVip = lab.spec.cluster.vrrp.find((v) => v.name === 'VI_WAN')!.vip.split('/')[0]!;
