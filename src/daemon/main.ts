@@ -70,13 +70,13 @@ function readKeepalivedConfig(path: string, log?: Logger): KeepalivedConfig {
   }
 }
 
-/** The failover process's SCHED_FIFO priority: above every sync thread (belowFailover). */
+/** The failover process's SCHED_RR priority: above every sync thread (belowFailover). */
 const FAILOVER_RT_PRIORITY = 99;
 
 /** belowFailover lowers the configured real-time priority of the sync threads under the failover process's. */
 function belowFailover(g: GeneralConfig, log: Logger): GeneralConfig {
   if (g.scheduler.priority < FAILOVER_RT_PRIORITY) return g;
-  log.log('notice', `scheduler: the sync threads run at priority ${FAILOVER_RT_PRIORITY - 1}, below the failover process (SCHED_FIFO ${FAILOVER_RT_PRIORITY})`);
+  log.log('notice', `scheduler: the sync threads run at priority ${FAILOVER_RT_PRIORITY - 1}, below the failover process (SCHED_RR ${FAILOVER_RT_PRIORITY})`);
   return { ...g, scheduler: { ...g.scheduler, priority: FAILOVER_RT_PRIORITY - 1 } };
 }
 
@@ -213,7 +213,7 @@ async function daemon(configPath: string, detach: boolean, keepalived: string | 
   };
   try {
     // Scheduler (RR 99 by default), Nice ignored: as conntrackd. With the failover manager, its
-    // thread runs at FIFO 99 and the sync threads one step below, so that no commit (whose kernel
+    // process runs at RR 99 and the sync threads one step below, so that no commit (whose kernel
     // work runs on the commit thread) can hold an advert back for a round-robin time slice.
     const sched = applyPrioritySettings(vrrp !== undefined ? belowFailover(cfg.general, log) : cfg.general, log);
     if (cfg.mode === 'stats') {

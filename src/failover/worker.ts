@@ -5,7 +5,7 @@ import { FailoverManager, type InstanceStatus } from './manager.js';
 
 /**
  * The failover process (forked by host.ts, with `--single-threaded-gc`: see there): the VRRP
- * instances run here, on an event loop of their own at SCHED_FIFO 99, so that a commit or a burst
+ * instances run here, on an event loop of their own at SCHED_RR 99, so that a commit or a burst
  * of sync traffic in the daemon never delays an advert. The state work of a transition is asked of
  * the daemon (prepare / release) and awaited. If the daemon goes away (killed), this process
  * resigns its masters and exits: VRRP without the state behind it is not a firewall.
@@ -16,7 +16,13 @@ export interface FailoverWorkerData {
   readonly netns?: string;
   /** A sync-aware demotion in force from the start (the state is incomplete until the peer's bulk is in). */
   readonly demoted?: string;
-  /** SCHED_FIFO priority for this process (the daemon's real-time scheduling worked); none: inherited. */
+  /**
+   * SCHED_RR priority for this process (the daemon's real-time scheduling worked); none: inherited.
+   * RR, not FIFO: either preempts the sync threads (RR 98) at once, but with this process at FIFO 99
+   * the event socket of the master overran in a burst of 100 000 creates in the lab (1 s adverts,
+   * 2 runs each: FIFO 28–31 s until the standby held the burst, RR 1 ms; with 10 ms adverts RR
+   * still overran once in 2; cause not found).
+   */
   readonly realtimePriority?: number;
 }
 
@@ -98,9 +104,9 @@ process.on('message', (m: ToFailover) => {
 function start(data: FailoverWorkerData): void {
   if (data.realtimePriority !== undefined) {
     try {
-      setThreadScheduler(0, SCHED.FIFO, data.realtimePriority);
+      setThreadScheduler(0, SCHED.RR, data.realtimePriority);
     } catch (e) {
-      post({ kind: 'log', level: 'warning', message: `failover process: SCHED_FIFO ${data.realtimePriority} refused (${e instanceof Error ? e.message : String(e)}); adverts may wait behind sync work` });
+      post({ kind: 'log', level: 'warning', message: `failover process: SCHED_RR ${data.realtimePriority} refused (${e instanceof Error ? e.message : String(e)}); adverts may wait behind sync work` });
     }
   }
   FailoverManager.start(data.config, {
