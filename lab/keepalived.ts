@@ -191,6 +191,22 @@ export function killProcessesIn(ns: Netns): void {
   }
 }
 
+/**
+ * tearDownPair ends a keepstated + keepalived interop pair, also after a failed test: keepalived
+ * stopped, keepstated asked to stop (`stopKeepstated`, when it was set up), whatever is left in the
+ * namespaces killed, the namespaces deleted, the temporary directory removed.
+ */
+export async function tearDownPair(p: { readonly ka: Keepalived | undefined; readonly stopKeepstated: (() => void) | undefined; readonly namespaces: readonly (Netns | undefined)[]; readonly dir: string | undefined }): Promise<void> {
+  await p.ka?.stop();
+  p.stopKeepstated?.();
+  for (const ns of p.namespaces) {
+    if (ns === undefined) continue;
+    killProcessesIn(ns);
+    ns.close();
+  }
+  if (p.dir !== undefined) rmSync(p.dir, { recursive: true, force: true });
+}
+
 /** pidsIn lists the processes whose network namespace is `ns` (`ip netns pids`). */
 export function pidsIn(ns: Netns): number[] {
   let text: string;

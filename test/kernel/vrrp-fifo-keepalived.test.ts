@@ -7,13 +7,13 @@
 //
 //   fw1 (keepstated, 150) lan0 ── veth ── lan0 fw2 (keepalived, 100)   VRIDs 91, 92 (group G1), 93
 import assert from 'node:assert/strict';
-import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { until as waitFor } from '../helpers/until.js';
 import { syncConf } from '../../lab/conntrackd.js';
-import { Keepalived, killProcessesIn } from '../../lab/keepalived.js';
+import { Keepalived, tearDownPair } from '../../lab/keepalived.js';
 import { linkVeth } from '../../lab/link.js';
 import { Netns, rootSkipReason } from '../../lab/netns.js';
 
@@ -84,16 +84,7 @@ describe('notify FIFO: keepstated next to keepalived', { skip, timeout: 180_000 
     writeFileSync(ka.conf, fifoConf(dir, 'ka', 100));
   });
 
-  after(async () => {
-    await ka?.stop();
-    if (fw1 !== undefined) ks('-k');
-    for (const ns of [fw1, fw2]) {
-      if (ns === undefined) continue;
-      killProcessesIn(ns);
-      ns.close();
-    }
-    if (dir !== undefined) rmSync(dir, { recursive: true, force: true });
-  });
+  after(() => tearDownPair({ ka, stopKeepstated: fw1 !== undefined ? () => void ks('-k') : undefined, namespaces: [fw1, fw2], dir }));
 
   it('writes keepalived\'s lines for states, groups and priority changes, and removes the FIFO it made', async () => {
     const r = ks('--keepalived', join(dir, 'keepalived.conf'), '--sync-timeout', '0', '-d');

@@ -8,13 +8,13 @@
 //                    wan0 ── veth ── wan0
 //                    sync0 ─ veth ── sync0 (nothing listens: the sync engine's peer is absent)
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { until as waitFor } from '../helpers/until.js';
 import { syncConf } from '../../lab/conntrackd.js';
-import { Keepalived, keepalivedConf, killProcessesIn, type KeepalivedSpec } from '../../lab/keepalived.js';
+import { Keepalived, keepalivedConf, tearDownPair, type KeepalivedSpec } from '../../lab/keepalived.js';
 import { linkVeth } from '../../lab/link.js';
 import { Netns, rootSkipReason } from '../../lab/netns.js';
 
@@ -90,16 +90,7 @@ for (const v of VARIANTS) {
       ka = new Keepalived(fw2, spec(100));
     });
 
-    after(async () => {
-      await ka?.stop();
-      if (fw1 !== undefined) ks('-k');
-      for (const ns of [fw1, fw2]) {
-        if (ns === undefined) continue;
-        killProcessesIn(ns);
-        ns.close();
-      }
-      if (dir !== undefined) rmSync(dir, { recursive: true, force: true });
-    });
+    after(() => tearDownPair({ ka, stopKeepstated: fw1 !== undefined ? () => void ks('-k') : undefined, namespaces: [fw1, fw2], dir }));
 
     it('keepstated (priority 150) is master, keepalived (100) backup; keepalived takes over when keepstated stops, keepstated preempts when it is back', async () => {
       writeFileSync(kaConf, keepalivedConf(spec(150)));

@@ -7,13 +7,13 @@
 //   fw1 (keepstated) lan0 ── veth ── lan0 fw2 (keepalived)      VRID 81, unicast both ways
 //                    sync0 ─ veth ── sync0 (nothing listens: the sync engine's peer is absent)
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { until as waitFor } from '../helpers/until.js';
 import { syncConf } from '../../lab/conntrackd.js';
-import { Keepalived, killProcessesIn } from '../../lab/keepalived.js';
+import { Keepalived, tearDownPair } from '../../lab/keepalived.js';
 import { linkVeth } from '../../lab/link.js';
 import { Netns, rootSkipReason } from '../../lab/netns.js';
 
@@ -93,16 +93,7 @@ for (const v of VARIANTS) {
       ka = new Keepalived(fw2, { routerId: 'fw2', priority: 100, instances: [], notify: '/bin/true' });
     });
 
-    after(async () => {
-      await ka?.stop();
-      if (fw1 !== undefined) ks('-k');
-      for (const ns of [fw1, fw2]) {
-        if (ns === undefined) continue;
-        killProcessesIn(ns);
-        ns.close();
-      }
-      if (dir !== undefined) rmSync(dir, { recursive: true, force: true });
-    });
+    after(() => tearDownPair({ ka, stopKeepstated: fw1 !== undefined ? () => void ks('-k') : undefined, namespaces: [fw1, fw2], dir }));
 
     it('keepstated (150) master, keepalived (100) backup; keepalived takes over when keepstated stops; keepstated preempts when back', async () => {
       startKs(150);

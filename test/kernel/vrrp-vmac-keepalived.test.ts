@@ -10,13 +10,13 @@
 //   fw1 (keepstated) lan0 ── veth ── lan0 fw2 (keepalived)      VRID 61 (0x3d)
 //                    sync0 ─ veth ── sync0 (nothing listens)
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { until as waitFor } from '../helpers/until.js';
 import { syncConf } from '../../lab/conntrackd.js';
-import { Keepalived, killProcessesIn } from '../../lab/keepalived.js';
+import { Keepalived, tearDownPair } from '../../lab/keepalived.js';
 import { linkVeth, nft } from '../../lab/link.js';
 import { Capture } from '../../lab/capture.js';
 import { Netns, rootSkipReason } from '../../lab/netns.js';
@@ -101,16 +101,7 @@ for (const v of VARIANTS) {
       writeFileSync(ka.conf, vmacConf({ router: 'fw2', priority: 100, version: v.version, advertSec: v.advertSec, vip: `${vip}/${v.prefix}` }));
     });
 
-    after(async () => {
-      await ka?.stop();
-      if (fw1 !== undefined) ks('-k');
-      for (const ns of [fw1, fw2]) {
-        if (ns === undefined) continue;
-        killProcessesIn(ns);
-        ns.close();
-      }
-      if (dir !== undefined) rmSync(dir, { recursive: true, force: true });
-    });
+    after(() => tearDownPair({ ka, stopKeepstated: fw1 !== undefined ? () => void ks('-k') : undefined, namespaces: [fw1, fw2], dir }));
 
     it('keepstated (150) master on its VMAC, keepalived (100) backup; takeover both ways', async () => {
       assert.equal(sysctl(fw1, 'net/ipv4/conf/lan0/arp_ignore'), '0');
