@@ -343,11 +343,11 @@ async function trial(c: Case, sys: SystemName, run: number): Promise<void> {
     record(c, sys, 'failbackMs', fb.ms);
     record(c, sys, 'failbackSurvival', fb.total > 0 ? (100 * fb.alive) / fb.total : Number.NaN);
     record(c, sys, 'failbackResets', fb.resets);
-    if (!Number.isFinite(fb.ms)) {
-      const log = join(tmpdir(), `ks-bench-takeover-${c.id}-${sys}-${run + 1}.log`);
-      writeFileSync(log, `VIPs on fw1: ${vipsOn(lab, 'fw1').join(' ')}; on fw2: ${vipsOn(lab, 'fw2').join(' ')}\n${cluster.logs()}\n--- traffic:\n${traffic.output.slice(-5000)}`);
-      say(`${c.id} run ${run + 1} ${sys}: the failback did not complete; logs in ${log}`);
-    }
+    const lost = r.idleAlive + r.sendingAlive < total || r.resets > 0 || fb.alive < fb.total || fb.resets > 0;
+    // Kept for the post-mortem of every run: the daemons' logs, fw2's status (its timeline) and the traffic's last lines.
+    const log = join(tmpdir(), `ks-bench-takeover-${c.id}-${sys}-${run + 1}.log`);
+    writeFileSync(log, `VIPs on fw1: ${vipsOn(lab, 'fw1').join(' ')}; on fw2: ${vipsOn(lab, 'fw2').join(' ')}\n${st !== undefined ? `--- fw2 status at the takeover:\n${JSON.stringify(st)}\n` : ''}${cluster.logs(Infinity)}\n--- traffic:\n${traffic.output.slice(-5000)}`);
+    if (!Number.isFinite(fb.ms) || lost) say(`${c.id} run ${run + 1} ${sys}: ${Number.isFinite(fb.ms) ? 'connections lost' : 'the failback did not complete'}; logs in ${log}`);
     say(
       `${c.id} run ${run + 1} ${sys}: fw2 had ${fill.held} of ${entries + IDLE + SENDING} after ${fill.ms} ms; alive ${r.idleAlive + r.sendingAlive}/${total}, resets ${r.resets}, ` +
         `first packet median ${firstMed.toFixed(0)} max ${firstMax.toFixed(0)} ms, advert ${wire.advert.toFixed(1)}, GARP ${wire.garp.toFixed(1)}, VIPs ${r.vipsMovedMs ?? '—'} ms; ` +

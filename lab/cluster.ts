@@ -27,8 +27,8 @@ export interface Cluster {
   externalCount(node: string): number;
   /** vrrpLog is what `node`'s VRRP side logged (keepstated's log or keepalived's output). */
   vrrpLog(node: string): string;
-  /** logs is every daemon log, for a failure message. */
-  logs(): string;
+  /** logs is every daemon log, for a failure message: the last `tail` characters of each (default 6 000; Infinity: whole). */
+  logs(tail?: number): string;
   stop(): Promise<void>;
 }
 
@@ -104,7 +104,7 @@ export function keepstatedCluster(
     const p = join(fw(node).dir, 'log');
     return existsSync(p) ? readFileSync(p, 'utf8') : '';
   };
-  const logs = (): string => [...fws.keys()].map((n) => `--- ${n} keepstated log:\n${log(n).slice(-6000)}`).join('\n');
+  const logs = (tail = 6000): string => [...fws.keys()].map((n) => `--- ${n} keepstated log:\n${log(n).slice(-tail)}`).join('\n');
   const launch = async (f: KeepstatedFw, hangMs: number): Promise<void> => {
     const from = log(f.spec.node).length;
     const child = lab.ns(f.spec.node).spawn(process.execPath, [LAUNCHER, '-C', f.conf, '--keepalived', f.kaConf, ...(opts.args ?? [])], { stdio: ['ignore', 'ignore', 'pipe'] });
@@ -179,8 +179,8 @@ export function incumbentCluster(lab: Lab, opts: { advertSec?: number; version?:
   }
   const fw = (node: string): IncumbentFw => fws.get(node) ?? (() => { throw new Error(`no firewall ${node}`); })();
   const ctdLog = (f: IncumbentFw): string => (existsSync(join(f.ctd.dir, 'log')) ? readFileSync(join(f.ctd.dir, 'log'), 'utf8') : '');
-  const logs = (): string =>
-    [...fws.values()].map((f) => `--- ${f.spec.node} conntrackd log:\n${ctdLog(f).slice(-4000)}\n--- ${f.spec.node} keepalived:\n${f.ka.output.slice(-4000)}`).join('\n');
+  const logs = (tail = 4000): string =>
+    [...fws.values()].map((f) => `--- ${f.spec.node} conntrackd log:\n${ctdLog(f).slice(-tail)}\n--- ${f.spec.node} keepalived:\n${f.ka.output.slice(-tail)}`).join('\n');
   return {
     system: 'incumbent',
     async start(hangMs = 45_000) {
