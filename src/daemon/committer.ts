@@ -10,10 +10,17 @@ import { Writer } from '../wire/writer.js';
  */
 export interface CommitThreadRequest {
   readonly id: number;
-  readonly op: 'create' | 'delete';
+  readonly op: CommitOp;
   readonly buf: Uint8Array;
   readonly ends: Uint32Array;
 }
+
+/**
+ * CommitOp: create (IPCTNL_MSG_CT_NEW with NLM_F_CREATE|NLM_F_EXCL: EEXIST when the entry is
+ * there), update (IPCTNL_MSG_CT_NEW without them: ctnetlink changes the entry its tuple finds,
+ * ENOENT when none) or delete.
+ */
+export type CommitOp = 'create' | 'update' | 'delete';
 
 const CT_NEW = nfMsgType(NFNL_SUBSYS.CTNETLINK, IPCTNL_MSG_CT.NEW);
 const CT_DELETE = nfMsgType(NFNL_SUBSYS.CTNETLINK, IPCTNL_MSG_CT.DELETE);
@@ -70,7 +77,7 @@ class CommitThread {
   }
 
   /** send hands a buffer of framed requests (message i ends at ends[i], seq i) to the thread (no copy). */
-  send(op: 'create' | 'delete', buf: Uint8Array, ends: Uint32Array): Promise<readonly CommitFailure[]> {
+  send(op: CommitOp, buf: Uint8Array, ends: Uint32Array): Promise<readonly CommitFailure[]> {
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
       this.waiting.set(id, { resolve, reject });
@@ -159,7 +166,7 @@ export class Committer {
    * run sends one request per writer (each writes a payload: struct nfgenmsg + CTA_*) and returns
    * the failures with their index in `writers`.
    */
-  async run(op: 'create' | 'delete', writers: readonly ((w: Writer) => void)[]): Promise<readonly CommitFailure[]> {
+  async run(op: CommitOp, writers: readonly ((w: Writer) => void)[]): Promise<readonly CommitFailure[]> {
     return (await this.runEach(op, writers, (w, write) => (write(w), true))).failures;
   }
 
@@ -169,8 +176,8 @@ export class Committer {
    * full, so that the kernel's work starts while the rest is still being written. Order between
    * chunks is not kept: run dependent batches (masters, then related entries) one after the other.
    */
-  async runEach<E>(op: 'create' | 'delete', items: Iterable<E>, write: (w: Writer, item: E) => boolean): Promise<RunResult<E>> {
-    const type = op === 'create' ? CT_NEW : CT_DELETE;
+  async runEach<E>(op: CommitOp, items: Iterable<E>, write: (w: Writer, item: E) => boolean): Promise<RunResult<E>> {
+    const type = op === 'delete' ? CT_DELETE : CT_NEW;
     const flags = NLM_F.REQUEST | (op === 'create' ? NLM_F.CREATE | NLM_F.EXCL : 0);
     const accepted: E[] = [];
     const declined: E[] = [];

@@ -11,9 +11,12 @@ import type { Logger } from './log.js';
  * Injector is DisableExternalCache: what the peer sends goes straight into this node's kernel
  * instead of an external cache (conntrackd's external_inject.c), through the commit thread and
  * the commit's byte writers. A NEW or UPD becomes a create; when the entry exists (EEXIST) it is
- * deleted and created once more (conntrackd tries an update first for UPD; the kernel refuses to
- * change an entry's NAT binding, so for NAT'd entries it ends up deleting and creating too). A DEL
- * becomes a delete; ENOENT is no failure.
+ * updated in place, looked up by the reply tuple, which finds it only if its NAT binding is the
+ * one received; otherwise (ENOENT) it is deleted and created once more. (conntrackd tries an
+ * update with the NAT attributes for UPD, which the kernel refuses for a confirmed entry, so it
+ * deletes and creates every existing entry: under traffic a packet between the two makes a new
+ * entry with another NAT port.) A DEL becomes a delete; ENOENT is no failure. On a master
+ * (keepExisting) an existing entry is kept as it is.
  *
  * Messages are batched per turn of the event loop, and while a batch is in the kernel the next
  * one gathers: the messages for one entry coalesce, the last one deciding (a NEW then a DEL is a
@@ -29,6 +32,19 @@ export class Injector {
   private closed = false;
   private idleWaiters: (() => void)[] = [];
   readonly stats = { addOk: 0, addFail: 0, updOk: 0, updFail: 0, delOk: 0, delFail: 0 } satisfies InjectStats;
+  /**
+   * keepExisting: this node is master (set by the takeover once it claims): an entry its kernel
+   * already has is the live one, and a NEW or UPD for it is left alone instead of deleted and
+   * created again — between the delete and the create a packet of that connection would make a
+   * fresh entry with a new NAT port (a reset), and the create would then fail. What a peer still
+   * sends a master is older than what its kernel has: its resend queue, or its table.
+   */
+  keepExisting = false;
+  /** kept counts the NEWs and UPDs left alone under keepExisting. */
+  kept = 0;
+  /** Existing entries changed in place (same NAT binding), and deleted and created again (another binding). */
+  updatedInPlace = 0;
+  recreated = 0;
 
   constructor(
     private readonly committer: Committer,
@@ -192,15 +208,32 @@ export class Injector {
       }
       for (let k = 0; k < pass.n; k++) if (!bad.has(k)) this.ok(pass.op(k));
       if (retry.length === 0) continue;
-      // Update-or-recreate: the entry exists, delete it and create it again.
-      const again = retry.map((k) => pass.job(k));
+      if (this.keepExisting) {
+        this.kept += retry.length;
+        continue;
+      }
+      // The entry exists: changed in place when its NAT binding is ours (found by our reply
+      // tuple), else deleted and created again.
+      const existing = retry.map((k) => pass.job(k));
+      const rebind: number[] = [];
+      const done = new Set<number>();
+      for (const f of await this.committer.run('update', existing.map((j) => j.writeUpdate))) {
+        if (f.code === 'ENOENT') rebind.push(f.i);
+        else {
+          done.add(f.i);
+          this.fail(pass.op(retry[f.i]!), f.message);
+        }
+      }
+      retry.forEach((k, i) => void (done.has(i) || rebind.includes(i) ? undefined : (this.updatedInPlace++, this.ok(pass.op(k)))));
+      if (rebind.length === 0) continue;
+      const again = rebind.map((i) => existing[i]!);
       await this.committer.run('delete', again.map((j) => j.writeDelete));
       const failed = new Set<number>();
       for (const f of await this.committer.run('create', again.map((j) => j.write))) {
         failed.add(f.i);
-        this.fail(pass.op(retry[f.i]!), f.message);
+        this.fail(pass.op(retry[rebind[f.i]!]!), f.message);
       }
-      retry.forEach((k, i) => void (failed.has(i) ? undefined : this.ok(pass.op(k))));
+      rebind.forEach((i, r) => void (failed.has(r) ? undefined : (this.recreated++, this.ok(pass.op(retry[i]!)))));
     }
   }
 

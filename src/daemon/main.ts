@@ -94,14 +94,14 @@ function completenessWord(v: CompletenessView): string {
 /** FailoverStatusSource is what `keepstate status` asks of the failover manager. */
 interface FailoverStatusSource {
   readonly host: FailoverHost;
-  readonly master: () => boolean;
+  readonly masterSinceMs: () => number | undefined;
 }
 
 /** statusReport is KS_CTL.STATUS: sync completeness, queues and caches, and the failover instances. */
 async function statusReport(node: SyncNode, cfg: ConntrackdConfig, fo: FailoverStatusSource | undefined): Promise<StatusReport> {
   const nowMs = Date.now();
   const r = node.replicator;
-  const v = node.completeness?.view(nowMs, fo?.master() ?? false) ?? { complete: true, timedOut: false };
+  const v = node.completeness?.view(nowMs, fo?.masterSinceMs()) ?? { complete: true, timedOut: false };
   const sync: SyncStatus = {
     mode: cfg.sync?.protocol ?? 'none',
     ...v,
@@ -239,14 +239,17 @@ async function daemon(configPath: string, detach: boolean, keepalived: string | 
       if (vrrp !== undefined) {
         const state = takeoverState(started, purge, log);
         // Sync-aware election: demoted until the peer's table is in (engine/completeness.ts).
-        const completeness = started.trackCompleteness({ timeoutMs: syncTimeoutSec * 1000, linkDownMs: SYNC_LINK_DOWN_MS });
-        let demoted = demotionReason(completeness.view(Date.now(), false));
+        // A mastership counts once it has outlasted a master-down interval of the slowest instance
+        // plus one advert: long enough for a master it had not heard to make itself known.
+        const slowestAdvertMs = Math.max(...vrrp.instances.map((i) => i.advertIntervalUs / 1000));
+        const completeness = started.trackCompleteness({ timeoutMs: syncTimeoutSec * 1000, linkDownMs: SYNC_LINK_DOWN_MS, masterSettleMs: 4 * slowestAdvertMs + 100 });
+        let demoted = demotionReason(completeness.view(Date.now()));
         const host = await FailoverHost.start(vrrp, state, (level, message) => log.log(level, `VRRP: ${message}`), {
           ...(demoted !== undefined ? { demoted } : {}),
           ...(sched.ok ? { realtimePriority: FAILOVER_RT_PRIORITY } : {}),
         });
         failover = host;
-        failoverStatus = { host, master: state.master };
+        failoverStatus = { host, masterSinceMs: state.masterSinceMs };
         log.log('notice', `failover manager started: ${vrrp.instances.map((i) => i.name).join(', ')} (${keepalived})${demoted !== undefined ? `, priority demoted (${demoted})` : ''}`);
         watchCompleteness = setInterval(() => {
           // A master holds the state itself: it asks nobody for a table, and gaps in what its peer
@@ -254,10 +257,10 @@ async function daemon(configPath: string, detach: boolean, keepalived: string | 
           const master = state.master();
           const nowMs = Date.now();
           if (!master) started.retryResync(nowMs, RESYNC_RETRY_MS);
-          const v = completeness.view(nowMs, master);
+          const v = completeness.view(nowMs, state.masterSinceMs());
           const now = demotionReason(v);
           if (now === demoted) return;
-          const why = master ? 'master: its own table is the reference' : completenessWord(v);
+          const why = v.asMaster === true ? 'master: its own table is the reference' : completenessWord(v);
           log.log('notice', now !== undefined ? `priority demoted: ${now}` : `priority restored (${why})`);
           demoted = now;
           host.demote(now);

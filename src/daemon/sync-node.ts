@@ -423,7 +423,7 @@ export class SyncNode {
    * being answered: its bulk may take as long as it takes. Returns whether it asked.
    */
   retryResync(nowMs: number, afterMs: number): boolean {
-    const v = this.completeness?.view(nowMs, false);
+    const v = this.completeness?.view(nowMs);
     if (v === undefined || v.complete || v.reason !== 'startup' || nowMs - this.resyncAskedMs < afterMs) return false;
     if (this.replicator.mode === 'ftfw' && this.replicator.resyncAcknowledged) return false;
     this.resyncAskedMs = nowMs;

@@ -15,16 +15,33 @@ import type { SyncNode } from './sync-node.js';
  *   backup   `-t` (flush the kernel table after PurgeTimeout: the new master owns the entries)
  *            and `-n` (ask the new master for its table);
  *   fault    `-t`.
+ * With DisableExternalCache the kernel holds the replica, so there is no `-t`, and once master
+ * the injector keeps the entries this kernel has (Injector.keepExisting).
  *
  * The node's state is master while any instance is: a second instance (a sync group's WAN
  * router after its LAN one) shares the first one's commit, and leaving master does the state work
  * only once the last instance has left.
  */
-export function takeoverState(node: SyncNode, purge: KernelPurge, log: Logger): StatePort & { readonly master: () => boolean } {
+export function takeoverState(
+  node: SyncNode,
+  purge: KernelPurge,
+  log: Logger,
+): StatePort & { readonly master: () => boolean; readonly masterSinceMs: () => number | undefined } {
   const masters = new Set<string>();
   let preparing: Promise<void> | undefined;
+  // The instances VRRP has in MASTER now, and since when one has been (the election's view:
+  // `masters` follows the state work, which runs behind it).
+  const elected = new Set<string>();
+  let electedSince: number | undefined;
   return {
     master: () => masters.size > 0,
+    masterSinceMs: () => electedSince,
+    role(instance: string, role: VrrpRole): void {
+      if (role === 'master') elected.add(instance);
+      else elected.delete(instance);
+      if (elected.size === 0) electedSince = undefined;
+      else electedSince ??= Date.now();
+    },
     prepare(instance: string, reason: TransitionReason): Promise<void> {
       const first = masters.size === 0;
       masters.add(instance);
@@ -44,6 +61,9 @@ export function takeoverState(node: SyncNode, purge: KernelPurge, log: Logger): 
           // DisableExternalCache: the entries are in the kernel once the injector has written
           // what it had received (a batch may be in flight; what arrives later follows it).
           await node.injector.written();
+          // From the claim on, this kernel is the reference: what a peer still sends (its resend
+          // queue, its table) must not delete and recreate an entry live traffic is using.
+          if (masters.size > 0) node.injector.keepExisting = true;
           log.log('notice', `takeover (${instance}: ${reason}): replicated entries are in the kernel (injector caught up after ${Date.now() - t0} ms)`);
         }
       })();
@@ -54,7 +74,11 @@ export function takeoverState(node: SyncNode, purge: KernelPurge, log: Logger): 
       const wasMaster = masters.delete(instance);
       if (masters.size > 0) return;
       if (wasMaster) preparing = undefined;
-      if (to === 'fault' || (to === 'backup' && from !== 'initialize')) purge.schedule();
+      if (node.injector !== undefined) node.injector.keepExisting = false;
+      // DisableExternalCache: the kernel is this standby's copy of the master's table — no `-t`
+      // flush (it would wipe the replica PurgeTimeout later); the master's answer to `-n` replaces
+      // what we hold, and entries it no longer has expire on their own timeouts.
+      if (node.injector === undefined && (to === 'fault' || (to === 'backup' && from !== 'initialize'))) purge.schedule();
       // Into BACKUP from MASTER or FAULT: what this node holds is stale (it was master, or cut
       // off); ask the master for its table — the sync-aware election keeps us from preempting
       // until it is in, and a later takeover's commit replaces the stale kernel entries. (From

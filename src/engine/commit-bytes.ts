@@ -7,7 +7,7 @@ import type { Conntrack } from '../ctnetlink/types.js';
 import { writeLatin1 } from '../wire/latin1.js';
 import { be16At as be16, be32At as be32 } from '../wire/byte-order.js';
 import type { Writer } from '../wire/writer.js';
-import { commitEntry, commitTimeout, ICMP_REPLY, ICMPV6_REPLY, NAT_PORT_PROTOS, TCP_FLAG_BE_LIBERAL, TCP_FLAG_WINDOW_SCALE, type CommitOptions } from './commit.js';
+import { commitEntry, commitTimeout, ICMP_REPLY, ICMPV6_REPLY, NAT_PORT_PROTOS, natReplyTuple, TCP_FLAG_BE_LIBERAL, TCP_FLAG_WINDOW_SCALE, type CommitOptions } from './commit.js';
 
 /**
  * The commit's fast path: the ctnetlink create request for a received conntrackd message body,
@@ -65,8 +65,11 @@ function putAddrFrom(w: Writer, type: number, b: Uint8Array, p: number, n: numbe
   endAttr(w, at);
 }
 
-/** writeTuple writes a tuple nest in libnetfilter_conntrack's order; `reply` swaps it into the plain inverse. */
-function writeTuple(w: Writer, type: number, b: Uint8Array, v: BodyView, reply: boolean): void {
+/**
+ * writeTuple writes a tuple nest in libnetfilter_conntrack's order; `reply` swaps it into the plain
+ * inverse, `nat` (with `reply`) into the NAT'd one natReplyTuple gives.
+ */
+function writeTuple(w: Writer, type: number, b: Uint8Array, v: BodyView, reply: boolean, nat = false): void {
   const a = v.at;
   const n = v.l3 === NTA.IPV4 ? 4 : 16;
   const g = a[v.l3]!;
@@ -74,16 +77,22 @@ function writeTuple(w: Writer, type: number, b: Uint8Array, v: BodyView, reply: 
   const nest = beginNested(w, type);
   const ip = beginNested(w, CTA_TUPLE.IP);
   const [srcT, dstT] = n === 4 ? [CTA_IP.V4_SRC, CTA_IP.V4_DST] : [CTA_IP.V6_SRC, CTA_IP.V6_DST];
-  putAddrFrom(w, srcT, b, reply ? g + n : g, n);
-  putAddrFrom(w, dstT, b, reply ? g : g + n, n);
+  const snatIp = nat ? a[n === 4 ? NTA.SNAT_IPV4 : NTA.SNAT_IPV6]! : -1;
+  const dnatIp = nat ? a[n === 4 ? NTA.DNAT_IPV4 : NTA.DNAT_IPV6]! : -1;
+  putAddrFrom(w, srcT, b, reply ? (dnatIp >= 0 ? dnatIp : g + n) : g, n);
+  putAddrFrom(w, dstT, b, reply ? (snatIp >= 0 ? snatIp : g) : g + n, n);
   endAttr(w, ip);
   const pr = beginNested(w, CTA_TUPLE.PROTO);
   putU8(w, CTA_PROTO.NUM, proto);
   const icmp = proto === IPPROTO.ICMP || proto === IPPROTO.ICMPV6;
   const port = a[NTA.PORT]!;
   if (port >= 0 && !(reply && icmp)) {
-    putU16be(w, CTA_PROTO.SRC_PORT, be16(b, reply ? port + 2 : port));
-    putU16be(w, CTA_PROTO.DST_PORT, be16(b, reply ? port : port + 2));
+    // NTA_SPAT/DPAT_PORT are little-endian on the wire (§2.8); tuple ports are big-endian.
+    const natPorts = nat && NAT_PORT_PROTOS.has(proto);
+    const spat = natPorts ? a[NTA.SPAT_PORT]! : -1;
+    const dpat = natPorts ? a[NTA.DPAT_PORT]! : -1;
+    putU16be(w, CTA_PROTO.SRC_PORT, reply ? (dpat >= 0 ? le16(b, dpat) : be16(b, port + 2)) : be16(b, port));
+    putU16be(w, CTA_PROTO.DST_PORT, reply ? (spat >= 0 ? le16(b, spat) : be16(b, port)) : be16(b, port + 2));
   }
   if (!reply || icmp) {
     const v6 = proto === IPPROTO.ICMPV6;
@@ -146,6 +155,26 @@ export function writeCommitRequest(w: Writer, b: Uint8Array, v: BodyView, receiv
   }
 }
 
+/**
+ * writeUpdateRequest writes the in-place update of an entry that already exists (EEXIST on the
+ * create), found by its REPLY tuple: found, it has the same NAT binding and ctnetlink changes
+ * timeout, mark and TCP state in place; not found (ENOENT), the existing entry has another
+ * binding and must be deleted and created. Left out: the NAT ranges and the master (ctnetlink
+ * changes neither on a confirmed entry: EOPNOTSUPP) and the status (changing its unchangeable bits
+ * is EBUSY; the rest follows the traffic).
+ */
+export function writeUpdateRequest(w: Writer, b: Uint8Array, v: BodyView, receivedAtMs: number, opts: CommitOptions): void {
+  const a = v.at;
+  const proto = b[a[NTA.L4PROTO]!]!;
+  w.u8(v.l3 === NTA.IPV4 ? 2 : 10).u8(0).u16be(0);
+  writeTuple(w, CTA.TUPLE_REPLY, b, v, true, true);
+  const timeout = commitTimeout(a[NTA.TIMEOUT]! >= 0 ? be32(b, a[NTA.TIMEOUT]!) : undefined, receivedAtMs, opts);
+  if (timeout !== undefined) putU32be(w, CTA.TIMEOUT, timeout);
+  if (a[NTA.MARK]! >= 0) putU32be(w, CTA.MARK, be32(b, a[NTA.MARK]!));
+  writeProtoInfo(w, b, v, proto, opts);
+  if (a[NTA.ZONE]! >= 0) putU16be(w, CTA.ZONE, be16(b, a[NTA.ZONE]!));
+}
+
 function writeProtoInfo(w: Writer, b: Uint8Array, v: BodyView, proto: number, opts: CommitOptions): void {
   const a = v.at;
   const state = a[NTA.TCP_STATE]!;
@@ -183,6 +212,8 @@ export interface CommitJob<E> {
   readonly pass: 1 | 2;
   readonly write: (w: Writer) => void;
   readonly writeDelete: (w: Writer) => void;
+  /** The in-place update by the reply tuple (writeUpdateRequest), tried before a delete and create. */
+  readonly writeUpdate: (w: Writer) => void;
 }
 
 /**
@@ -216,8 +247,16 @@ export function planCommitRequests<E extends { readonly body: string; readonly r
       encodeNfgenmsg(w, nfgenmsgFor(req.family));
       encodeConntrackAttrs(w, { family: req.family, ...(req.orig !== undefined ? { orig: req.orig } : {}), ...(req.zone !== undefined ? { zone: req.zone } : {}) }, 'request');
     };
-    if (req.master === undefined) first.push({ entry: e, pass: 1, write, writeDelete });
-    else second.push({ entry: e, pass: 2, write, writeDelete });
+    const writeUpdate = (w: Writer): void => {
+      encodeNfgenmsg(w, nfgenmsgFor(req.family));
+      const upd: { -readonly [K in keyof Conntrack]: Conntrack[K] } = { family: req.family };
+      const reply = natReplyTuple(req);
+      if (reply !== undefined) upd.reply = reply;
+      for (const k of ['timeout', 'mark', 'protoinfo', 'zone', 'labels'] as const) if (req[k] !== undefined) Object.assign(upd, { [k]: req[k] });
+      encodeConntrackAttrs(w, upd, 'request');
+    };
+    if (req.master === undefined) first.push({ entry: e, pass: 1, write, writeDelete, writeUpdate });
+    else second.push({ entry: e, pass: 2, write, writeDelete, writeUpdate });
   }
   return first.concat(second);
 }
@@ -227,7 +266,7 @@ let fastBuf = new Uint8Array(1024);
 
 /** fastJob is the CommitJob of a body on the fast path (tryWriteCommitRequest accepted it). */
 export function fastJob<E extends { readonly body: string; readonly receivedAtMs: number }>(e: E, opts: CommitOptions): CommitJob<E> {
-  return { entry: e, pass: 1, write: (w) => writeFast(w, e, opts), writeDelete: (w) => writeFastDelete(w, e) };
+  return { entry: e, pass: 1, write: (w) => writeFast(w, e, opts), writeDelete: (w) => writeFastDelete(w, e), writeUpdate: (w) => writeFastUpdate(w, e, opts) };
 }
 
 /**
@@ -262,4 +301,11 @@ function writeFast(w: Writer, e: { readonly body: string; readonly receivedAtMs:
   const n = writeLatin1(fastBuf, e.body, 0);
   scanBody(fastBuf, n, fastView); // accepted when planned: bodies never change
   writeCommitRequest(w, fastBuf, fastView, e.receivedAtMs, opts);
+}
+
+function writeFastUpdate(w: Writer, e: { readonly body: string; readonly receivedAtMs: number }, opts: CommitOptions): void {
+  if (fastBuf.length < e.body.length) fastBuf = new Uint8Array(2 * e.body.length);
+  const n = writeLatin1(fastBuf, e.body, 0);
+  scanBody(fastBuf, n, fastView);
+  writeUpdateRequest(w, fastBuf, fastView, e.receivedAtMs, opts);
 }

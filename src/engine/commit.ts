@@ -52,6 +52,23 @@ export function replyTuple(ct: Conntrack): Tuple | undefined {
   return r;
 }
 
+/**
+ * natReplyTuple is the reply tuple the kernel holds for `ct` once its NAT is set up: the inverse
+ * of the original, with the SNAT address and port as its destination and the DNAT ones as its
+ * source (what a lookup by the reply tuple must ask for).
+ */
+export function natReplyTuple(ct: Conntrack): Tuple | undefined {
+  const r = replyTuple(ct);
+  if (r === undefined) return undefined;
+  const out: { -readonly [K in keyof Tuple]: Tuple[K] } = { ...r };
+  const ports = NAT_PORT_PROTOS.has(r.proto);
+  if (ct.natSrc?.minIp !== undefined) out.dst = ct.natSrc.minIp;
+  if (ports && ct.natSrc?.minPort !== undefined) out.dstPort = ct.natSrc.minPort;
+  if (ct.natDst?.minIp !== undefined) out.src = ct.natDst.minIp;
+  if (ports && ct.natDst?.minPort !== undefined) out.srcPort = ct.natDst.minPort;
+  return out;
+}
+
 export interface CommitOptions {
   /** CommitTimeout in seconds: the timeout of every committed entry, when configured. */
   readonly commitTimeoutSec?: number;

@@ -8,7 +8,11 @@
  *   gap      from a sequence gap (the NACK went out) until the peer has resent what was lost;
  *   link     while the peer has been silent for longer than `linkDownMs` (it sends an ALIVE every
  *            second when idle): the state held stops at the moment the link went away.
- * A master is always complete: its own table is the reference.
+ * A settled master is complete: its own table is the reference. Settled means master for at least
+ * `masterSettleMs` (a few advert intervals): a node that wins an election with a demoted priority
+ * because it has not heard the master yet (back from FAULT, links just up) loses the split brain
+ * that follows, and that moment of mastership must not restore its priority (the bench saw it
+ * preempt the real master with a stale table right after).
  *
  * After `timeoutMs` of uninterrupted incompleteness the node stops holding back (a standby that
  * cannot get complete must still be electable by priority). Pure: the caller passes the time.
@@ -26,6 +30,8 @@ export interface CompletenessView {
   readonly sinceMs?: number;
   /** How long the demotion may still last (ms); 0 once timed out. */
   readonly remainingMs?: number;
+  /** True when complete because this node is a settled master (its own table is the reference). */
+  readonly asMaster?: boolean;
   /** True when incomplete but no longer demoted: the timeout expired. */
   readonly timedOut: boolean;
   /** When the peer was last heard (ms), if ever. */
@@ -35,6 +41,8 @@ export interface CompletenessView {
 export interface CompletenessOptions {
   readonly timeoutMs: number;
   readonly linkDownMs: number;
+  /** How long a mastership must have lasted before it makes the table the reference (ms; default 0). */
+  readonly masterSettleMs?: number;
 }
 
 const DETAIL: Readonly<Record<IncompleteReason, string>> = {
@@ -76,15 +84,16 @@ export class SyncCompleteness {
   }
 
   /**
-   * view is the state now; `master` says whether this node is master of any instance. A master's
-   * own table is the reference: it is complete, and being master ends any incomplete spell (the
-   * timeout of the next one runs from its own start, not from before the mastership).
+   * view is the state now; `masterSinceMs` is when this node became master of an instance (none:
+   * it is not master). A settled master's own table is the reference: it is complete, and its
+   * mastership ends any incomplete spell (the timeout of the next one runs from its own start, not
+   * from before the mastership). An unsettled master is judged like a backup.
    */
-  view(nowMs: number, master: boolean): CompletenessView {
+  view(nowMs: number, masterSinceMs?: number): CompletenessView {
     const heardMs = this.lastHeard !== undefined ? { lastHeardMs: this.lastHeard } : {};
-    if (master) {
+    if (masterSinceMs !== undefined && nowMs - masterSinceMs >= (this.opts.masterSettleMs ?? 0)) {
       this.incompleteSince = undefined;
-      return { complete: true, timedOut: false, ...heardMs };
+      return { complete: true, asMaster: true, timedOut: false, ...heardMs };
     }
     let reason: IncompleteReason | undefined = this.pending;
     let since = this.pendingSince;

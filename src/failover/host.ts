@@ -75,6 +75,9 @@ export class FailoverHost {
         );
         return;
       }
+      case 'role':
+        this.state.role?.(m.instance, m.role);
+        return;
       case 'log':
         this.log(m.level, m.message);
         return;

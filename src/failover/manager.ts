@@ -32,6 +32,12 @@ export interface StatePort {
   prepare(instance: string, reason: TransitionReason): Promise<void>;
   /** release is the state work of entering `to` from `from` (not master; after the VIPs went away, if any). */
   release(instance: string, to: VrrpRole, from: VrrpRole): Promise<void>;
+  /**
+   * role tells of a transition the moment it happens. prepare and release run in order, each
+   * after the one before is done: a node that is master for a moment while a long prepare runs
+   * would otherwise look master to the sync engine for as long as that prepare takes.
+   */
+  role?(instance: string, role: VrrpRole): void;
 }
 
 export type FailoverLog = (level: 'error' | 'warning' | 'notice' | 'info', message: string) => void;
@@ -283,6 +289,7 @@ class Instance {
     this.timeline.push({ atMs: Date.now(), entry });
     if (this.timeline.length > TIMELINE_KEEP) this.timeline.shift();
     if (entry.step === 'transition') {
+      this.m.state.role?.(this.cfg.name, entry.to);
       this.m.log('notice', `(${this.cfg.name}) Entering ${entry.to.toUpperCase()} STATE (${entry.reason})`);
       if (entry.from === 'master') {
         this.splitBrain.leftMaster();

@@ -38,6 +38,7 @@ export type FromFailover =
   | { readonly kind: 'failed'; readonly message: string }
   | { readonly kind: 'prepare'; readonly id: number; readonly instance: string; readonly reason: TransitionReason }
   | { readonly kind: 'release'; readonly id: number; readonly instance: string; readonly to: VrrpRole; readonly from: VrrpRole }
+  | { readonly kind: 'role'; readonly instance: string; readonly role: VrrpRole }
   | { readonly kind: 'log'; readonly level: 'error' | 'warning' | 'notice' | 'info'; readonly message: string }
   | { readonly kind: 'status'; readonly id: number; readonly instances: readonly InstanceStatus[] }
   | { readonly kind: 'stopped' };
@@ -114,6 +115,7 @@ function start(data: FailoverWorkerData): void {
     state: {
       prepare: (instance, reason) => ask({ kind: 'prepare', instance, reason }),
       release: (instance, to, from) => ask({ kind: 'release', instance, to, from }),
+      role: (instance, role) => post({ kind: 'role', instance, role }),
     },
     log: (level, message) => post({ kind: 'log', level, message }),
   }).then(

@@ -7,7 +7,7 @@ import { IPPROTO, IPS, TCP_CONNTRACK } from '../../src/ctnetlink/consts.js';
 import { ctCreate, ctDelete } from '../../src/ctnetlink/requests.js';
 import type { Conntrack } from '../../src/ctnetlink/types.js';
 import { BodyView, planCommitRequests, scanBody } from '../../src/engine/commit-bytes.js';
-import { commitEntry, type CommitOptions } from '../../src/engine/commit.js';
+import { commitEntry, natReplyTuple, type CommitOptions } from '../../src/engine/commit.js';
 import { ctBodyOf, decodeCtBody, scanCtBody } from '../../src/sync/ct-body.js';
 import { bytesOfLatin1 } from '../../src/wire/latin1.js';
 import { Writer } from '../../src/wire/writer.js';
@@ -36,6 +36,20 @@ function deleteViaPlan(e: Entry, opts: CommitOptions): Uint8Array {
   const w = new Writer();
   job!.writeDelete(w);
   return w.finish();
+}
+
+function updateViaPlan(e: Entry, opts: CommitOptions): Uint8Array {
+  const [job] = planCommitRequests([e], opts);
+  const w = new Writer();
+  job!.writeUpdate(w);
+  return w.finish();
+}
+/** updateViaModel: the in-place update by the NAT'd reply tuple — commitEntry's request without orig, status, NAT, master, helper. */
+function updateViaModel(e: Entry, opts: CommitOptions): Uint8Array {
+  const c = commitEntry(e, opts);
+  const keep = ['timeout', 'mark', 'protoinfo', 'zone', 'labels'] as const;
+  const reply = natReplyTuple(c);
+  return ctCreate(Object.assign({ family: c.family }, reply !== undefined ? { reply } : {}, ...keep.filter((k) => c[k] !== undefined).map((k) => ({ [k]: c[k] })))).body as Uint8Array;
 }
 
 /** receivable: the body a peer sends for `ct`, if a receiver keeps it. */
@@ -69,6 +83,7 @@ describe('commit requests written from the received bytes', () => {
         const e = entryOf(body, at);
         assert.deepStrictEqual(viaPlan(e, opts), viaModel(e, opts));
         assert.deepStrictEqual(deleteViaPlan(e, opts), ctDelete(commitEntry(e, opts)).body, 'and the delete request of a failback');
+        assert.deepStrictEqual(updateViaPlan(e, opts), updateViaModel(e, opts), 'and the in-place update of an existing entry');
       }),
       { numRuns: 3000 },
     );

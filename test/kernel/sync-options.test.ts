@@ -173,6 +173,8 @@ describe('sync options', { skip: rootSkipReason(), timeout: 180_000 }, () => {
       const upd = await kA.update([marked]);
       assert.ok(upd[0]!.ok, JSON.stringify(upd));
       await until(async () => (await dumpAll(kB)).some((ct) => ct.mark === 0x55 && JSON.stringify(ct.orig) === JSON.stringify(marked.orig)), 'the update in B');
+      // Found by its reply tuple (same NAT binding): changed in place, never deleted.
+      assert.deepEqual([nB.injector?.updatedInPlace, nB.injector?.recreated], [1, 0]);
 
       assert.deepEqual((await kA.delete(entries.slice(0, 10))).filter((r) => !r.ok), []);
       await until(async () => (await dumpAll(kB)).length === 34, 'the deletions in B');
@@ -180,6 +182,23 @@ describe('sync options', { skip: rootSkipReason(), timeout: 180_000 }, () => {
       assert.equal(nB.injector?.stats.addFail, 0);
       assert.equal(nB.injector?.stats.updFail, 0);
       assert.equal(nA.replicator.external.size, 0); // B sent none of the injected entries back
+
+      // B holds the same connection with another SNAT port (stale): deleted and created with A's binding.
+      const fresh = mixedEntry(55, 0); // tcp-snat
+      const stale: Conntrack = { ...fresh, natSrc: { ...fresh.natSrc!, minPort: fresh.natSrc!.minPort! + 7 } };
+      assert.deepEqual((await kB.create([stale])).filter((r) => !r.ok), []);
+      assert.deepEqual((await kA.create([fresh])).filter((r) => !r.ok), []);
+      const aShape = (await dumpAll(kA)).filter((ct) => JSON.stringify(ct.orig) === JSON.stringify(fresh.orig)).map(shape);
+      await until(async () => (await dumpAll(kB)).some((ct) => shape(ct) === aShape[0]), "A's binding in B");
+      assert.deepEqual([nB.injector?.updatedInPlace, nB.injector?.recreated], [1, 1]);
+
+      // Master (keepExisting, set once a takeover claims): an entry the kernel has stays as it is.
+      nB.injector!.keepExisting = true;
+      assert.ok((await kA.update([{ ...marked, mark: 0x66 }]))[0]!.ok);
+      await until(() => nB.injector!.kept === 1, 'the update left alone');
+      const inB = (await dumpAll(kB)).filter((ct) => JSON.stringify(ct.orig) === JSON.stringify(marked.orig));
+      assert.deepEqual(inB.map((ct) => ct.mark), [0x55]);
+      assert.deepEqual([nB.injector?.stats.addFail, nB.injector?.stats.updFail], [0, 0]);
     } finally {
       await stopAll();
     }
