@@ -1,0 +1,85 @@
+// The sync engine's part of a VRRP transition (src/daemon/takeover-state.ts) on real nodes in two
+// namespaces: what a demotion leaves armed, what a takeover sets, with and without
+// DisableExternalCache, and the election's view of mastership that sync completeness uses.
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { parseConntrackdConfig } from '../../src/config/conntrackd/index.js';
+import type { Logger } from '../../src/daemon/log.js';
+import { KernelPurge } from '../../src/daemon/purge.js';
+import { SyncNode } from '../../src/daemon/sync-node.js';
+import { takeoverState } from '../../src/daemon/takeover-state.js';
+import { syncConf } from '../../lab/conntrackd.js';
+import { linkVeth } from '../../lab/link.js';
+import { Netns, rootSkipReason } from '../../lab/netns.js';
+
+const A_IP = '10.239.0.1';
+const B_IP = '10.239.0.2';
+
+describe('takeover state work', { skip: rootSkipReason(), timeout: 60_000 }, () => {
+  let a: Netns, b: Netns;
+  let dir: string;
+  const nodes: SyncNode[] = [];
+  const purges: KernelPurge[] = [];
+  const lines: string[] = [];
+  const log: Logger = { log: (level, m) => void lines.push(`${level}: ${m}`) };
+
+  const start = async (self: 'a' | 'b', mode = 'FTFW { }'): Promise<{ node: SyncNode; purge: KernelPurge }> => {
+    const [me, peer] = self === 'a' ? [A_IP, B_IP] : [B_IP, A_IP];
+    const text = syncConf(join(dir, self), { kind: 'udp', self: me, peer, device: 'sync0' }, 'PurgeTimeout 30', undefined, mode);
+    const node = await SyncNode.start(parseConntrackdConfig(text, `${self}.conf`).config, log, { netns: (self === 'a' ? a : b).name });
+    nodes.push(node);
+    const purge = new KernelPurge(30, { flushKernel: () => node.flushKernel(), flushInternalCache: () => node.flushCaches('internal') }, log);
+    purges.push(purge);
+    return { node, purge };
+  };
+
+  before(() => {
+    a = Netns.create('tsa');
+    b = Netns.create('tsb');
+    linkVeth({ ns: a, ifname: 'sync0', cidr: `${A_IP}/24` }, { ns: b, ifname: 'sync0', cidr: `${B_IP}/24` });
+    dir = mkdtempSync(join(tmpdir(), 'ks-ts-'));
+  });
+
+  after(async () => {
+    for (const p of purges.splice(0)) p.cancel();
+    for (const n of nodes.splice(0)) await n.stop();
+    a?.close();
+    b?.close();
+    if (dir !== undefined) rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('DisableExternalCache: the master keeps its kernel entries once it has claimed; a demotion arms no -t flush of the replica', async () => {
+    const { node, purge } = await start('b', 'FTFW { DisableExternalCache on }');
+    const state = takeoverState(node, purge, log);
+    assert.equal(state.masterSinceMs(), undefined);
+    const before = Date.now();
+    state.role?.('VI_1', 'master');
+    state.role?.('VI_2', 'master');
+    const since = state.masterSinceMs();
+    assert.ok(since !== undefined && since >= before, 'master in the election from the transition on');
+    assert.equal(node.injector?.keepExisting, false, 'not before the state is in');
+    await state.prepare('VI_1', 'preempt');
+    assert.equal(node.injector?.keepExisting, true);
+    state.role?.('VI_1', 'backup');
+    assert.equal(state.masterSinceMs(), since, 'still master while one instance is');
+    state.role?.('VI_2', 'backup');
+    assert.equal(state.masterSinceMs(), undefined, 'the election view follows the transitions, not the state work');
+    await state.release('VI_1', 'backup', 'master');
+    assert.equal(node.injector?.keepExisting, false);
+    assert.equal(purge.pending, false, 'the kernel is the standby copy: no -t');
+    await state.release('VI_2', 'fault', 'master');
+    assert.equal(purge.pending, false);
+  });
+
+  it('external cache: a demotion arms the -t flush, as primary-backup.sh does', async () => {
+    const { node, purge } = await start('a');
+    const state = takeoverState(node, purge, log);
+    await state.prepare('VI_1', 'preempt');
+    await state.release('VI_1', 'backup', 'master');
+    assert.equal(purge.pending, true);
+    purge.cancel();
+  });
+});
