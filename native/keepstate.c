@@ -5,6 +5,7 @@
 // that owns the napi_env (no C threads), and the module is context-aware (worker_threads).
 #define _GNU_SOURCE
 #include <errno.h>
+#include <linux/filter.h>
 #include <net/if.h>
 #include <sched.h>
 #include <stdarg.h>
@@ -583,6 +584,23 @@ static napi_value SchedSetScheduler(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+// attachFilter(fd, Uint8Array): SO_ATTACH_FILTER with a classic BPF program, an array of struct
+// sock_filter (8 bytes each, host order) built in TypeScript (src/netlink/sock-filter.ts); the
+// kernel copies it.
+static napi_value AttachFilter(napi_env env, napi_callback_info info) {
+  ARGS(2, 2);
+  int32_t fd;
+  CHECK(ints(env, argv, 1, &fd));
+  void *prog;
+  size_t len;
+  CHECK(bytes(env, argv[1], &prog, &len));
+  if (len == 0 || len % sizeof(struct sock_filter) != 0 || len / sizeof(struct sock_filter) > BPF_MAXINSNS)
+    return fail_napi(env, "attachFilter: the program is not a whole number of instructions");
+  struct sock_fprog fprog = {.len = (unsigned short)(len / sizeof(struct sock_filter)), .filter = prog};
+  if (setsockopt(fd, SOL_SOCKET, SO_ATTACH_FILTER, &fprog, sizeof fprog) < 0) return throw_errno(env, errno, "setsockopt(SO_ATTACH_FILTER)");
+  return NULL;
+}
+
 NAPI_MODULE_INIT() {
   static const struct { const char *name; napi_callback fn; } fns[] = {
       {"socket", Socket},     {"close", Close},         {"bind", Bind},
@@ -590,7 +608,7 @@ NAPI_MODULE_INIT() {
       {"sendto", SendTo},     {"recv", Recv},           {"ifNameToIndex", IfNameToIndex},
       {"setns", SetNs},       {"pollStart", PollStart}, {"pollStop", PollStop},
       {"pollRef", PollRef},   {"pollStats", PollStats},
-      {"schedSetScheduler", SchedSetScheduler},
+      {"schedSetScheduler", SchedSetScheduler}, {"attachFilter", AttachFilter},
   };
   for (size_t i = 0; i < sizeof fns / sizeof fns[0]; i++) {
     napi_value f;

@@ -1,5 +1,6 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { inNetns } from '../native/socket.js';
+import { dropFromPortsProgram, encodeSockFilter } from '../netlink/sock-filter.js';
 import { NetlinkConn } from '../netlink/conn.js';
 import { NETLINK } from '../netlink/consts.js';
 import type { NlMessage } from '../netlink/message.js';
@@ -90,6 +91,15 @@ export class EventStream<B extends { readonly kind: string } = EventBatch> imple
   }
   join(group: EventGroup): void {
     this.conn.joinGroup(GROUP_IDS[group]);
+  }
+
+  /**
+   * ignorePorts has the kernel drop the events caused by the netlink sockets `portIds` (a socket
+   * filter on nlmsg_pid) before they reach the receive buffer: a node's own injections, whose
+   * events it would only read to throw away, no longer take room that real events need.
+   */
+  ignorePorts(portIds: readonly number[]): void {
+    this.conn.attachFilter(encodeSockFilter(dropFromPortsProgram(portIds)));
   }
 
   /** rcvbuf is the effective socket receive buffer in bytes. */

@@ -107,6 +107,15 @@ export class SyncNode {
       this.injectPort(sync, committer, log),
     );
     this.events = cfg.general.pollSecs === undefined ? this.openEvents(cfg, ns, log) : undefined;
+    // DisableExternalCache: the events of our own injections are ignored (origin 'inject'); the
+    // kernel drops them instead, so that a burst of injections cannot overrun the event socket.
+    if (this.events !== undefined && this.injector !== undefined) {
+      try {
+        this.events.ignorePorts([...committer.portIds]);
+      } catch (e) {
+        log.log('warning', `event socket: the filter for our own injections was refused (${e instanceof Error ? e.message : String(e)}); they are read and dropped instead`);
+      }
+    }
   }
 
   /** openEvents subscribes to conntrack events (not in polling mode). */

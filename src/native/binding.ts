@@ -57,6 +57,7 @@ export interface NativeBinding {
   // sched_setscheduler(2) on one thread (tid 0: the calling one). Optional: an addon built before it
   // was added still loads (sched.ts then reports it as stale instead of every socket user failing).
   schedSetScheduler?: (tid: number, policy: number, priority: number) => void;
+  attachFilter?: (fd: number, program: Uint8Array) => void; // SO_ATTACH_FILTER (classic BPF)
 }
 
 const FUNCTIONS = [

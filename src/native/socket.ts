@@ -3,7 +3,7 @@ import { constants } from 'node:os';
 import { parseIPv4 } from '../wire/ip.js';
 import { Writer } from '../wire/writer.js';
 import { decodeBatch, type Datagram } from './batch.js';
-import { nativeBinding, type NativeBinding, type PollHandle, type PollStats } from './binding.js';
+import { nativeBinding, NativeUnavailableError, type NativeBinding, type PollHandle, type PollStats } from './binding.js';
 
 export type { Datagram } from './batch.js';
 export type { PollStats } from './binding.js';
@@ -257,6 +257,14 @@ export class NativeSocket {
   setsockoptBuf(level: number, name: number, value: Uint8Array): void {
     const fd = this.live('setsockopt');
     sys(() => this.b.setsockopt(fd, level, name, value));
+  }
+
+  /** attachFilter is SO_ATTACH_FILTER: `program` is struct sock_filter[] in host order (netlink/sock-filter.ts). */
+  attachFilter(program: Uint8Array): void {
+    const fd = this.live('attachFilter');
+    const fn = this.b.attachFilter;
+    if (fn === undefined) throw new NativeUnavailableError("keepstate's native addon predates attachFilter: run `npm install` (scripts/build-native.mjs) to rebuild it.");
+    sys(() => fn(fd, program));
   }
 
   getsockoptInt(level: number, name: number): number {

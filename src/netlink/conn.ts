@@ -98,6 +98,11 @@ export class NetlinkConn {
     return new NetlinkConn(protocol, opts);
   }
 
+  /** attachFilter sets a classic BPF socket filter (struct sock_filter[], netlink/sock-filter.ts). */
+  attachFilter(program: Uint8Array): void {
+    this.sock.attachFilter(program);
+  }
+
   /** rcvbuf returns the effective SO_RCVBUF in bytes (twice what was asked, per the kernel). */
   rcvbuf(): number {
     return this.sock.getsockoptInt(SOL_SOCKET, SO.RCVBUF);

@@ -57,6 +57,40 @@ describe('conntrack events from the kernel', { skip }, () => {
     }
   });
 
+  it('ignorePorts: the kernel drops the events one socket caused, and delivers the others', async () => {
+    await ct.flush();
+    const mine = ConntrackClient.open({ netns: ns.name });
+    const stream = subscribe({ groups: ['new', 'destroy'], netns: ns.name });
+    try {
+      stream.ignorePorts([mine.portId]);
+      const seen: { kind: CtEventKind; portId: number | undefined }[] = [];
+      const reading = (async () => {
+        for await (const b of stream) {
+          if (b.kind === 'events') for (const e of b.events) if ('ct' in e) seen.push({ kind: (e as CtEvent).kind, portId: (e as CtEvent).portId });
+          if (seen.filter((x) => x.kind === 'destroy').length >= 20) return;
+        }
+      })();
+      const guard = setTimeout(() => stream.close(), 30_000); // hang guard
+      const ignored = Array.from({ length: 50 }, (_, i) => tcpEntry(i));
+      const others = Array.from({ length: 20 }, (_, i) => tcpEntry(100 + i));
+      assert.deepEqual((await mine.create(ignored)).filter((r) => !r.ok), []);
+      assert.deepEqual((await ct.create(others)).filter((r) => !r.ok), []);
+      await ct.delete(others);
+      await reading;
+      clearTimeout(guard);
+      assert.deepEqual(
+        { new: seen.filter((x) => x.kind === 'new').length, destroy: seen.filter((x) => x.kind === 'destroy').length },
+        { new: 20, destroy: 20 },
+        "only the other socket's creates and deletes",
+      );
+      assert.ok(seen.every((x) => x.portId === ct.portId));
+    } finally {
+      stream.close();
+      mine.close();
+      await ct.flush();
+    }
+  });
+
   it('"auto" (nf_conntrack_events=2) follows a machine-wide listener flag; events=1 always attaches events', async () => {
     // Since kernel 6.x nf_ctnetlink_has_listener is one global bitmask (it cannot be per netns
     // because of NETLINK_LISTEN_ALL_NSID): under "auto", an entry gets its event extension when
