@@ -154,6 +154,8 @@ export class Ftfw<T extends FtfwCarrier<T>> {
   private heldObjects = 0;
   private hello: 'init' | 'say' | 'done' = 'init';
   private sayHelloBack = false;
+  /** The kind of the last message received in sequence (an ALIVE right after a RESYNC is acknowledged at once). */
+  private lastKindRecv: RxHeader['kind'] | undefined;
 
   // receiver
   private lastSeqRecv = 0;
@@ -215,9 +217,15 @@ export class Ftfw<T extends FtfwCarrier<T>> {
     this.unlink(node);
   }
 
-  /** requestResync queues a RESYNC control message (ask the peer for its whole table). */
+  /**
+   * requestResync queues a RESYNC control message (ask the peer for its whole table), and an ALIVE
+   * behind it: the peer's ACK of that later message, queued after the bulk, is what tells us the
+   * answer is all in (Replicator.caughtUp). Without it the proof waits for our next message, a
+   * second's alive timer away, and for the peer's ACK of it, another.
+   */
   requestResync(): void {
     this.tx.push(new FtfwNode<T>(undefined, RESYNC));
+    this.tx.push(new FtfwNode<T>(undefined, ALIVE));
   }
 
   /** transmit is transmitEach collecting the items (tests, tools). */
@@ -313,13 +321,19 @@ export class Ftfw<T extends FtfwCarrier<T>> {
         this.ackFrom = h.seq;
         this.ackPending = true;
       }
-      if (--this.window <= 0) {
+      // An ALIVE right behind a RESYNC is acknowledged at once instead of on the window or the
+      // alive timer: a keepstated peer that asks for our table sends one there and takes our
+      // ACK of it, queued after the bulk, as the end of the answer (conntrackd never sends that
+      // pair, so its exchanges are unchanged).
+      const answerResync = h.kind === 'alive' && this.lastKindRecv === 'resync';
+      if (--this.window <= 0 || answerResync) {
         this.tx.push(new FtfwNode<T>(undefined, { kind: 'ack', from: this.ackFrom, to: h.seq }));
         this.window = this.cfg.ackWindow;
         this.ackPending = false;
       }
     }
     this.lastSeqRecv = h.seq;
+    this.lastKindRecv = inSync ? h.kind : undefined;
     this.seqKnown = true;
     return verdict;
   }

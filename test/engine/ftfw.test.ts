@@ -112,6 +112,22 @@ describe('FTFW receiver', () => {
     );
   });
 
+  it('acknowledges an ALIVE at once only right behind a RESYNC (the end of a keepstated resync request)', () => {
+    const b = new Ftfw<Obj>(cfg());
+    b.onReceive({ kind: 'data', seq: 10, flags: 0 });
+    b.onReceive({ kind: 'alive', seq: 11, flags: FTFW_FLAG.ALIVE });
+    assert.deepEqual(b.transmit(), [], 'an ALIVE alone waits for the window or the timer');
+    assert.equal(b.onReceive({ kind: 'resync', seq: 12, flags: FTFW_FLAG.RESYNC }), 'resync');
+    b.onReceive({ kind: 'alive', seq: 13, flags: FTFW_FLAG.ALIVE });
+    assert.deepEqual(
+      b.transmit().map((t) => (t.kind === 'ack' ? [t.from, t.to] : t.kind)),
+      [[10, 13]],
+    );
+    const a = new Ftfw<Obj>(cfg());
+    a.requestResync();
+    assert.deepEqual(a.transmit().map((t) => t.kind), ['resync', 'alive'], 'and the requester sends that pair');
+  });
+
   it("counts lost messages as conntrackd 1.4.7 does: seq − last + 1 per jump, across the 32-bit wrap, nothing for old seqs", () => {
     const b = new Ftfw<Obj>(cfg());
     b.onReceive({ kind: 'data', seq: 100, flags: 0 });

@@ -56,6 +56,21 @@ describe('Replicator peer signals', () => {
     assert.equal(idle[0]!.external, 2000, 'and not before every entry is in');
   });
 
+  it('idle without waiting for any alive timer: the ALIVE behind our RESYNC is acknowledged after the bulk', () => {
+    const p = pair(() => false);
+    for (let i = 0; i < 2000; i++) p.a.onKernelEvent({ kind: 'new', ct: tcp(i) });
+    p.a.transmit();
+    p.b.transmit();
+    p.b.external.flush();
+    p.b.requestResync();
+    for (let t = 0; t < 4; t++) {
+      p.b.transmit();
+      p.a.transmit();
+    }
+    const idle = p.signals.filter((s) => s.signal === 'idle');
+    assert.equal(idle[0]?.external, 2000, 'complete, with every entry, before either side’s alive timer ran');
+  });
+
   it('with loss: a gap holds it back until the retransmissions are in (property)', () => {
     fc.assert(
       fc.property(fc.array(fc.integer({ min: 0, max: 400 }), { minLength: 1, maxLength: 20 }), (lost) => {
