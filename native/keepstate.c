@@ -1,6 +1,6 @@
 // keepstate's native socket primitives: socket/bind/setsockopt/getsockopt/getsockname/sendmsg/recv/
-// close, if_nametoindex, setns, and a uv_poll reader that drains a socket with recvmmsg and hands JS
-// one packed Buffer per wakeup. No protocol knowledge lives here (house-style R13): framing and codecs
+// close, a classic BPF socket filter, if_nametoindex, setns, sched_setscheduler, and a uv_poll
+// reader that drains a socket with recvmmsg and hands JS one packed Buffer per wakeup. No protocol knowledge lives here (house-style R13): framing and codecs
 // are TypeScript, which also validates arguments; C checks types only. Everything runs on the thread
 // that owns the napi_env (no C threads), and the module is context-aware (worker_threads).
 #define _GNU_SOURCE
