@@ -1,7 +1,8 @@
 // keepstate's native socket primitives: socket/bind/setsockopt/getsockopt/getsockname/sendmsg/recv/
 // close, a classic BPF socket filter, if_nametoindex, setns, sched_setscheduler, and a uv_poll
-// reader that drains a socket with recvmmsg and hands JS one packed Buffer per wakeup. No protocol knowledge lives here (house-style R13): framing and codecs
-// are TypeScript, which also validates arguments; C checks types only. Everything runs on the thread
+// reader that drains a socket with recvmmsg and hands JS one packed Buffer per wakeup. No protocol
+// knowledge lives here (house-style R13): framing, codecs and BPF programs are TypeScript, which
+// also validates arguments; C checks types only. Everything runs on the thread
 // that owns the napi_env (no C threads), and the module is context-aware (worker_threads).
 #define _GNU_SOURCE
 #include <errno.h>
