@@ -382,6 +382,9 @@ export class Ftfw<T extends FtfwCarrier<T>> {
         this.rs.remove(node);
         this.tx.push(node);
         this.stats.retransmitted++;
+        // A RESYNC sent again keeps its ALIVE right behind it (see requestResync): a request lost
+        // while our link was down is then answered as fast as a first one.
+        if (node.ctl?.kind === 'resync') this.tx.push(new FtfwNode<T>(undefined, ALIVE));
       }
       node = nextNode;
     }

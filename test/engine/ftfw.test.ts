@@ -125,7 +125,11 @@ describe('FTFW receiver', () => {
     );
     const a = new Ftfw<Obj>(cfg());
     a.requestResync();
-    assert.deepEqual(a.transmit().map((t) => t.kind), ['resync', 'alive'], 'and the requester sends that pair');
+    const [resync] = a.transmit();
+    assert.equal(resync?.kind, 'resync', 'the requester sends that pair');
+    // Lost (our link was down): the peer's NACK brings the RESYNC back with its ALIVE behind it.
+    a.onReceive({ kind: 'nack', seq: 7, flags: FTFW_FLAG.NACK, from: resync!.seq, to: resync!.seq });
+    assert.deepEqual(a.transmit().map((t) => t.kind), ['resync', 'alive']);
   });
 
   it("counts lost messages as conntrackd 1.4.7 does: seq − last + 1 per jump, across the 32-bit wrap, nothing for old seqs", () => {
