@@ -25,25 +25,16 @@ function viaModel(e: Entry, opts: CommitOptions): Uint8Array {
   const c = commitEntry(e, opts);
   return ctCreate(c.status === undefined ? c : { ...c, status: c.status | IPS.CONFIRMED }).body as Uint8Array;
 }
-function viaPlan(e: Entry, opts: CommitOptions): Uint8Array {
+/** planned: what the entry's CommitJob writes for the create, the delete (failback) or the in-place update. */
+function planned(which: 'write' | 'writeDelete' | 'writeUpdate', e: Entry, opts: CommitOptions): Uint8Array {
   const [job] = planCommitRequests([e], opts);
   const w = new Writer();
-  job!.write(w);
+  job![which](w);
   return w.finish();
 }
-function deleteViaPlan(e: Entry, opts: CommitOptions): Uint8Array {
-  const [job] = planCommitRequests([e], opts);
-  const w = new Writer();
-  job!.writeDelete(w);
-  return w.finish();
-}
-
-function updateViaPlan(e: Entry, opts: CommitOptions): Uint8Array {
-  const [job] = planCommitRequests([e], opts);
-  const w = new Writer();
-  job!.writeUpdate(w);
-  return w.finish();
-}
+const viaPlan = (e: Entry, opts: CommitOptions): Uint8Array => planned('write', e, opts);
+const deleteViaPlan = (e: Entry, opts: CommitOptions): Uint8Array => planned('writeDelete', e, opts);
+const updateViaPlan = (e: Entry, opts: CommitOptions): Uint8Array => planned('writeUpdate', e, opts);
 /** updateViaModel: the in-place update by the NAT'd reply tuple — commitEntry's request without orig, status, NAT, master, helper. */
 function updateViaModel(e: Entry, opts: CommitOptions): Uint8Array {
   const c = commitEntry(e, opts);
