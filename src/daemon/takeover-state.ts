@@ -9,11 +9,12 @@ import type { SyncNode } from './sync-node.js';
  * conntrack-tools' primary-backup.sh do, run in the takeover's order instead of after it:
  *
  *   master   commit the external cache into the kernel (nothing with DisableExternalCache: the
- *            entries are there already) — the VIPs wait for this; then, out of the takeover's
- *            path, what the script does next: empty the caches (`-f`), read the kernel table into
- *            the internal cache (`-R`) and send it to the backups (`-B`);
+ *            entries are there already) — the VIPs wait for this; then, once the VIPs are up and
+ *            out of the takeover's path, what the script does next: empty the caches (`-f`), read
+ *            the kernel table into the internal cache (`-R`) and send it to the backups (`-B`);
  *   backup   `-t` (flush the kernel table after PurgeTimeout: the new master owns the entries)
- *            and `-n` (ask the new master for its table);
+ *            and `-n` (ask the new master for its table; not after a mastership that never had
+ *            its VIPs up: the caches are as they were);
  *   fault    `-t`.
  * With DisableExternalCache the kernel holds the replica, so there is no `-t`, and once master
  * the injector keeps the entries this kernel has (Injector.keepExisting).
@@ -33,6 +34,10 @@ export function takeoverState(
   // `masters` follows the state work, which runs behind it).
   const elected = new Set<string>();
   let electedSince: number | undefined;
+  // Whether this mastership has had its VIPs up (carried traffic): only then is this node's
+  // table the reference afterwards — a mastership lost before its VIPs (a moment of split brain, a
+  // link going down port by port) changed nothing the master does not have.
+  let served = false;
   return {
     master: () => masters.size > 0,
     masterSinceMs: () => electedSince,
@@ -67,12 +72,18 @@ export function takeoverState(
           log.log('notice', `takeover (${instance}: ${reason}): replicated entries are in the kernel (injector caught up after ${Date.now() - t0} ms)`);
         }
       })();
-      void preparing.then(() => afterTakeover(node, log));
       return preparing;
+    },
+    served(): void {
+      if (served || masters.size === 0) return;
+      served = true;
+      void (preparing ?? Promise.resolve()).then(() => afterTakeover(node, log));
     },
     async release(instance: string, to: VrrpRole, from: VrrpRole): Promise<void> {
       const wasMaster = masters.delete(instance);
       if (masters.size > 0) return;
+      const carried = served;
+      served = false;
       if (wasMaster) preparing = undefined;
       if (node.injector !== undefined) node.injector.keepExisting = false;
       // DisableExternalCache: the kernel is this standby's copy of the master's table — no `-t`
@@ -83,7 +94,7 @@ export function takeoverState(
       // off); ask the master for its table — the sync-aware election keeps us from preempting
       // until it is in, and a later takeover's commit replaces the stale kernel entries. (From
       // Initialize the start-up request is already out.)
-      if (to === 'backup' && from !== 'initialize') {
+      if (to === 'backup' && from !== 'initialize' && !(wasMaster && !carried)) {
         log.log('notice', `${instance}: ${from} → backup: asking the master for its table`);
         node.resyncFromPeer();
       }

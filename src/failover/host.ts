@@ -78,6 +78,9 @@ export class FailoverHost {
       case 'role':
         this.state.role?.(m.instance, m.role);
         return;
+      case 'served':
+        this.state.served?.(m.instance);
+        return;
       case 'log':
         this.log(m.level, m.message);
         return;

@@ -38,6 +38,8 @@ export interface StatePort {
    * would otherwise look master to the sync engine for as long as that prepare takes.
    */
   role?(instance: string, role: VrrpRole): void;
+  /** served tells that the instance's VIPs are up: this mastership now carries traffic. */
+  served?(instance: string): void;
 }
 
 export type FailoverLog = (level: 'error' | 'warning' | 'notice' | 'info', message: string) => void;
@@ -104,6 +106,8 @@ export interface PeerSeen {
   readonly lastHeardMs: number; // Date.now()
 }
 
+/** HANDOVER_SLACK_US: transit and scheduling on top of the old master's advert interval (µs). */
+const HANDOVER_SLACK_US = 10_000;
 /** At most this many peers are kept per instance for status (a VRID rarely has more than a few routers). */
 const MAX_PEERS_SHOWN = 16;
 
@@ -192,6 +196,8 @@ class Instance {
     });
   }
 
+  /** When this router last started to advertise as master (timers' µs), for the handover grace. */
+  private claimedAtUs: number | undefined;
   /** Every router heard on this VRID, by source address (bounded: the least recently heard goes). */
   private readonly peers = new Map<string, PeerSeen>();
 
@@ -288,6 +294,9 @@ class Instance {
   private record(entry: TimelineEntry): void {
     this.timeline.push({ atMs: Date.now(), entry });
     if (this.timeline.length > TIMELINE_KEEP) this.timeline.shift();
+    if (entry.step === 'vips-added') this.m.state.served?.(this.cfg.name);
+    // When this router started to advertise as master: the transition, or the claim after a hold.
+    if (entry.step === 'claimed' || (entry.step === 'transition' && entry.to === 'master')) this.claimedAtUs = entry.atUs;
     if (entry.step === 'transition') {
       this.m.state.role?.(this.cfg.name, entry.to);
       this.m.log('notice', `(${this.cfg.name}) Entering ${entry.to.toUpperCase()} STATE (${entry.reason})`);
@@ -336,6 +345,11 @@ class Instance {
    * one comes garp_lower_prio_delay after the other master fell silent: after the heal.
    */
   private heardLowerPriority(src: string, priority: number): void {
+    // The master we took over from may have had one advert in flight when ours went out: within
+    // one of its advert intervals (and a little) of our claim it is the ordinary handover, still
+    // answered by the FSM but not counted as a split brain.
+    const peerIntUs = this.peers.get(src)?.advertIntUs ?? this.cfg.advertIntervalUs;
+    if (this.claimedAtUs !== undefined && this.m.timers.nowUs() - this.claimedAtUs <= peerIntUs + HANDOVER_SLACK_US) return;
     this.splitBrain.heard(src, priority, this.router.state.effectivePriority);
     this.m.notifier.masterRxLowerPriority(this.cfg.name, this.cfg.notify, this.router.state.effectivePriority);
     this.lowerPriorityGarp();

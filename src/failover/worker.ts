@@ -39,6 +39,7 @@ export type FromFailover =
   | { readonly kind: 'prepare'; readonly id: number; readonly instance: string; readonly reason: TransitionReason }
   | { readonly kind: 'release'; readonly id: number; readonly instance: string; readonly to: VrrpRole; readonly from: VrrpRole }
   | { readonly kind: 'role'; readonly instance: string; readonly role: VrrpRole }
+  | { readonly kind: 'served'; readonly instance: string }
   | { readonly kind: 'log'; readonly level: 'error' | 'warning' | 'notice' | 'info'; readonly message: string }
   | { readonly kind: 'status'; readonly id: number; readonly instances: readonly InstanceStatus[] }
   | { readonly kind: 'stopped' };
@@ -116,6 +117,7 @@ function start(data: FailoverWorkerData): void {
       prepare: (instance, reason) => ask({ kind: 'prepare', instance, reason }),
       release: (instance, to, from) => ask({ kind: 'release', instance, to, from }),
       role: (instance, role) => post({ kind: 'role', instance, role }),
+      served: (instance) => post({ kind: 'served', instance }),
     },
     log: (level, message) => post({ kind: 'log', level, message }),
   }).then(

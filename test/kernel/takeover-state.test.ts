@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, before, describe, it } from 'node:test';
+import { after, afterEach, before, describe, it } from 'node:test';
 import { parseConntrackdConfig } from '../../src/config/conntrackd/index.js';
 import type { Logger } from '../../src/daemon/log.js';
 import { KernelPurge } from '../../src/daemon/purge.js';
@@ -14,6 +14,15 @@ import { takeoverState } from '../../src/daemon/takeover-state.js';
 import { syncConf } from '../../lab/conntrackd.js';
 import { linkVeth } from '../../lab/link.js';
 import { Netns, rootSkipReason } from '../../lab/netns.js';
+
+/** until polls `pred` every 20 ms; the 20 s limit only guards against a hang. */
+async function until(pred: () => boolean, what: string): Promise<void> {
+  const end = Date.now() + 20_000;
+  while (!pred()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
 
 const A_IP = '10.239.0.1';
 const B_IP = '10.239.0.2';
@@ -43,9 +52,14 @@ describe('takeover state work', { skip: rootSkipReason(), timeout: 60_000 }, () 
     dir = mkdtempSync(join(tmpdir(), 'ks-ts-'));
   });
 
-  after(async () => {
+  const stopAll = async (): Promise<void> => {
     for (const p of purges.splice(0)) p.cancel();
     for (const n of nodes.splice(0)) await n.stop();
+  };
+  afterEach(stopAll);
+
+  after(async () => {
+    await stopAll();
     a?.close();
     b?.close();
     if (dir !== undefined) rmSync(dir, { recursive: true, force: true });
@@ -80,6 +94,24 @@ describe('takeover state work', { skip: rootSkipReason(), timeout: 60_000 }, () 
     await state.prepare('VI_1', 'preempt');
     await state.release('VI_1', 'backup', 'master');
     assert.equal(purge.pending, true);
+    purge.cancel();
+  });
+
+  it('only a mastership that had its VIPs up runs -f -R -B after it and asks the new master for its table when it ends', async () => {
+    const { node, purge } = await start('a');
+    const state = takeoverState(node, purge, log);
+    const said = (text: string): number => lines.filter((l) => l.includes(text)).length;
+    const [asked, bulks] = [said('→ backup: asking the master for its table'), said('bulk sent')];
+    // Lost before its VIPs came up (a moment of split brain): the caches are as they were.
+    await state.prepare('VI_1', 'preempt');
+    await state.release('VI_1', 'backup', 'master');
+    assert.deepEqual([said('→ backup: asking the master for its table'), said('bulk sent')], [asked, bulks]);
+    // Served (VIPs up): -f -R -B once the state is in, and a resync request when it ends.
+    await state.prepare('VI_1', 'preempt');
+    state.served?.('VI_1');
+    await until(() => said('bulk sent') === bulks + 1, 'the bulk after the takeover');
+    await state.release('VI_1', 'backup', 'master');
+    assert.equal(said('→ backup: asking the master for its table'), asked + 1);
     purge.cancel();
   });
 });
