@@ -216,15 +216,13 @@ export class Injector {
       // tuple), else deleted and created again.
       const existing = retry.map((k) => pass.job(k));
       const rebind: number[] = [];
-      const done = new Set<number>();
+      const notUpdated = new Set<number>();
       for (const f of await this.committer.run('update', existing.map((j) => j.writeUpdate))) {
+        notUpdated.add(f.i);
         if (f.code === 'ENOENT') rebind.push(f.i);
-        else {
-          done.add(f.i);
-          this.fail(pass.op(retry[f.i]!), f.message);
-        }
+        else this.fail(pass.op(retry[f.i]!), f.message);
       }
-      retry.forEach((k, i) => void (done.has(i) || rebind.includes(i) ? undefined : (this.updatedInPlace++, this.ok(pass.op(k)))));
+      retry.forEach((k, i) => void (notUpdated.has(i) ? undefined : (this.updatedInPlace++, this.ok(pass.op(k)))));
       if (rebind.length === 0) continue;
       const again = rebind.map((i) => existing[i]!);
       await this.committer.run('delete', again.map((j) => j.writeDelete));

@@ -289,23 +289,23 @@ export function writeDeleteRequest(w: Writer, b: Uint8Array, v: BodyView): void 
   if (v.at[NTA.ZONE]! >= 0) putU16be(w, CTA.ZONE, be16(b, v.at[NTA.ZONE]!));
 }
 
+/** scanFast puts a body into fastBuf and scans it into fastView (accepted when planned: bodies never change). */
+function scanFast(body: string): void {
+  if (fastBuf.length < body.length) fastBuf = new Uint8Array(2 * body.length);
+  scanBody(fastBuf, writeLatin1(fastBuf, body, 0), fastView);
+}
+
 function writeFastDelete(w: Writer, e: { readonly body: string }): void {
-  if (fastBuf.length < e.body.length) fastBuf = new Uint8Array(2 * e.body.length);
-  const n = writeLatin1(fastBuf, e.body, 0);
-  scanBody(fastBuf, n, fastView);
+  scanFast(e.body);
   writeDeleteRequest(w, fastBuf, fastView);
 }
 
 function writeFast(w: Writer, e: { readonly body: string; readonly receivedAtMs: number }, opts: CommitOptions): void {
-  if (fastBuf.length < e.body.length) fastBuf = new Uint8Array(2 * e.body.length);
-  const n = writeLatin1(fastBuf, e.body, 0);
-  scanBody(fastBuf, n, fastView); // accepted when planned: bodies never change
+  scanFast(e.body);
   writeCommitRequest(w, fastBuf, fastView, e.receivedAtMs, opts);
 }
 
 function writeFastUpdate(w: Writer, e: { readonly body: string; readonly receivedAtMs: number }, opts: CommitOptions): void {
-  if (fastBuf.length < e.body.length) fastBuf = new Uint8Array(2 * e.body.length);
-  const n = writeLatin1(fastBuf, e.body, 0);
-  scanBody(fastBuf, n, fastView);
+  scanFast(e.body);
   writeUpdateRequest(w, fastBuf, fastView, e.receivedAtMs, opts);
 }
