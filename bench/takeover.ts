@@ -95,7 +95,7 @@ function record(c: Case, sys: SystemName, figure: string, v: number): void {
   samples.set(k, [...(samples.get(k) ?? []), v]);
 }
 const got = (c: Case, sys: SystemName, figure: string): number[] => samples.get(`${c.id}|${sys}|${figure}`) ?? [];
-const FIGURES = ['unsteady', 'shortfall', 'survival', 'resets', 'firstMed', 'firstMax', 'vipsMs', 'wireAdvert', 'stateMs', 'garpMs', 'failbackMs', 'failbackSurvival', 'failbackResets'] as const;
+const FIGURES = ['unsteady', 'shortfall', 'survival', 'resets', 'firstMed', 'firstMax', 'vipsMs', 'wireAdvert', 'stateMs', 'garpMs', 'failbackMs', 'failbackSurvival', 'failbackResets', 'extraMasters'] as const;
 
 /** lanes: the timeline marks of each case's first run, per system (the plot draws one case). */
 const lanes = new Map<string, Lane>();
@@ -254,6 +254,16 @@ function makeCluster(lab: Lab, c: Case, sys: SystemName, ctdBin: string): Cluste
   return incumbentCluster(lab, { ...vrrp, conntrackdBin: ctdBin });
 }
 
+/**
+ * extraMasterships counts the elections a trial should not have had: VI_LAN enters MASTER on fw1 at
+ * the start and at the failback, on fw2 at the failure; any other entry is a node that declared a
+ * live master dead (keepstated and keepalived log the same words).
+ */
+function extraMasterships(cluster: Cluster): number {
+  const n = (node: string): number => (cluster.vrrpLog(node).match(/\(VI_LAN\) Entering MASTER STATE/g) ?? []).length;
+  return Math.max(0, n('fw1') - 2) + Math.max(0, n('fw2') - 1);
+}
+
 /** trial runs one system through one case on a fresh cluster and records its figures. */
 async function trial(c: Case, sys: SystemName, run: number): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'ks-bt-'));
@@ -343,6 +353,7 @@ async function trial(c: Case, sys: SystemName, run: number): Promise<void> {
     record(c, sys, 'failbackMs', fb.ms);
     record(c, sys, 'failbackSurvival', fb.total > 0 ? (100 * fb.alive) / fb.total : Number.NaN);
     record(c, sys, 'failbackResets', fb.resets);
+    record(c, sys, 'extraMasters', extraMasterships(cluster));
     const lost = r.idleAlive + r.sendingAlive < total || r.resets > 0 || fb.alive < fb.total || fb.resets > 0;
     // Kept for the post-mortem of every run: the daemons' logs, fw2's status (its timeline) and the traffic's last lines.
     const log = join(tmpdir(), `ks-bench-takeover-${c.id}-${sys}-${run + 1}.log`);
@@ -351,7 +362,7 @@ async function trial(c: Case, sys: SystemName, run: number): Promise<void> {
     say(
       `${c.id} run ${run + 1} ${sys}: fw2 had ${fill.held} of ${entries + IDLE + SENDING} after ${fill.ms} ms; alive ${r.idleAlive + r.sendingAlive}/${total}, resets ${r.resets}, ` +
         `first packet median ${firstMed.toFixed(0)} max ${firstMax.toFixed(0)} ms, advert ${wire.advert.toFixed(1)}, GARP ${wire.garp.toFixed(1)}, VIPs ${r.vipsMovedMs ?? '—'} ms; ` +
-        `failback ${fb.ms.toFixed(0)} ms (${fb.alive}/${fb.total} alive, ${fb.resets} resets)`,
+        `failback ${fb.ms.toFixed(0)} ms (${fb.alive}/${fb.total} alive, ${fb.resets} resets); extra masterships ${extraMasterships(cluster)}`,
     );
   } catch (e) {
     say(`${c.id} run ${run + 1} ${sys} FAILED: ${e instanceof Error ? e.message.slice(0, 3000) : String(e)}`);
@@ -365,6 +376,11 @@ async function trial(c: Case, sys: SystemName, run: number): Promise<void> {
   }
 }
 
+/** sum adds the finite values (— when there are none). */
+const sum = (xs: readonly number[]): string => {
+  const f = xs.filter(Number.isFinite);
+  return f.length === 0 ? '—' : String(f.reduce((a, b) => a + b, 0));
+};
 const pct = (xs: readonly number[]): string => range(xs, xs.filter(Number.isFinite).every((x) => x === 100) ? 0 : 1).replace(/^([\d.]+( \[[\d.–]+\])?)/, '$1 %');
 
 function section(startLoad: string): string {
@@ -376,7 +392,7 @@ function section(startLoad: string): string {
     SYSTEMS.map(
       (sys) =>
         `| ${caseTitle(c)} | ${SYSTEM_TITLE[sys]} | ${range(got(c, sys, 'shortfall'))} | ${pct(got(c, sys, 'survival'))} | ${range(got(c, sys, 'resets'))} | ${range(got(c, sys, 'firstMed'))} | ${range(got(c, sys, 'firstMax'))} | ` +
-        `${range(got(c, sys, 'wireAdvert'))} | ${sys === 'keepstated-inject' ? 'before (injected)' : range(got(c, sys, 'stateMs'))} | ${range(got(c, sys, 'garpMs'))} | ${range(got(c, sys, 'failbackMs'))} | ${pct(got(c, sys, 'failbackSurvival'))}, ${range(got(c, sys, 'failbackResets'))} |`,
+        `${range(got(c, sys, 'wireAdvert'))} | ${sys === 'keepstated-inject' ? 'before (injected)' : range(got(c, sys, 'stateMs'))} | ${range(got(c, sys, 'garpMs'))} | ${range(got(c, sys, 'failbackMs'))} | ${pct(got(c, sys, 'failbackSurvival'))}, ${range(got(c, sys, 'failbackResets'))} | ${sum(got(c, sys, 'extraMasters'))} |`,
     ),
   );
   const ratios = cases.map((c) => {
@@ -416,9 +432,11 @@ adverts, which keepalived 2.2.7 accepts down to \`advert_int 0.01\`). Medians [m
   measured connections were replicated long before the other entries were created).
 - failback: fw1's ports come up; ms until the VIPs are on fw1 and none on fw2 (polled every 10 ms)
   and every sending connection has echoed a line written after that; then survival, resets.
+- extra masterships: over all runs, how often VI_LAN became master beyond the three a trial has (fw1 at
+  the start and at the failback, fw2 at the failure): a backup that took a live master for dead.
 
-| case | system | not on fw2 at the failure | survival | resets | first packet, median (ms) | first packet, max (ms) | first advert (ms) | state in kernel (ms) | GARP (ms) | failback (ms) | failback survival, resets |
-|---|---|---|---|---|---|---|---|---|---|---|---|
+| case | system | not on fw2 at the failure | survival | resets | first packet, median (ms) | first packet, max (ms) | first advert (ms) | state in kernel (ms) | GARP (ms) | failback (ms) | failback survival, resets | extra masterships |
+|---|---|---|---|---|---|---|---|---|---|---|---|---|
 ${rows.join('\n')}
 
 Ratios keepstated / incumbent of the medians (external cache / DisableExternalCache on):
@@ -445,6 +463,11 @@ function reading(cases: readonly Case[]): string {
     lines.push(
       `- ${SYSTEM_TITLE[sys]}: ${lost === 0 && reset === 0 && failed === 0 ? 'every connection survived every takeover and failback, no reset' : `${lost} of ${surv.length} rounds lost connections, ${reset} had resets${failed > 0 ? `, ${failed} trials failed` : ''}`}.`,
     );
+  }
+  for (const sys of SYSTEMS) {
+    const extra = cases.flatMap((c) => got(c, sys, 'extraMasters')).filter(Number.isFinite);
+    const total = extra.reduce((a, b) => a + b, 0);
+    if (total > 0) lines.push(`- ${SYSTEM_TITLE[sys]}: ${total} extra mastership${total === 1 ? '' : 's'} in ${extra.filter((x) => x > 0).length} of ${extra.length} trials (a backup took a live master for dead).`);
   }
   const unsteady = SYSTEMS.map((sys) => [sys, cases.reduce((n, c) => n + got(c, sys, 'unsteady').filter((x) => x > 0).length, 0)] as const).filter(([, n]) => n > 0);
   for (const [sys, n] of unsteady) lines.push(`- ${SYSTEM_TITLE[sys]}: in ${n} trial${n === 1 ? '' : 's'} fw1 did not hold the VIPs alone for 1 s before the failure (mastership moved during the fill).`);

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/uio.h>
 #include <unistd.h>
 #include <node_api.h>
@@ -585,6 +586,35 @@ static napi_value SchedSetScheduler(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+// The VER0 layout of include/uapi/linux/sched/types.h's struct sched_attr (48 bytes), under a name
+// of our own: glibc releases differ on whether <sched.h> declares it.
+struct ks_sched_attr {
+  uint32_t size, sched_policy;
+  uint64_t sched_flags;
+  int32_t sched_nice;
+  uint32_t sched_priority;
+  uint64_t sched_runtime, sched_deadline, sched_period; // ns
+};
+
+// schedSetDeadline(tid, runtimeUs, deadlineUs, periodUs, flags): sched_setattr(2) with
+// SCHED_DEADLINE on one thread (0: the calling one); flags are SCHED_FLAG_* (RESET_ON_FORK, RECLAIM).
+static napi_value SchedSetDeadline(napi_env env, napi_callback_info info) {
+  ARGS(5, 5);
+  int32_t tid, runtime, deadline, period, flags;
+  CHECK(ints(env, argv, 5, &tid, &runtime, &deadline, &period, &flags));
+  if (runtime <= 0 || deadline < runtime || period < deadline || flags < 0) return fail_napi(env, "schedSetDeadline: needs 0 < runtime <= deadline <= period");
+  struct ks_sched_attr attr = {
+      .size = sizeof attr,
+      .sched_policy = 6, // SCHED_DEADLINE
+      .sched_flags = (uint64_t)flags,
+      .sched_runtime = (uint64_t)runtime * 1000,
+      .sched_deadline = (uint64_t)deadline * 1000,
+      .sched_period = (uint64_t)period * 1000,
+  };
+  if (syscall(SYS_sched_setattr, (pid_t)tid, &attr, 0u) < 0) return throw_errno(env, errno, "sched_setattr");
+  return NULL;
+}
+
 // attachFilter(fd, Uint8Array): SO_ATTACH_FILTER with a classic BPF program, an array of struct
 // sock_filter (8 bytes each, host order) built in TypeScript (src/netlink/sock-filter.ts); the
 // kernel copies it.
@@ -609,7 +639,8 @@ NAPI_MODULE_INIT() {
       {"sendto", SendTo},     {"recv", Recv},           {"ifNameToIndex", IfNameToIndex},
       {"setns", SetNs},       {"pollStart", PollStart}, {"pollStop", PollStop},
       {"pollRef", PollRef},   {"pollStats", PollStats},
-      {"schedSetScheduler", SchedSetScheduler}, {"attachFilter", AttachFilter},
+      {"schedSetScheduler", SchedSetScheduler}, {"schedSetDeadline", SchedSetDeadline},
+      {"attachFilter", AttachFilter},
   };
   for (size_t i = 0; i < sizeof fns / sizeof fns[0]; i++) {
     napi_value f;

@@ -14,7 +14,10 @@ import type { FailoverWorkerData, FromFailover, ToFailover } from './worker.js';
  * until they are done). At SCHED_FIFO 99 that wait spun at 100 % of a CPU while the platform
  * threads, below it, could not run — measured with perf in the lab (two firewalls on two CPUs,
  * both failover threads spinning: the failback never came). The failover process runs V8 with
- * `--single-threaded-gc`, so its collector never waits for another thread; its heap is small.
+ * `--single-threaded`: its collector never waits for another thread (its heap is small), and it
+ * posts no compile jobs to the platform threads either — with them, `perf sched` showed the loop
+ * of the failover process waiting 50–85 ms on a futex while those threads, below the sync
+ * threads' real-time priority, could not run.
  */
 export class FailoverHost {
   private nextId = 1;
@@ -32,7 +35,7 @@ export class FailoverHost {
   static start(config: KeepalivedConfig, state: StatePort, log: FailoverLog, opts: { netns?: string; demoted?: string; realtimePriority?: number } = {}): Promise<FailoverHost> {
     const data: FailoverWorkerData = { config, ...opts };
     const child = fork(fileURLToPath(new URL('./worker.js', import.meta.url)), [], {
-      execArgv: ['--single-threaded-gc'],
+      execArgv: ['--single-threaded'],
       serialization: 'advanced',
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     });

@@ -3,6 +3,7 @@ import { ifNameToIndex } from '../native/socket.js';
 import { RtnlClient } from '../rtnetlink/client.js';
 import type { AddressSpec } from '../rtnetlink/requests.js';
 import { Announcer } from '../vrrp-io/announcer.js';
+import type { SpawnScript } from './script-spawn.js';
 import { VRRP_GROUP, VrrpChannel } from '../vrrp-io/channel.js';
 import { US_PER_CS, US_PER_S, VRRP_AUTH, VRRP_PRIO } from '../vrrp/consts.js';
 import type { NotifyState, TransitionReason, VrrpRole } from '../vrrp/fsm.js';
@@ -51,10 +52,12 @@ export interface FailoverOptions {
   readonly timers?: TimerPort;
   /** accounts looks up script users (default: getent on this host). */
   readonly accounts?: Accounts;
+  /** spawn starts notify and track scripts (default: as children of this process). */
+  readonly spawn?: SpawnScript;
 }
 
 /** hasScripts: the configuration runs at least one script (notify, track or FIFO script). */
-function hasScripts(c: KeepalivedConfig): boolean {
+export function hasScripts(c: KeepalivedConfig): boolean {
   const some = (n: Notifies): boolean => Object.values(n).some((v) => v !== undefined);
   return (
     c.scripts.length > 0 ||
@@ -473,7 +476,7 @@ export class FailoverManager {
     const security = config.global.enableScriptSecurity ? (cmd: string) => insecurePath(cmd, hostStat, hostWhich) : undefined;
     this.users = new ScriptUsers(config.global, opts.accounts ?? hostAccounts(), (level, msg) => opts.log(level, msg), process.getuid?.() === 0, security);
     this.users.warnDefault(hasScripts(config));
-    this.notifier = new Notifier((level, msg) => opts.log(level, msg), fifos, this.users);
+    this.notifier = new Notifier((level, msg) => opts.log(level, msg), fifos, this.users, opts.spawn);
   }
 
   /** start opens every instance's sockets and starts them (Initialize → Backup, or Master for an owner). */
@@ -534,7 +537,7 @@ export class FailoverManager {
       if (t.kind !== 'track_script' || this.scripts.has(t.name)) continue;
       const script = this.config.scripts.find((s) => s.name === t.name);
       if (script === undefined) continue;
-      const runner = new ScriptTracker(script, this.timers, (level, msg) => this.log(level, msg), () => this.retrack('track_script', t.name), this.users);
+      const runner = new ScriptTracker(script, this.timers, (level, msg) => this.log(level, msg), () => this.retrack('track_script', t.name), this.users, this.opts.spawn);
       this.scripts.set(t.name, runner);
     }
   }

@@ -1,5 +1,6 @@
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { closeSync, constants, lstatSync, openSync, unlinkSync, writeSync } from 'node:fs';
+import { spawnHere, type ScriptHandle, type SpawnScript } from './script-spawn.js';
 import type { NotifyFifo, Notifies, ScriptCommand } from '../config/keepalived/types.js';
 import type { NotifyState } from '../vrrp/fsm.js';
 import type { ScriptUsers } from './script-user.js';
@@ -55,13 +56,14 @@ export const FIFO_MODE = 0o644;
 class FifoChannel {
   private fd: number | undefined;
   private created = false;
-  private script: ChildProcess | undefined;
+  private script: ScriptHandle | undefined;
   private writeFailures = 0;
 
   constructor(
     private readonly f: NotifyFifo,
     private readonly log: NotifyLog,
     private readonly users: ScriptUsers | undefined,
+    private readonly spawn: SpawnScript,
   ) {}
 
   open(): void {
@@ -101,13 +103,12 @@ class FifoChannel {
     if (cmd === undefined) return;
     const runAs = this.users === undefined ? {} : this.users.runAs(s, `notify FIFO script ${cmd}`);
     if (runAs === undefined) return;
-    const child = spawn(cmd, [...args, this.f.path], { stdio: 'ignore', ...runAs });
-    child.on('error', (e) => this.log('warning', `notify FIFO script ${cmd}: ${e.message}`));
-    child.on('exit', (code, signal) => {
+    const child = this.spawn(cmd, [...args, this.f.path], { detached: false, ...runAs });
+    child.onError((message) => this.log('warning', `notify FIFO script ${cmd}: ${message}`));
+    child.onExit((code, signal) => {
       if (this.script === child) this.script = undefined;
       this.log('info', `notify FIFO script ${cmd} terminated (${signal ?? `exit ${String(code)}`})`);
     });
-    child.unref();
     this.script = child;
   }
 
@@ -133,7 +134,7 @@ class FifoChannel {
     this.fd = undefined;
     const s = this.script;
     this.script = undefined;
-    if (s !== undefined && s.exitCode === null && s.signalCode === null) s.kill('SIGTERM');
+    if (s?.running === true) s.signal('SIGTERM');
   }
 }
 
@@ -146,8 +147,10 @@ export class Notifier {
     fifos: readonly NotifyFifo[] = [],
     /** Whom each script runs as (script_user); undefined: as this process. */
     private readonly users?: ScriptUsers,
+    /** How scripts are started (the failover process: its script runner). */
+    private readonly spawn: SpawnScript = spawnHere,
   ) {
-    this.fifos = fifos.map((f) => new FifoChannel(f, log, users));
+    this.fifos = fifos.map((f) => new FifoChannel(f, log, users, spawn));
   }
 
   /** open creates and opens the FIFOs and starts their scripts (before the first transition). */
@@ -193,12 +196,11 @@ export class Notifier {
     if (cmd === undefined) return;
     const runAs = this.users === undefined ? {} : this.users.runAs(script, `notify script ${cmd}`);
     if (runAs === undefined) return;
-    const child = spawn(cmd, [...args, ...extra], { stdio: 'ignore', detached: true, ...runAs });
-    child.on('error', (e) => this.log('warning', `notify script ${cmd}: ${e.message}`));
-    child.on('exit', (code, signal) => {
+    const child = this.spawn(cmd, [...args, ...extra], { detached: true, ...runAs });
+    child.onError((message) => this.log('warning', `notify script ${cmd}: ${message}`));
+    child.onExit((code, signal) => {
       if (code !== 0) this.log('warning', `notify script ${cmd} exited with ${signal ?? code}`);
     });
-    child.unref();
   }
 }
 

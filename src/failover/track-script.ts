@@ -1,5 +1,5 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import type { ScriptUsers } from './script-user.js';
+import { spawnHere, type ScriptHandle, type SpawnScript } from './script-spawn.js';
 import type { VrrpScript } from '../config/keepalived/types.js';
 import type { TimerPort } from './router.js';
 import type { TrackState } from './track-weights.js';
@@ -57,7 +57,7 @@ const KILL_GRACE_US = 2_000_000;
 export class ScriptTracker {
   private progress: ScriptProgress;
   private verdict: TrackState;
-  private child: ChildProcess | undefined;
+  private child: ScriptHandle | undefined;
   private timedOut = false;
   private lastStatus: number | undefined;
   private tick: unknown;
@@ -73,6 +73,8 @@ export class ScriptTracker {
     private readonly onChange: (state: TrackState) => void,
     /** Whom the script runs as (its `user`, else script_user); undefined: as this process. */
     private readonly users?: ScriptUsers,
+    /** How the script is started (the failover process: its script runner). */
+    private readonly spawn: SpawnScript = spawnHere,
   ) {
     this.progress = initialProgress(script);
     this.verdict = initialState(script);
@@ -106,15 +108,15 @@ export class ScriptTracker {
     if (runAs === undefined) return;
     this.stats.runs++;
     this.timedOut = false;
-    const child = spawn(cmd, args, { stdio: 'ignore', detached: true, ...runAs });
+    const child = this.spawn(cmd, args, { detached: true, ...runAs });
     this.child = child;
     const timeoutUs = this.script.timeoutUs ?? this.script.intervalUs;
     let deadline: unknown = this.timers.set(timeoutUs, () => {
       deadline = undefined;
       this.timedOut = true;
       this.stats.timeouts++;
-      this.signal(child, 'SIGTERM');
-      this.killTimer = this.timers.set(KILL_GRACE_US, () => this.signal(child, 'SIGKILL'));
+      child.signal('SIGTERM');
+      this.killTimer = this.timers.set(KILL_GRACE_US, () => child.signal('SIGKILL'));
     });
     let done = false;
     const finish = (ok: boolean, how: string, status?: number): void => {
@@ -128,24 +130,15 @@ export class ScriptTracker {
       if (status !== undefined) this.lastStatus = status;
       if (!this.stopped) this.result(ok, how);
     };
-    child.once('error', (e) => finish(false, `failed (${e.message})`));
-    child.once('exit', (code, signal) => {
+    child.onError((message) => finish(false, `failed (${message})`));
+    child.onExit((code, signal) => {
       if (this.timedOut && signal !== null) {
-        this.signal(child, 'SIGKILL'); // and whatever it started
+        child.signal('SIGKILL'); // and whatever it started
         finish(false, 'timed_out');
       } else if (code === 0) finish(true, 'succeeded', 0);
       else if (code !== null) finish(false, `failed (exited with status ${code})`, code);
       else finish(false, `failed (due to signal ${signal ?? '?'})`);
     });
-  }
-
-  private signal(child: ChildProcess, sig: NodeJS.Signals): void {
-    if (child.pid === undefined) return;
-    try {
-      process.kill(-child.pid, sig); // its process group (detached: it leads one)
-    } catch {
-      // ESRCH: it is gone already.
-    }
   }
 
   private result(ok: boolean, how: string): void {
@@ -163,6 +156,6 @@ export class ScriptTracker {
     this.stopped = true;
     if (this.tick !== undefined) this.timers.clear(this.tick);
     if (this.killTimer !== undefined) this.timers.clear(this.killTimer);
-    if (this.child !== undefined) this.signal(this.child, 'SIGKILL');
+    this.child?.signal('SIGKILL');
   }
 }

@@ -1,12 +1,14 @@
 import type { KeepalivedConfig } from '../config/keepalived/types.js';
 import type { TransitionReason, VrrpRole } from '../vrrp/fsm.js';
-import { SCHED, setThreadScheduler } from '../native/sched.js';
-import { FailoverManager, type InstanceStatus } from './manager.js';
+import { SCHED, SCHED_FLAG, setThreadDeadline, setThreadScheduler, type DeadlineReservation } from '../native/sched.js';
+import { FailoverManager, hasScripts, type InstanceStatus } from './manager.js';
+import { ScriptRunner } from './script-runner.js';
 
 /**
  * The failover process (forked by host.ts, with `--single-threaded-gc`: see there): the VRRP
- * instances run here, on an event loop of their own at SCHED_RR 99, so that a commit or a burst
- * of sync traffic in the daemon never delays an advert. The state work of a transition is asked of
+ * instances run here, on an event loop of their own under SCHED_DEADLINE (SCHED_RR 99 where the
+ * kernel refuses it), so that a commit or a burst of sync traffic in the daemon never delays an
+ * advert. The state work of a transition is asked of
  * the daemon (prepare / release) and awaited. If the daemon goes away (killed), this process
  * resigns its masters and exits: VRRP without the state behind it is not a firewall.
  */
@@ -25,6 +27,20 @@ export interface FailoverWorkerData {
    */
   readonly realtimePriority?: number;
 }
+
+/**
+ * The reservation the failover process asks for before falling back to SCHED_RR: 1 ms of CPU in
+ * every 5 ms (an advert's send or receive costs ~0.1 ms; 10 ms adverts on two instances ~0.5 ms
+ * per 10 ms), so a wakeup waits at most one period even in the rare GC pause that overruns it.
+ * Why not RR 99 alone: the sync threads at RR 98 can hold a CPU for most of a second in a 100 000
+ * entry burst; the kernel then gives the starved normal tasks up to 50 ms in one go (the fair
+ * server, and before it real-time throttling), and every real-time task on that CPU waits, RR 99
+ * included. `perf sched timehist` showed the master's failover process waiting 35–53 ms with
+ * 10 ms adverts, and the backup took over for a moment. A deadline thread is served first.
+ * RECLAIM lets it use bandwidth no other deadline task reserved; RESET_ON_FORK lets it spawn the
+ * notify and track scripts (as normal processes).
+ */
+const FAILOVER_DEADLINE: DeadlineReservation = { runtimeUs: 1000, deadlineUs: 5000, periodUs: 5000, flags: SCHED_FLAG.RESET_ON_FORK | SCHED_FLAG.RECLAIM };
 
 export type ToFailover =
   | { readonly kind: 'init'; readonly data: FailoverWorkerData }
@@ -64,9 +80,11 @@ function ask(m: { kind: 'prepare'; instance: string; reason: TransitionReason } 
 }
 
 let manager: FailoverManager | undefined;
+let runner: ScriptRunner | undefined;
 let stopping: Promise<void> | undefined;
-/** stop resigns the masters and removes the VIPs, once. */
-const stop = (): Promise<void> => (stopping ??= (manager?.stop() ?? Promise.resolve()).catch(() => undefined));
+/** stop resigns the masters and removes the VIPs, once; then lets the script runner go. */
+const stop = (): Promise<void> =>
+  (stopping ??= (manager?.stop() ?? Promise.resolve()).catch(() => undefined).then(() => runner?.close()));
 
 let stopAsked = false;
 process.on('disconnect', () => {
@@ -103,14 +121,28 @@ process.on('message', (m: ToFailover) => {
   }
 });
 
-function start(data: FailoverWorkerData): void {
-  if (data.realtimePriority !== undefined) {
+/** realtime puts this process's event loop under SCHED_DEADLINE, else SCHED_RR at `priority`, and says which. */
+function realtime(priority: number): void {
+  const why = (e: unknown): string => (e instanceof Error ? e.message : String(e));
+  const r = FAILOVER_DEADLINE;
+  try {
+    setThreadDeadline(0, r);
+    post({ kind: 'log', level: 'info', message: `failover process: SCHED_DEADLINE, ${r.runtimeUs} µs every ${r.periodUs} µs` });
+    return;
+  } catch (e) {
     try {
-      setThreadScheduler(0, SCHED.RR, data.realtimePriority);
-    } catch (e) {
-      post({ kind: 'log', level: 'warning', message: `failover process: SCHED_RR ${data.realtimePriority} refused (${e instanceof Error ? e.message : String(e)}); adverts may wait behind sync work` });
+      setThreadScheduler(0, SCHED.RR, priority);
+      post({ kind: 'log', level: 'notice', message: `failover process: SCHED_DEADLINE refused (${why(e)}); SCHED_RR ${priority} instead, which the sync threads can delay when they hold a CPU for most of a second` });
+    } catch (e2) {
+      post({ kind: 'log', level: 'warning', message: `failover process: SCHED_DEADLINE refused (${why(e)}), SCHED_RR ${priority} refused (${why(e2)}); adverts may wait behind sync work` });
     }
   }
+}
+
+function start(data: FailoverWorkerData): void {
+  if (data.realtimePriority !== undefined) realtime(data.realtimePriority);
+  // After the scheduling policy: the runner is forked at the normal one (SCHED_RESET_ON_FORK).
+  if (hasScripts(data.config)) runner = ScriptRunner.start((level, message) => post({ kind: 'log', level, message }));
   FailoverManager.start(data.config, {
     ...(data.netns !== undefined ? { netns: data.netns } : {}),
     state: {
@@ -120,6 +152,7 @@ function start(data: FailoverWorkerData): void {
       served: (instance) => post({ kind: 'served', instance }),
     },
     log: (level, message) => post({ kind: 'log', level, message }),
+    ...(runner !== undefined ? { spawn: runner.spawn } : {}),
   }).then(
     (m) => {
       manager = m;

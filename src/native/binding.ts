@@ -57,6 +57,7 @@ export interface NativeBinding {
   // sched_setscheduler(2) on one thread (tid 0: the calling one). Optional: an addon built before it
   // was added still loads (sched.ts then reports it as stale instead of every socket user failing).
   schedSetScheduler?: (tid: number, policy: number, priority: number) => void;
+  schedSetDeadline?: (tid: number, runtimeUs: number, deadlineUs: number, periodUs: number, flags: number) => void; // sched_setattr(2), SCHED_DEADLINE
   attachFilter?: (fd: number, program: Uint8Array) => void; // SO_ATTACH_FILTER (classic BPF)
 }
 

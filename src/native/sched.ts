@@ -26,3 +26,39 @@ export function setThreadScheduler(tid: number, policy: SchedPolicy, priority: n
     throw toErrnoError(e);
   }
 }
+
+/** SCHED_FLAG_* of include/uapi/linux/sched.h that setThreadDeadline may pass. */
+export const SCHED_FLAG = { RESET_ON_FORK: 0x01, RECLAIM: 0x02 } as const;
+
+/** DeadlineReservation is a SCHED_DEADLINE reservation: `runtimeUs` of CPU in every `periodUs`, used by `deadlineUs` after each period's start. */
+export interface DeadlineReservation {
+  readonly runtimeUs: number;
+  readonly deadlineUs: number;
+  readonly periodUs: number;
+  /** SCHED_FLAG bits, or-ed. */
+  readonly flags: number;
+}
+
+/**
+ * setThreadDeadline puts one thread (`tid` 0: the calling one) under SCHED_DEADLINE with
+ * sched_setattr(2). A deadline thread runs before every real-time (FIFO/RR) thread and is not
+ * stopped by the real-time throttling or the fair server that stop those. Throws RangeError
+ * unless 0 < runtime ≤ deadline ≤ period, ErrnoError (EPERM without CAP_SYS_NICE or when the
+ * thread's CPU affinity is not its whole root domain, EBUSY when admission control refuses the
+ * bandwidth), or NativeUnavailableError for an addon that predates it.
+ */
+export function setThreadDeadline(tid: number, r: DeadlineReservation): void {
+  if (!Number.isInteger(tid) || tid < 0 || tid > 0x7fffffff) throw new RangeError(`bad thread id: ${tid}`);
+  const us = [r.runtimeUs, r.deadlineUs, r.periodUs];
+  if (!us.every((v) => Number.isInteger(v) && v > 0 && v <= 0x7fffffff) || r.runtimeUs > r.deadlineUs || r.deadlineUs > r.periodUs)
+    throw new RangeError(`SCHED_DEADLINE needs 0 < runtime <= deadline <= period (µs), got ${us.join(' / ')}`);
+  if (!Number.isInteger(r.flags) || r.flags < 0 || r.flags > 0xff) throw new RangeError(`bad SCHED_FLAG bits: ${r.flags}`);
+  const fn = nativeBinding().schedSetDeadline;
+  if (fn === undefined)
+    throw new NativeUnavailableError("keepstate's native addon predates schedSetDeadline: run `npm install` (scripts/build-native.mjs) to rebuild it.");
+  try {
+    fn(tid, r.runtimeUs, r.deadlineUs, r.periodUs, r.flags);
+  } catch (e) {
+    throw toErrnoError(e);
+  }
+}

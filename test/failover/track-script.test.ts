@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import type { VrrpScript } from '../../src/config/keepalived/types.js';
+import { ScriptRunner } from '../../src/failover/script-runner.js';
 import { realTimers } from '../../src/failover/timers.js';
 import { ScriptTracker, initialProgress, scriptStep, type ScriptProgress } from '../../src/failover/track-script.js';
 import type { TrackState } from '../../src/failover/track-weights.js';
@@ -109,6 +110,31 @@ describe('ScriptTracker (real child processes)', () => {
       assert.ok(t.stats.runs >= 2);
     } finally {
       t.stop();
+    }
+  });
+});
+
+describe('ScriptTracker through the script runner (as in the failover process)', () => {
+  const runner = ScriptRunner.start(() => undefined);
+  after(() => runner.close());
+
+  it('success, failure, a missing command and a timeout come back as they do from a child of its own', async () => {
+    const cases: [string[], TrackState, Partial<VrrpScript>][] = [
+      [['/bin/true'], 'up', {}],
+      [['/bin/sh', '-c', 'exit 1'], 'down', {}],
+      [[join(dir, 'no-such-script')], 'down', {}],
+      [['/bin/sh', '-c', 'sleep 30 & wait'], 'down', { intervalUs: 1_000_000, timeoutUs: 200_000 }],
+    ];
+    for (const [argv, want, opts] of cases) {
+      const logs: string[] = [];
+      const t = new ScriptTracker(vrrpScript(argv, opts), realTimers, (_l, m) => logs.push(m), () => {}, undefined, runner.spawn);
+      t.start();
+      try {
+        await until(`${argv.join(' ')} ${want}`, () => t.state === want);
+        if (opts.timeoutUs !== undefined) assert.ok(logs.some((l) => /timed_out/.test(l)), logs.join('\n'));
+      } finally {
+        t.stop();
+      }
     }
   });
 });
