@@ -254,14 +254,19 @@ function makeCluster(lab: Lab, c: Case, sys: SystemName, ctdBin: string): Cluste
   return incumbentCluster(lab, { ...vrrp, conntrackdBin: ctdBin });
 }
 
+/** logMarks is where each firewall's VRRP log ends now, for extraMasterships. */
+function logMarks(cluster: Cluster): Map<string, number> {
+  return new Map(['fw1', 'fw2'].map((n) => [n, cluster.vrrpLog(n).length]));
+}
+
 /**
- * extraMasterships counts the elections a trial should not have had: VI_LAN enters MASTER on fw1 at
- * the start and at the failback, on fw2 at the failure; any other entry is a node that declared a
- * live master dead (keepstated and keepalived log the same words).
+ * extraMasterships counts the elections a trial should not have had since `from` (logMarks before
+ * the failure): VI_LAN enters MASTER on fw2 at the failure and on fw1 at the failback; any other
+ * entry is a node that took a live master for dead (keepstated and keepalived log the same words).
  */
-function extraMasterships(cluster: Cluster): number {
-  const n = (node: string): number => (cluster.vrrpLog(node).match(/\(VI_LAN\) Entering MASTER STATE/g) ?? []).length;
-  return Math.max(0, n('fw1') - 2) + Math.max(0, n('fw2') - 1);
+function extraMasterships(cluster: Cluster, from: Map<string, number>): number {
+  const n = (node: string): number => (cluster.vrrpLog(node).slice(from.get(node) ?? 0).match(/\(VI_LAN\) Entering MASTER STATE/g) ?? []).length;
+  return Math.max(0, n('fw1') - 1) + Math.max(0, n('fw2') - 1);
 }
 
 /** trial runs one system through one case on a fresh cluster and records its figures. */
@@ -294,6 +299,7 @@ async function trial(c: Case, sys: SystemName, run: number): Promise<void> {
     if (!steady) say(`${c.id} run ${run + 1} ${sys}: fw1 never held the VIPs alone for 1 s; failing it anyway`);
     record(c, sys, 'unsteady', steady ? 0 : 1);
     for (const p of ports) caps.push(await Capture.start(lab.switchNs, Lab.bridgePort('fw2', p.ifname), join(dir, `fw2-${p.ifname}.pcap`), 'arp or ip proto 112'));
+    const logsAtFailure = logMarks(cluster);
     const r = await runRound(lab, cluster, traffic, 'down', 'links-down', { failing: 'fw1', other: 'fw2', hangMs: HANG_MS });
     const st = sys === 'incumbent' ? undefined : await status(cluster as KeepstatedCluster, 'fw2');
     const files = await Promise.all(caps.splice(0).map((cap) => cap.stopFile(false)));
@@ -353,7 +359,7 @@ async function trial(c: Case, sys: SystemName, run: number): Promise<void> {
     record(c, sys, 'failbackMs', fb.ms);
     record(c, sys, 'failbackSurvival', fb.total > 0 ? (100 * fb.alive) / fb.total : Number.NaN);
     record(c, sys, 'failbackResets', fb.resets);
-    record(c, sys, 'extraMasters', extraMasterships(cluster));
+    record(c, sys, 'extraMasters', extraMasterships(cluster, logsAtFailure));
     const lost = r.idleAlive + r.sendingAlive < total || r.resets > 0 || fb.alive < fb.total || fb.resets > 0;
     // Kept for the post-mortem of every run: the daemons' logs, fw2's status (its timeline) and the traffic's last lines.
     const log = join(tmpdir(), `ks-bench-takeover-${c.id}-${sys}-${run + 1}.log`);
@@ -362,7 +368,7 @@ async function trial(c: Case, sys: SystemName, run: number): Promise<void> {
     say(
       `${c.id} run ${run + 1} ${sys}: fw2 had ${fill.held} of ${entries + IDLE + SENDING} after ${fill.ms} ms; alive ${r.idleAlive + r.sendingAlive}/${total}, resets ${r.resets}, ` +
         `first packet median ${firstMed.toFixed(0)} max ${firstMax.toFixed(0)} ms, advert ${wire.advert.toFixed(1)}, GARP ${wire.garp.toFixed(1)}, VIPs ${r.vipsMovedMs ?? '—'} ms; ` +
-        `failback ${fb.ms.toFixed(0)} ms (${fb.alive}/${fb.total} alive, ${fb.resets} resets); extra masterships ${extraMasterships(cluster)}`,
+        `failback ${fb.ms.toFixed(0)} ms (${fb.alive}/${fb.total} alive, ${fb.resets} resets); extra masterships ${extraMasterships(cluster, logsAtFailure)}`,
     );
   } catch (e) {
     say(`${c.id} run ${run + 1} ${sys} FAILED: ${e instanceof Error ? e.message.slice(0, 3000) : String(e)}`);
@@ -432,8 +438,8 @@ adverts, which keepalived 2.2.7 accepts down to \`advert_int 0.01\`). Medians [m
   measured connections were replicated long before the other entries were created).
 - failback: fw1's ports come up; ms until the VIPs are on fw1 and none on fw2 (polled every 10 ms)
   and every sending connection has echoed a line written after that; then survival, resets.
-- extra masterships: over all runs, how often VI_LAN became master beyond the three a trial has (fw1 at
-  the start and at the failback, fw2 at the failure): a backup that took a live master for dead.
+- extra masterships: over all runs, how often VI_LAN became master from the failure on beyond the two
+  a trial has (fw2 at the failure, fw1 at the failback): a backup that took a live master for dead.
 
 | case | system | not on fw2 at the failure | survival | resets | first packet, median (ms) | first packet, max (ms) | first advert (ms) | state in kernel (ms) | GARP (ms) | failback (ms) | failback survival, resets | extra masterships |
 |---|---|---|---|---|---|---|---|---|---|---|---|---|

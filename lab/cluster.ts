@@ -120,7 +120,11 @@ export function keepstatedCluster(
     async start(hangMs = 45_000) {
       const [first, ...rest] = [...fws.values()].sort((a, b) => b.spec.priority - a.spec.priority);
       await launch(first!, hangMs);
-      await waitUntil(`${first!.spec.node} master`, () => /\(VI_WAN\) Entering MASTER STATE/.test(log(first!.spec.node)), hangMs, logs);
+      // Master, and at its configured priority: a node that starts alone is demoted until its
+      // mastership has lasted (sync-aware election); the next one, complete from its bulk, would
+      // preempt it meanwhile, and be preempted back.
+      const settled = (l: string): boolean => /\(VI_WAN\) Entering MASTER STATE/.test(l) && (!/priority demoted/.test(l) || /priority restored/.test(l));
+      await waitUntil(`${first!.spec.node} master`, () => settled(log(first!.spec.node)), hangMs, logs);
       for (const f of rest) {
         await launch(f, hangMs);
         await waitUntil(`${f.spec.node} backup`, () => BACKUP.test(log(f.spec.node)), hangMs, logs);

@@ -24,7 +24,7 @@ import { SyncNode } from './sync-node.js';
 import { channelStats } from './links.js';
 import { handleStatsRequest } from './stats-control.js';
 import { StatsNode } from './stats-node.js';
-import { takeoverState } from './takeover-state.js';
+import { askedAlready, takeoverState } from './takeover-state.js';
 import { parseKeepalivedConfig } from '../config/keepalived/index.js';
 import type { KeepalivedConfig } from '../config/keepalived/types.js';
 import { FailoverHost } from '../failover/host.js';
@@ -251,13 +251,25 @@ async function daemon(configPath: string, detach: boolean, keepalived: string | 
         failover = host;
         failoverStatus = { host, masterSinceMs: state.masterSinceMs };
         log.log('notice', `failover manager started: ${vrrp.instances.map((i) => i.name).join(', ')} (${keepalived})${demoted !== undefined ? `, priority demoted (${demoted})` : ''}`);
+        let wasReference = false;
         watchCompleteness = setInterval(() => {
           // A master holds the state itself: it asks nobody for a table, and gaps in what its peer
           // sends it never demote it.
           const master = state.master();
           const nowMs = Date.now();
           if (!master) started.retryResync(nowMs, RESYNC_RETRY_MS);
-          const v = completeness.view(nowMs, state.masterSinceMs());
+          let v = completeness.view(nowMs, state.masterSinceMs());
+          // The end of a settled mastership (FAULT, or a preempting peer): from now on the new master
+          // has what this table lacks. Incomplete at once, with a request of its own (unless the state
+          // work's release made one the peer has acknowledged) — an older one (a start-up request
+          // still unanswered from before the mastership) would be answered by whatever the peer
+          // had then, and the demotion must be in place before the FAULT clears, not after.
+          if (wasReference && v.asMaster !== true && !askedAlready(started)) {
+            log.log('notice', 'mastership over: asking the master for its table');
+            started.resyncFromPeer();
+            v = completeness.view(nowMs, state.masterSinceMs());
+          }
+          wasReference = v.asMaster === true;
           const now = demotionReason(v);
           if (now === demoted) return;
           const why = v.asMaster === true ? 'master: its own table is the reference' : completenessWord(v);

@@ -404,6 +404,17 @@ export class SyncNode {
     this.scheduleTransmit();
   }
 
+  /** holdResyncAnswers: a takeover rebuilds the internal cache; a peer's RESYNC waits for it (Replicator.holdResyncAnswers). */
+  holdResyncAnswers(): void {
+    this.replicator.holdResyncAnswers();
+  }
+
+  /** releaseResyncAnswers answers what waited (a bulk unless `bulkSent`) and acknowledges it. */
+  releaseResyncAnswers(bulkSent: boolean): void {
+    this.replicator.releaseResyncAnswers(bulkSent);
+    this.scheduleTransmit();
+  }
+
   /**
    * trackCompleteness starts judging whether this node's copy of the peer's state is complete
    * (sync-aware election, engine/completeness.ts): incomplete from now until the peer has answered

@@ -12,6 +12,7 @@ import type { SyncNode } from './sync-node.js';
  *            entries are there already) — the VIPs wait for this; then, once the VIPs are up and
  *            out of the takeover's path, what the script does next: empty the caches (`-f`), read
  *            the kernel table into the internal cache (`-R`) and send it to the backups (`-B`);
+ *            a peer's RESYNC meanwhile is answered by that `-B` (Replicator.holdResyncAnswers);
  *   backup   `-t` (flush the kernel table after PurgeTimeout: the new master owns the entries)
  *            and `-n` (ask the new master for its table; not after a mastership that never had
  *            its VIPs up: the caches are as they were);
@@ -52,6 +53,8 @@ export function takeoverState(
       masters.add(instance);
       if (!first) return preparing ?? Promise.resolve();
       purge.cancel(); // a scheduled `-t` flush from an earlier demotion must not empty our table now
+      // Until afterTakeover has rebuilt the internal cache and sent it, a peer's RESYNC waits.
+      node.holdResyncAnswers();
       const t0 = Date.now();
       preparing = (async () => {
         if (node.injector === undefined) {
@@ -85,6 +88,8 @@ export function takeoverState(
       const carried = served;
       served = false;
       if (wasMaster) preparing = undefined;
+      // A mastership that ends before afterTakeover answers a waiting RESYNC with what it has.
+      node.releaseResyncAnswers(false);
       if (node.injector !== undefined) node.injector.keepExisting = false;
       // DisableExternalCache: the kernel is this standby's copy of the master's table — no `-t`
       // flush (it would wipe the replica PurgeTimeout later); the master's answer to `-n` replaces
@@ -94,12 +99,23 @@ export function takeoverState(
       // off); ask the master for its table — the sync-aware election keeps us from preempting
       // until it is in, and a later takeover's commit replaces the stale kernel entries. (From
       // Initialize the start-up request is already out.)
-      if (to === 'backup' && from !== 'initialize' && !(wasMaster && !carried)) {
+      if (to === 'backup' && from !== 'initialize' && !(wasMaster && !carried) && !askedAlready(node)) {
         log.log('notice', `${instance}: ${from} → backup: asking the master for its table`);
         node.resyncFromPeer();
       }
     },
   };
+}
+
+/**
+ * askedAlready: a request for the peer's table is out and the peer has acknowledged it (its answer
+ * is on the way). The end of a mastership asks at once (main.ts), often before the FAULT that
+ * ended it clears; a second request would make the master send its whole table twice. One the
+ * peer never acknowledged (lost while the links were down) is made again.
+ */
+export function askedAlready(node: SyncNode): boolean {
+  const v = node.completeness?.view(Date.now());
+  return v !== undefined && !v.complete && v.reason === 'startup' && node.replicator.resyncAcknowledged;
 }
 
 /**
@@ -123,5 +139,6 @@ async function afterTakeover(node: SyncNode, log: Logger): Promise<void> {
     }
   }
   node.bulk();
+  node.releaseResyncAnswers(true);
   log.log('notice', `takeover: internal cache holds the kernel table (${node.replicator.internal.liveSize} entries), bulk sent`);
 }

@@ -163,6 +163,8 @@ export class Ftfw<T extends FtfwCarrier<T>> {
   private window: number;
   private ackFrom = 0;
   private ackPending = false;
+  /** The seq from which nothing is acknowledged until releaseAcks (holdAcksFrom), if set. */
+  private ackHeldFrom: number | undefined;
 
   constructor(private readonly cfg: FtfwConfig) {
     this.seq = (cfg.initialSeq - 1) >>> 0;
@@ -279,12 +281,44 @@ export class Ftfw<T extends FtfwCarrier<T>> {
    * ALIVE when there is nothing to acknowledge (§3.1.4). Call transmit() afterwards.
    */
   onAliveTimer(): void {
-    if (this.ackPending && this.seqKnown) {
-      this.tx.push(new FtfwNode<T>(undefined, { kind: 'ack', from: this.ackFrom, to: this.lastSeqRecv }));
-      this.ackPending = false;
-    } else {
-      this.tx.push(new FtfwNode<T>(undefined, ALIVE));
+    if (!(this.ackPending && this.seqKnown && this.ack(this.lastSeqRecv))) this.tx.push(new FtfwNode<T>(undefined, ALIVE));
+  }
+
+  /**
+   * ack queues ACK [ackFrom, to] and says whether anything went out. While ACKs are held
+   * (holdAcksFrom) only the part before the held seq goes; releaseAcks acknowledges the rest.
+   */
+  private ack(to: number): boolean {
+    const held = this.ackHeldFrom;
+    this.ackPending = false;
+    if (held === undefined || seqBefore(to, held)) {
+      this.tx.push(new FtfwNode<T>(undefined, { kind: 'ack', from: this.ackFrom, to }));
+      return true;
     }
+    if (!seqBefore(this.ackFrom, held)) return false;
+    this.tx.push(new FtfwNode<T>(undefined, { kind: 'ack', from: this.ackFrom, to: (held - 1) >>> 0 }));
+    return true;
+  }
+
+  /**
+   * holdAcksFrom: acknowledge nothing from `seq` on until releaseAcks. The answer to the peer's
+   * RESYNC at `seq` is deferred (Replicator.holdResyncAnswers), and a keepstated peer takes our
+   * ACK of a later message of its own as the end of the answer (Replicator.caughtUp): that ACK
+   * must follow the answer. Our data and ALIVEs still flow.
+   */
+  holdAcksFrom(seq: number): void {
+    this.ackHeldFrom ??= seq;
+  }
+
+  /** releaseAcks acknowledges what was held back, behind whatever was queued meanwhile (the deferred answer). */
+  releaseAcks(): void {
+    const held = this.ackHeldFrom;
+    if (held === undefined) return;
+    this.ackHeldFrom = undefined;
+    if (!this.seqKnown || seqBefore(this.lastSeqRecv, held)) return;
+    this.tx.push(new FtfwNode<T>(undefined, { kind: 'ack', from: held, to: this.lastSeqRecv }));
+    this.ackPending = false;
+    this.window = this.cfg.ackWindow;
   }
 
   /** onReceive applies the FTFW receive rules (§3.1.2, §3.1.3, §3.1.5) to one validated message. */
@@ -305,7 +339,7 @@ export class Ftfw<T extends FtfwCarrier<T>> {
       } else {
         // A gap: process this message anyway, acknowledge what came in order, ask for the rest.
         inSync = false;
-        if (this.ackPending) this.tx.push(new FtfwNode<T>(undefined, { kind: 'ack', from: this.ackFrom, to: (exp - 1) >>> 0 }));
+        if (this.ackPending) this.ack((exp - 1) >>> 0);
         this.tx.push(new FtfwNode<T>(undefined, { kind: 'nack', from: exp, to: (h.seq - 1) >>> 0 }));
         // conntrackd's arithmetic (nethdr_track_seq): seq − last + 1, i.e. the gap plus 2, in 32 bits.
         this.stats.lost = (this.stats.lost + ((h.seq - this.lastSeqRecv + 1) >>> 0)) >>> 0;
@@ -327,9 +361,8 @@ export class Ftfw<T extends FtfwCarrier<T>> {
       // pair, so its exchanges are unchanged).
       const answerResync = h.kind === 'alive' && this.lastKindRecv === 'resync';
       if (--this.window <= 0 || answerResync) {
-        this.tx.push(new FtfwNode<T>(undefined, { kind: 'ack', from: this.ackFrom, to: h.seq }));
+        this.ack(h.seq);
         this.window = this.cfg.ackWindow;
-        this.ackPending = false;
       }
     }
     this.lastSeqRecv = h.seq;

@@ -246,6 +246,30 @@ export class Replicator {
     }
   }
 
+  private answersHeld = false;
+  private answerDeferred = false;
+
+  /**
+   * holdResyncAnswers: until releaseResyncAnswers, a RESYNC from the peer is answered then, not at
+   * once. For a takeover: the internal cache is rebuilt from the kernel after the commit (or, with
+   * DisableExternalCache, after the injector), and an answer from it meanwhile would be a fraction
+   * of the table that tells the peer it has everything — the old master, back from FAULT a second
+   * later, then preempted with a stale table (bench: the failback lost all 220 connections). FTFW
+   * also holds its ACKs from the RESYNC on, so the peer's proof (caughtUp) follows the answer.
+   */
+  holdResyncAnswers(): void {
+    this.answersHeld = true;
+  }
+
+  /** releaseResyncAnswers answers a RESYNC that came meanwhile — by a bulk, unless `bulkSent` (one was just queued) — then acknowledges it. */
+  releaseResyncAnswers(bulkSent: boolean): void {
+    if (!this.answersHeld) return;
+    this.answersHeld = false;
+    if (this.answerDeferred && !bulkSent) this.bulk();
+    this.answerDeferred = false;
+    if (this.protocol instanceof Ftfw) this.protocol.releaseAcks();
+  }
+
   /** bulk queues every internal-cache object for the peer (`-B`, or a peer's RESYNC request), conntrack entries then expectations. */
   bulk(): void {
     if (this.alarm !== undefined) return; // ALARM has no bulk: its refresh timers resend everything
@@ -455,7 +479,11 @@ export class Replicator {
       }
       else if (verdict === 'resync') {
         this.stats.resyncRequests++;
-        this.bulk();
+        if (!this.answersHeld) this.bulk();
+        else {
+          this.answerDeferred = true;
+          if (this.protocol instanceof Ftfw) this.protocol.holdAcksFrom(h.seq);
+        }
       }
     }
     this.sweepDead();

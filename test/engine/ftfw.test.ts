@@ -132,6 +132,28 @@ describe('FTFW receiver', () => {
     assert.deepEqual(a.transmit().map((t) => t.kind), ['resync', 'alive']);
   });
 
+  it('holdAcksFrom: nothing from the held seq on is acknowledged (window, RESYNC pair, alive timer, gap) until releaseAcks, which covers it after what was queued', () => {
+    const b = new Ftfw<Obj>(cfg({ ackWindow: 3 }));
+    b.onReceive({ kind: 'data', seq: 10, flags: 0 });
+    assert.equal(b.onReceive({ kind: 'resync', seq: 11, flags: FTFW_FLAG.RESYNC }), 'resync');
+    b.holdAcksFrom(11);
+    b.onReceive({ kind: 'alive', seq: 12, flags: FTFW_FLAG.ALIVE }); // the pair: would be acknowledged at once
+    b.onReceive({ kind: 'data', seq: 13, flags: 0 }); // the window (3) would acknowledge here too
+    const shown = (ts: TxItem<Obj>[]): unknown[] => ts.map((t) => (t.kind === 'ack' || t.kind === 'nack' ? [t.kind, t.from, t.to] : t.kind === 'data' ? t.obj.key : t.kind));
+    assert.deepEqual(shown(b.transmit()), [['ack', 10, 10]], 'only what came before the RESYNC');
+    b.onAliveTimer();
+    assert.deepEqual(shown(b.transmit()), ['alive'], 'the alive timer says ALIVE, not ACK');
+    b.onReceive({ kind: 'data', seq: 16, flags: 0 }); // a gap: NACK 14–15, no ACK of 13
+    assert.deepEqual(shown(b.transmit()), [['nack', 14, 15]]);
+    const answer = { key: 'bulk', version: 1 };
+    b.enqueue(answer);
+    b.releaseAcks();
+    assert.deepEqual(shown(b.transmit()), ['bulk', ['ack', 11, 16]], 'the answer, then the ACK from the RESYNC on');
+    b.onReceive({ kind: 'data', seq: 17, flags: 0 });
+    b.onAliveTimer();
+    assert.deepEqual(shown(b.transmit()), [['ack', 17, 17]], 'and acknowledging goes on as before');
+  });
+
   it("counts lost messages as conntrackd 1.4.7 does: seq − last + 1 per jump, across the 32-bit wrap, nothing for old seqs", () => {
     const b = new Ftfw<Obj>(cfg());
     b.onReceive({ kind: 'data', seq: 100, flags: 0 });

@@ -221,4 +221,46 @@ describe('Replicator peer signals', () => {
     for (let t = 0; t < 3; t++) p.tick();
     assert.deepEqual(p.signals.filter((s) => s.signal !== 'heard'), []);
   });
+
+  it('a peer in a takeover (holdResyncAnswers) answers a RESYNC only with the table it rebuilt: no idle before, every entry at it', () => {
+    // Without the hold, B (the old master, back from FAULT) would be told it is complete by A's
+    // answer from the 10 entries A had before its commit.
+    for (const held of [false, true]) {
+      const p = pair(() => false);
+      for (let i = 0; i < 10; i++) p.a.onKernelEvent({ kind: 'new', ct: tcp(i) });
+      p.tick();
+      p.b.external.flush();
+      if (held) p.a.holdResyncAnswers();
+      p.b.requestResync();
+      for (let t = 0; t < 6; t++) p.tick(); // alive timers included: no ACK may end the answer early
+      const early = p.signals.filter((s) => s.signal === 'idle');
+      if (!held) {
+        assert.equal(early[0]?.external, 10, 'unheld: complete with the 10 entries A had');
+        continue;
+      }
+      assert.deepEqual(early, [], 'held: nothing tells B it is complete');
+      // A's commit and read-back: the whole table is in its internal cache, then afterTakeover's bulk.
+      for (let i = 10; i < 2000; i++) p.a.onKernelEvent({ kind: 'new', ct: tcp(i) });
+      p.a.bulk();
+      p.a.releaseResyncAnswers(true);
+      for (let t = 0; t < 4; t++) p.tick();
+      const idle = p.signals.filter((s) => s.signal === 'idle');
+      assert.equal(idle[0]?.external, 2000, 'complete, with every entry');
+      assert.equal(p.a.protocol.awaitingAck + p.b.protocol.awaitingAck <= 2, true, 'and the held ACKs all went out');
+    }
+  });
+
+  it('a takeover that ends before its bulk answers the waiting RESYNC at release', () => {
+    const p = pair(() => false);
+    for (let i = 0; i < 300; i++) p.a.onKernelEvent({ kind: 'new', ct: tcp(i) });
+    p.tick();
+    p.b.external.flush();
+    p.a.holdResyncAnswers();
+    p.b.requestResync();
+    for (let t = 0; t < 3; t++) p.tick();
+    assert.equal(p.b.external.size, 0);
+    p.a.releaseResyncAnswers(false);
+    for (let t = 0; t < 4; t++) p.tick();
+    assert.equal(p.signals.find((s) => s.signal === 'idle')?.external, 300);
+  });
 });
