@@ -254,15 +254,16 @@ function makeCluster(lab: Lab, c: Case, sys: SystemName, ctdBin: string): Cluste
   return incumbentCluster(lab, { ...vrrp, conntrackdBin: ctdBin });
 }
 
-/** logMarks is where each firewall's VRRP log ends now, for extraMasterships. */
+/** logMarks is where each firewall's VRRP log ends now (once the cluster has settled), for extraMasterships. */
 function logMarks(cluster: Cluster): Map<string, number> {
   return new Map(['fw1', 'fw2'].map((n) => [n, cluster.vrrpLog(n).length]));
 }
 
 /**
- * extraMasterships counts the elections a trial should not have had since `from` (logMarks before
- * the failure): VI_LAN enters MASTER on fw2 at the failure and on fw1 at the failback; any other
- * entry is a node that took a live master for dead (keepstated and keepalived log the same words).
+ * extraMasterships counts the elections a trial should not have had since `from` (logMarks once the
+ * cluster has settled, before the traffic and the fill): VI_LAN enters MASTER on fw2 at the failure
+ * and on fw1 at the failback; any other entry is a node that took a live master for dead
+ * (keepstated and keepalived log the same words).
  */
 function extraMasterships(cluster: Cluster, from: Map<string, number>): number {
   const n = (node: string): number => (cluster.vrrpLog(node).slice(from.get(node) ?? 0).match(/\(VI_LAN\) Entering MASTER STATE/g) ?? []).length;
@@ -281,25 +282,29 @@ async function trial(c: Case, sys: SystemName, run: number): Promise<void> {
     lab = buildTopology({ ...halfTopology({ net: NET }), label: 'bt' });
     cluster = makeCluster(lab, c, sys, timedConntrackd(dir, ctdLog));
     await cluster.start(HANG_MS);
+    const vip = (name: string): string => lab!.spec.cluster.vrrp.find((v) => v.name === name)!.vip.split('/')[0]!;
+    // The captures start now, long before the failure: tcpdump's ring setup (PACKET_RX_RING, 32 MiB)
+    // ran 104 ms in the kernel without a preemption point on this PREEMPT_NONE kernel, and a
+    // failover process waiting for that CPU missed its advert slots — a backup took over (perf).
+    const ports = [
+      { ifname: 'lan0', vip: vip('VI_LAN'), self: `${NET}.1.2` },
+      { ifname: 'wan0', vip: vip('VI_WAN'), self: `${NET}.2.2` },
+    ];
+    for (const p of ports) caps.push(await Capture.start(lab.switchNs, Lab.bridgePort('fw2', p.ifname), join(dir, `fw2-${p.ifname}.pcap`), 'arp or ip proto 112'));
+    await sleep(1000);
+    const logsAtStart = logMarks(cluster);
     const t = lab.spec.traffic;
     traffic = await Traffic.start(lab.ns(t.server), lab.ns(t.client), { idle: IDLE, sending: SENDING, serverAddr: t.serverAddr }, HANG_MS * 2);
     const entries = c.full ? N : 0;
-    const vip = (name: string): string => lab!.spec.cluster.vrrp.find((v) => v.name === name)!.vip.split('/')[0]!;
     if (entries > 0) {
       const refused = await createEntries(lab.ns('fw1').name, otherNatEntries(entries, vip('VI_WAN')));
       if (refused > 0) throw new Error(`fw1's kernel refused ${refused} entries`);
     }
     const fill = await replicated(lab, cluster, sys, entries + IDLE + SENDING);
     record(c, sys, 'shortfall', Math.max(0, entries + IDLE + SENDING - fill.held)); // fw2's own flows (sync, VRRP) count too
-    const ports = [
-      { ifname: 'lan0', vip: vip('VI_LAN'), self: `${NET}.1.2` },
-      { ifname: 'wan0', vip: vip('VI_WAN'), self: `${NET}.2.2` },
-    ];
     const steady = await steadyMaster(lab);
     if (!steady) say(`${c.id} run ${run + 1} ${sys}: fw1 never held the VIPs alone for 1 s; failing it anyway`);
     record(c, sys, 'unsteady', steady ? 0 : 1);
-    for (const p of ports) caps.push(await Capture.start(lab.switchNs, Lab.bridgePort('fw2', p.ifname), join(dir, `fw2-${p.ifname}.pcap`), 'arp or ip proto 112'));
-    const logsAtFailure = logMarks(cluster);
     const r = await runRound(lab, cluster, traffic, 'down', 'links-down', { failing: 'fw1', other: 'fw2', hangMs: HANG_MS });
     const st = sys === 'incumbent' ? undefined : await status(cluster as KeepstatedCluster, 'fw2');
     const files = await Promise.all(caps.splice(0).map((cap) => cap.stopFile(false)));
@@ -359,7 +364,7 @@ async function trial(c: Case, sys: SystemName, run: number): Promise<void> {
     record(c, sys, 'failbackMs', fb.ms);
     record(c, sys, 'failbackSurvival', fb.total > 0 ? (100 * fb.alive) / fb.total : Number.NaN);
     record(c, sys, 'failbackResets', fb.resets);
-    record(c, sys, 'extraMasters', extraMasterships(cluster, logsAtFailure));
+    record(c, sys, 'extraMasters', extraMasterships(cluster, logsAtStart));
     const lost = r.idleAlive + r.sendingAlive < total || r.resets > 0 || fb.alive < fb.total || fb.resets > 0;
     // Kept for the post-mortem of every run: the daemons' logs, fw2's status (its timeline) and the traffic's last lines.
     const log = join(tmpdir(), `ks-bench-takeover-${c.id}-${sys}-${run + 1}.log`);
@@ -368,7 +373,7 @@ async function trial(c: Case, sys: SystemName, run: number): Promise<void> {
     say(
       `${c.id} run ${run + 1} ${sys}: fw2 had ${fill.held} of ${entries + IDLE + SENDING} after ${fill.ms} ms; alive ${r.idleAlive + r.sendingAlive}/${total}, resets ${r.resets}, ` +
         `first packet median ${firstMed.toFixed(0)} max ${firstMax.toFixed(0)} ms, advert ${wire.advert.toFixed(1)}, GARP ${wire.garp.toFixed(1)}, VIPs ${r.vipsMovedMs ?? '—'} ms; ` +
-        `failback ${fb.ms.toFixed(0)} ms (${fb.alive}/${fb.total} alive, ${fb.resets} resets); extra masterships ${extraMasterships(cluster, logsAtFailure)}`,
+        `failback ${fb.ms.toFixed(0)} ms (${fb.alive}/${fb.total} alive, ${fb.resets} resets); extra masterships ${extraMasterships(cluster, logsAtStart)}`,
     );
   } catch (e) {
     say(`${c.id} run ${run + 1} ${sys} FAILED: ${e instanceof Error ? e.message.slice(0, 3000) : String(e)}`);
@@ -438,8 +443,9 @@ adverts, which keepalived 2.2.7 accepts down to \`advert_int 0.01\`). Medians [m
   measured connections were replicated long before the other entries were created).
 - failback: fw1's ports come up; ms until the VIPs are on fw1 and none on fw2 (polled every 10 ms)
   and every sending connection has echoed a line written after that; then survival, resets.
-- extra masterships: over all runs, how often VI_LAN became master from the failure on beyond the two
-  a trial has (fw2 at the failure, fw1 at the failback): a backup that took a live master for dead.
+- extra masterships: over all runs, how often VI_LAN became master, from the settled start on (fill
+  included), beyond the two a trial has (fw2 at the failure, fw1 at the failback): a backup that
+  took a live master for dead.
 
 | case | system | not on fw2 at the failure | survival | resets | first packet, median (ms) | first packet, max (ms) | first advert (ms) | state in kernel (ms) | GARP (ms) | failback (ms) | failback survival, resets | extra masterships |
 |---|---|---|---|---|---|---|---|---|---|---|---|---|

@@ -38,10 +38,10 @@ export interface InstanceView {
   readonly priority: { readonly configured: number; readonly effective: number; readonly why?: string };
   readonly master?: { readonly address: string; readonly priority: number };
   /** peers: every other router heard on the VRID, most recent first (failover/manager.ts PeerSeen). */
-  readonly peers?: readonly { readonly address: string; readonly priority: number; readonly advertIntUs: number; readonly adverts: number; readonly lastHeardMs: number }[];
+  readonly peers?: readonly { readonly address: string; readonly priority: number; readonly advertIntUs: number; readonly adverts: number; readonly lastHeardMs: number; readonly maxGapMs?: number }[];
   readonly syncGroup?: string;
   readonly timeline: readonly TimelineView[];
-  readonly adverts: { readonly sent: number; readonly received: number; readonly discarded: Readonly<Record<string, number>> };
+  readonly adverts: { readonly sent: number; readonly maxSendGapMs?: number; readonly received: number; readonly discarded: Readonly<Record<string, number>> };
   readonly splitBrain?: { readonly count: number; readonly active?: boolean; readonly lastPeer?: string; readonly lastAtMs?: number };
 }
 
@@ -101,9 +101,10 @@ function instanceLines(i: InstanceView, nowMs: number): string[] {
   const prio = i.priority.effective === i.priority.configured ? `priority ${i.priority.effective}` : `priority ${i.priority.effective} (configured ${i.priority.configured}${i.priority.why !== undefined ? `; ${i.priority.why}` : ''})`;
   const lines = [`${i.name}: ${i.role.toUpperCase()}, ${prio} — ${i.interface} ${i.family === 'ipv6' ? 'IPv6' : 'IPv4'} VRRPv${i.version} VRID ${i.vrid}${i.syncGroup !== undefined ? `, sync group ${i.syncGroup}` : ''}`];
   if (i.master !== undefined) lines.push(`  master seen: ${i.master.address} priority ${i.master.priority}`);
-  for (const p of i.peers ?? []) lines.push(`  peer ${p.address}: priority ${p.priority}, advert every ${ms(p.advertIntUs / 1000)}, ${p.adverts} adverts, last ${secs(nowMs - p.lastHeardMs)} ago`);
+  for (const p of i.peers ?? [])
+    lines.push(`  peer ${p.address}: priority ${p.priority}, advert every ${ms(p.advertIntUs / 1000)}, ${p.adverts} adverts, last ${secs(nowMs - p.lastHeardMs)} ago${p.maxGapMs !== undefined ? `, longest gap ${p.maxGapMs.toFixed(1)} ms` : ''}`);
   const disc = Object.entries(i.adverts.discarded).filter(([, n]) => n > 0);
-  lines.push(`  adverts: ${i.adverts.sent} sent, ${i.adverts.received} received${disc.length > 0 ? `, discarded ${disc.map(([k, n]) => `${k} ${n}`).join(', ')}` : ''}`);
+  lines.push(`  adverts: ${i.adverts.sent} sent${i.adverts.maxSendGapMs !== undefined && i.adverts.maxSendGapMs > 0 ? ` (longest gap as master ${i.adverts.maxSendGapMs.toFixed(1)} ms)` : ''}, ${i.adverts.received} received${disc.length > 0 ? `, discarded ${disc.map(([k, n]) => `${k} ${n}`).join(', ')}` : ''}`);
   const sb = i.splitBrain;
   if (sb !== undefined && sb.count > 0) lines.push(`  split brain: ${sb.active === true ? 'NOW' : 'seen'} ${sb.count}×${sb.lastPeer !== undefined ? `, last with ${sb.lastPeer}` : ''}${sb.lastAtMs !== undefined ? ` ${secs(nowMs - sb.lastAtMs)} ago` : ''}`);
   const tl = transitionLines(i);

@@ -24,7 +24,7 @@ import { SyncNode } from './sync-node.js';
 import { channelStats } from './links.js';
 import { handleStatsRequest } from './stats-control.js';
 import { StatsNode } from './stats-node.js';
-import { askedAlready, takeoverState } from './takeover-state.js';
+import { takeoverState } from './takeover-state.js';
 import { parseKeepalivedConfig } from '../config/keepalived/index.js';
 import type { KeepalivedConfig } from '../config/keepalived/types.js';
 import { FailoverHost } from '../failover/host.js';
@@ -257,18 +257,17 @@ async function daemon(configPath: string, detach: boolean, keepalived: string | 
           // sends it never demote it.
           const master = state.master();
           const nowMs = Date.now();
-          if (!master) started.retryResync(nowMs, RESYNC_RETRY_MS);
           let v = completeness.view(nowMs, state.masterSinceMs());
           // The end of a settled mastership (FAULT, or a preempting peer): from now on the new master
-          // has what this table lacks. Incomplete at once, with a request of its own (unless the state
-          // work's release made one the peer has acknowledged) — an older one (a start-up request
-          // still unanswered from before the mastership) would be answered by whatever the peer
-          // had then, and the demotion must be in place before the FAULT clears, not after.
-          if (wasReference && v.asMaster !== true && !askedAlready(started)) {
+          // has what this table lacks. Incomplete at once — the demotion must be in place before the
+          // FAULT clears — and the table asked of the master once one is heard (takeover-state's
+          // askMaster): an older request, or one answered by a peer that is still backup, proves nothing.
+          if (wasReference && v.asMaster !== true) {
             log.log('notice', 'mastership over: asking the master for its table');
-            started.resyncFromPeer();
+            state.askMaster();
             v = completeness.view(nowMs, state.masterSinceMs());
           }
+          if (!master) started.retryResync(nowMs, RESYNC_RETRY_MS);
           wasReference = v.asMaster === true;
           const now = demotionReason(v);
           if (now === demoted) return;

@@ -429,11 +429,32 @@ export class SyncNode {
 
   /** resyncFromPeer asks the peer for its table; the copy is incomplete until the answer is in. */
   resyncFromPeer(): void {
+    this.waitsForMaster = false;
     this.completeness?.start(Date.now());
     this.resyncAskedMs = Date.now();
     this.requestResync();
   }
   private resyncAskedMs = 0;
+
+  /**
+   * resyncOnceMasterKnown: the copy is incomplete from now, and the request for the table goes
+   * out at masterKnown — this node's mastership has just ended, and whatever its peer would
+   * answer before it is master (a backup's own few entries) is not the table that matters. An
+   * answer still due to an earlier request no longer counts either.
+   */
+  resyncOnceMasterKnown(): void {
+    this.completeness?.start(Date.now());
+    this.replicator.cancelResyncWait();
+    this.waitsForMaster = true;
+  }
+
+  /** masterKnown: VRRP hears a peer master; a request waiting for it goes now. */
+  masterKnown(): void {
+    if (this.waitsForMaster) this.resyncFromPeer();
+  }
+
+  /** waitsForMaster: a request for the table waits for masterKnown. */
+  waitsForMaster = false;
 
   /**
    * retryResync asks again when the peer has not acknowledged resyncFromPeer's request within
@@ -444,7 +465,7 @@ export class SyncNode {
    */
   retryResync(nowMs: number, afterMs: number): boolean {
     const v = this.completeness?.view(nowMs);
-    if (v === undefined || v.complete || v.reason !== 'startup' || nowMs - this.resyncAskedMs < afterMs) return false;
+    if (v === undefined || v.complete || v.reason !== 'startup' || this.waitsForMaster || nowMs - this.resyncAskedMs < afterMs) return false;
     if (this.replicator.mode === 'ftfw' && this.replicator.resyncAcknowledged) return false;
     this.resyncAskedMs = nowMs;
     this.log.log('notice', `no answer to the resync request after ${afterMs} ms: asking the peer again`);

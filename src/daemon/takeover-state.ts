@@ -28,7 +28,7 @@ export function takeoverState(
   node: SyncNode,
   purge: KernelPurge,
   log: Logger,
-): StatePort & { readonly master: () => boolean; readonly masterSinceMs: () => number | undefined } {
+): StatePort & { readonly master: () => boolean; readonly masterSinceMs: () => number | undefined; readonly askMaster: () => void } {
   const masters = new Set<string>();
   let preparing: Promise<void> | undefined;
   // The instances VRRP has in MASTER now, and since when one has been (the election's view:
@@ -39,9 +39,30 @@ export function takeoverState(
   // table the reference afterwards — a mastership lost before its VIPs (a moment of split brain, a
   // link going down port by port) changed nothing the master does not have.
   let served = false;
+  // The master each instance hears while BACKUP (StatePort.masterSeen).
+  const heard = new Map<string, string>();
+  /**
+   * askMaster: this node's table is stale (its mastership ended): ask the master for its table —
+   * now if one is heard, else once one is (a backup's answer is not the master's table: the old
+   * master, its ports going down one by one, asked the still-backup peer and was told it was
+   * complete).
+   */
+  const askMaster = (): void => {
+    if (askedAlready(node)) return;
+    if (heard.size > 0) node.resyncFromPeer();
+    else node.resyncOnceMasterKnown();
+  };
   return {
     master: () => masters.size > 0,
     masterSinceMs: () => electedSince,
+    askMaster,
+    masterSeen(instance: string, address: string | undefined): void {
+      if (address === undefined) heard.delete(instance);
+      else {
+        heard.set(instance, address);
+        node.masterKnown();
+      }
+    },
     role(instance: string, role: VrrpRole): void {
       if (role === 'master') elected.add(instance);
       else elected.delete(instance);
@@ -100,20 +121,22 @@ export function takeoverState(
       // until it is in, and a later takeover's commit replaces the stale kernel entries. (From
       // Initialize the start-up request is already out.)
       if (to === 'backup' && from !== 'initialize' && !(wasMaster && !carried) && !askedAlready(node)) {
-        log.log('notice', `${instance}: ${from} → backup: asking the master for its table`);
-        node.resyncFromPeer();
+        log.log('notice', `${instance}: ${from} → backup: asking the master for its table${heard.size > 0 ? '' : ' (once one is heard)'}`);
+        askMaster();
       }
     },
   };
 }
 
 /**
- * askedAlready: a request for the peer's table is out and the peer has acknowledged it (its answer
- * is on the way). The end of a mastership asks at once (main.ts), often before the FAULT that
- * ended it clears; a second request would make the master send its whole table twice. One the
- * peer never acknowledged (lost while the links were down) is made again.
+ * askedAlready: a request for the peer's table waits for a master to be heard, or is out and the
+ * peer has acknowledged it (its answer is on the way). The end of a mastership asks at once
+ * (main.ts), often before the FAULT that ended it clears; a second request would make the master
+ * send its whole table twice. One the peer never acknowledged (lost while the links were down) is
+ * made again.
  */
-export function askedAlready(node: SyncNode): boolean {
+function askedAlready(node: SyncNode): boolean {
+  if (node.waitsForMaster) return true;
   const v = node.completeness?.view(Date.now());
   return v !== undefined && !v.complete && v.reason === 'startup' && node.replicator.resyncAcknowledged;
 }

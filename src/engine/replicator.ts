@@ -443,6 +443,7 @@ export class Replicator {
 
   /** requestResync asks the peer for its whole table (`-n`). */
   requestResync(): void {
+    this.resyncCancelled = false;
     this.awaitResync = { seq: 'waiting', acked: false };
     this.protocol.requestResync();
   }
@@ -532,6 +533,18 @@ export class Replicator {
     this.awaitNack = stillAwaited(this.awaitNack, h);
     return this.awaitResync === undefined && this.awaitNack === undefined;
   }
+
+  /**
+   * cancelResyncWait: no answer to a RESYNC sent so far counts, nor to one still queued or resent
+   * from the resend queue — until requestResync asks anew ('waiting' keeps caughtUp from saying
+   * idle on the NACK mark alone).
+   */
+  cancelResyncWait(): void {
+    this.resyncCancelled = true;
+    this.awaitResync = { seq: 'waiting', acked: false };
+    this.untrustedResyncAck = false;
+  }
+  private resyncCancelled = false;
 
   /** An ACK of our RESYNC arrived before our HELLO was answered, when it could not be trusted. */
   private untrustedResyncAck = false;
@@ -631,7 +644,7 @@ export class Replicator {
       if (kind === 'nack') this.awaitNack = { seq, acked: false };
       writeSyncMessage(w, { kind, seq, flags, from, to });
     } else if (kind === 'resync') {
-      this.awaitResync = { seq, acked: false };
+      if (!this.resyncCancelled) this.awaitResync = { seq, acked: false };
       writeSyncMessage(w, { kind, seq, flags, from: 0, to: 0 });
     } else {
       writeSyncMessage(w, { kind: 'alive', seq, flags });

@@ -84,6 +84,9 @@ export class FailoverHost {
       case 'served':
         this.state.served?.(m.instance);
         return;
+      case 'master-seen':
+        this.state.masterSeen?.(m.instance, m.address);
+        return;
       case 'log':
         this.log(m.level, m.message);
         return;

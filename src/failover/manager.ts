@@ -41,6 +41,12 @@ export interface StatePort {
   role?(instance: string, role: VrrpRole): void;
   /** served tells that the instance's VIPs are up: this mastership now carries traffic. */
   served?(instance: string): void;
+  /**
+   * masterSeen tells whom the instance hears as master while it is BACKUP, when that changes
+   * (undefined: nobody — it left BACKUP, or the master resigned). A request for the master's table
+   * waits for this: a backup's answer is not the master's table.
+   */
+  masterSeen?(instance: string, address: string | undefined): void;
 }
 
 export type FailoverLog = (level: 'error' | 'warning' | 'notice' | 'info', message: string) => void;
@@ -93,10 +99,10 @@ export interface InstanceStatus {
   readonly splitBrain?: SplitBrainStatus;
   readonly master?: { readonly address: string; readonly priority: number };
   /** peers: every other router heard on this VRID, the most recently heard first. */
-  readonly peers: readonly PeerSeen[];
+  readonly peers: readonly Omit<PeerSeen, 'lastHeardUs'>[];
   readonly syncGroup?: string;
   readonly timeline: readonly TimelineRecord[];
-  readonly adverts: { readonly sent: number; readonly received: number; readonly discarded: Readonly<Record<string, number>> };
+  readonly adverts: { readonly sent: number; readonly maxSendGapMs?: number; readonly received: number; readonly discarded: Readonly<Record<string, number>> };
 }
 
 /** PeerSeen is another router heard on an instance's VRID: its last advert. */
@@ -107,7 +113,14 @@ export interface PeerSeen {
   readonly advertIntUs: number;
   readonly adverts: number;
   readonly lastHeardMs: number; // Date.now()
+  /** The longest wait between two of its adverts (ms, monotonic clock): how late a master ever was. */
+  readonly maxGapMs: number;
+  /** When its last advert came (µs, monotonic: process.hrtime). */
+  readonly lastHeardUs: number;
 }
+
+/** monotonicUs is process.hrtime in µs (not wall-clock time: it never jumps). */
+const monotonicUs = (): number => Number(process.hrtime.bigint() / 1000n);
 
 /** HANDOVER_SLACK_US: transit and scheduling on top of the old master's advert interval (µs). */
 const HANDOVER_SLACK_US = 10_000;
@@ -176,7 +189,10 @@ class Instance {
         releaseState: (to, from) => m.state.release(cfg.name, to, from),
         notify: (state, prio) => m.notifier.notify('INSTANCE', cfg.name, cfg.notify, state, prio),
         notifyLowerPriority: (src, prio) => this.heardLowerPriority(src, prio),
-        wantMaster: () => m.groupWantsMaster(this),
+        wantMaster: () => {
+          m.log('notice', `(${cfg.name}) master down: ${this.silence()}`);
+          m.groupWantsMaster(this);
+        },
         ownFault: (active) => m.groupOwnFault(this, active),
         record: (entry) => this.record(entry),
       },
@@ -194,6 +210,7 @@ class Instance {
         const advertIntUs = adv.version === 2 ? adv.advertIntSec * US_PER_S : adv.maxAdvertIntCs * US_PER_CS;
         this.heard(a.src, adv.priority, advertIntUs);
         this.router.handle({ kind: 'advert', priority: adv.priority, src: a.src, advertIntUs });
+        this.reportMaster();
       },
       onError: (e) => m.log('warning', `(${cfg.name}) advert socket: ${e.message}`),
     });
@@ -201,6 +218,17 @@ class Instance {
 
   /** When this router last started to advertise as master (timers' µs), for the handover grace. */
   private claimedAtUs: number | undefined;
+  /** The master last told to the state port (StatePort.masterSeen). */
+  private masterReported: string | undefined;
+
+  /** reportMaster tells the state port when the master heard in BACKUP changes. */
+  private reportMaster(): void {
+    const s = this.router.state;
+    const now = s.role === 'backup' && s.masterSeen !== undefined && s.masterSeen.priority !== VRRP_PRIO.STOP ? s.masterSeen.address : undefined;
+    if (now === this.masterReported) return;
+    this.masterReported = now;
+    this.m.state.masterSeen?.(this.cfg.name, now);
+  }
   /** Every router heard on this VRID, by source address (bounded: the least recently heard goes). */
   private readonly peers = new Map<string, PeerSeen>();
 
@@ -208,7 +236,17 @@ class Instance {
     const prev = this.peers.get(address);
     this.peers.delete(address); // re-inserted last: the map stays ordered by last heard
     if (this.peers.size >= MAX_PEERS_SHOWN) this.peers.delete(this.peers.keys().next().value!);
-    this.peers.set(address, { address, priority, advertIntUs, adverts: (prev?.adverts ?? 0) + 1, lastHeardMs: Date.now() });
+    const nowUs = monotonicUs();
+    const gapMs = prev !== undefined ? (nowUs - prev.lastHeardUs) / 1000 : 0;
+    this.peers.set(address, { address, priority, advertIntUs, adverts: (prev?.adverts ?? 0) + 1, lastHeardMs: Date.now(), lastHeardUs: nowUs, maxGapMs: Math.max(prev?.maxGapMs ?? 0, Math.round(gapMs * 10) / 10) });
+  }
+
+  /** silence says how long ago the master last spoke, for the log line of a takeover by Master_Down_Interval. */
+  private silence(): string {
+    const m = this.router.state.masterSeen;
+    const p = m !== undefined ? this.peers.get(m.address) : [...this.peers.values()].at(-1);
+    if (p === undefined) return 'no master heard';
+    return `${p.address} last heard ${((monotonicUs() - p.lastHeardUs) / 1000).toFixed(1)} ms ago (advert interval ${p.advertIntUs / 1000} ms)`;
   }
 
   private localConfig(): LocalVrrpConfig {
@@ -229,8 +267,21 @@ class Instance {
     return this.cfg.virtualAddresses.filter((a) => a.family === this.cfg.family).map((a) => a.address);
   }
 
+  /** When the last advert went out (µs, monotonic), and the longest wait between two as master (ms). */
+  private lastSentUs: number | undefined;
+  private maxSendGapMs = 0;
+
   private sendAdvert(priority: number): void {
     const c = this.cfg;
+    // How late the adverts of this master are, measured where they leave: a gap past two
+    // intervals is logged (a backup declares the master down after three and a bit).
+    const nowUs = monotonicUs();
+    if (this.lastSentUs !== undefined && this.router.state.role === 'master' && priority !== VRRP_PRIO.STOP) {
+      const gapMs = (nowUs - this.lastSentUs) / 1000;
+      this.maxSendGapMs = Math.max(this.maxSendGapMs, Math.round(gapMs * 10) / 10);
+      if (gapMs > (2 * c.advertIntervalUs) / 1000) this.m.log('warning', `(${c.name}) advert sent ${gapMs.toFixed(1)} ms after the one before (interval ${c.advertIntervalUs / 1000} ms)`);
+    }
+    this.lastSentUs = priority === VRRP_PRIO.STOP ? undefined : nowUs;
     const addresses = this.advertAddresses();
     const advert: VrrpAdvert =
       c.version === 2
@@ -301,7 +352,9 @@ class Instance {
     // When this router started to advertise as master: the transition, or the claim after a hold.
     if (entry.step === 'claimed' || (entry.step === 'transition' && entry.to === 'master')) this.claimedAtUs = entry.atUs;
     if (entry.step === 'transition') {
+      this.lastSentUs = undefined; // the gaps of one mastership, not across two
       this.m.state.role?.(this.cfg.name, entry.to);
+      this.reportMaster();
       this.m.log('notice', `(${this.cfg.name}) Entering ${entry.to.toUpperCase()} STATE (${entry.reason})`);
       if (entry.from === 'master') {
         this.splitBrain.leftMaster();
@@ -387,10 +440,10 @@ class Instance {
       }),
       ...(this.splitBrain.count > 0 ? { splitBrain: this.splitBrain.status() } : {}),
       ...(s.masterSeen !== undefined ? { master: s.masterSeen } : {}),
-      peers: [...this.peers.values()].reverse(),
+      peers: [...this.peers.values()].reverse().map(({ lastHeardUs: _monotonic, ...p }) => p),
       ...(this.cfg.syncGroup !== undefined ? { syncGroup: this.cfg.syncGroup } : {}),
       timeline: [...this.timeline],
-      adverts: { sent: this.channel.stats.sent, received: this.received, discarded: { ...this.discarded, ...Object.fromEntries(Object.entries(this.channel.stats.dropped).filter(([, n]) => n > 0)) } },
+      adverts: { sent: this.channel.stats.sent, maxSendGapMs: this.maxSendGapMs, received: this.received, discarded: { ...this.discarded, ...Object.fromEntries(Object.entries(this.channel.stats.dropped).filter(([, n]) => n > 0)) } },
     };
   }
 

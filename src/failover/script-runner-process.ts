@@ -10,6 +10,7 @@ import type { FromRunner, ToRunner } from './script-runner.js';
  * forked by a real-time one may have inherited SCHED_RR, so every thread is set back first.
  */
 if (process.send === undefined) throw new Error('script runner: started by the failover process (fork with an IPC channel)');
+process.title = 'keepstated-scripts';
 const post = (m: FromRunner): void => {
   if (process.connected) process.send!(m);
 };

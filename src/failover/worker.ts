@@ -56,11 +56,13 @@ export type FromFailover =
   | { readonly kind: 'release'; readonly id: number; readonly instance: string; readonly to: VrrpRole; readonly from: VrrpRole }
   | { readonly kind: 'role'; readonly instance: string; readonly role: VrrpRole }
   | { readonly kind: 'served'; readonly instance: string }
+  | { readonly kind: 'master-seen'; readonly instance: string; readonly address?: string }
   | { readonly kind: 'log'; readonly level: 'error' | 'warning' | 'notice' | 'info'; readonly message: string }
   | { readonly kind: 'status'; readonly id: number; readonly instances: readonly InstanceStatus[] }
   | { readonly kind: 'stopped' };
 
 if (process.send === undefined) throw new Error('failover process: started by keepstated (fork with an IPC channel)');
+process.title = 'keepstated-vrrp'; // ps, top and perf show which process this is
 const post = (m: FromFailover): void => {
   if (process.connected) process.send!(m);
 };
@@ -150,6 +152,7 @@ function start(data: FailoverWorkerData): void {
       release: (instance, to, from) => ask({ kind: 'release', instance, to, from }),
       role: (instance, role) => post({ kind: 'role', instance, role }),
       served: (instance) => post({ kind: 'served', instance }),
+      masterSeen: (instance, address) => post({ kind: 'master-seen', instance, ...(address !== undefined ? { address } : {}) }),
     },
     log: (level, message) => post({ kind: 'log', level, message }),
     ...(runner !== undefined ? { spawn: runner.spawn } : {}),

@@ -22,7 +22,7 @@ const base: StatusReport = {
       priority: { configured: 150, effective: 1, why: 'demoted: sync incomplete: unrecovered FTFW gap' },
       master: { address: '192.0.2.2', priority: 100 },
       peers: [
-        { address: '192.0.2.2', priority: 100, advertIntUs: 100_000, adverts: 812, lastHeardMs: NOW - 60 },
+        { address: '192.0.2.2', priority: 100, advertIntUs: 100_000, adverts: 812, lastHeardMs: NOW - 60, maxGapMs: 104.2 },
         { address: '192.0.2.3', priority: 50, advertIntUs: 1_000_000, adverts: 3, lastHeardMs: NOW - 42_000 },
       ],
       timeline: [],
@@ -37,7 +37,7 @@ describe('formatStatus', () => {
     assert.match(text, /^sync \(ftfw\): complete \(peer last heard 0\.4 s ago\)$/m);
     assert.match(text, /^ {2}replication lag: oldest message unacknowledged for 35 ms, last ACK 4 ms after sending$/m);
     assert.match(text, /^VI_LAN: BACKUP, priority 1 \(configured 150; demoted: sync incomplete: unrecovered FTFW gap\)/m);
-    assert.match(text, /^ {2}peer 192\.0\.2\.2: priority 100, advert every 100 ms, 812 adverts, last 0\.1 s ago$/m);
+    assert.match(text, /^ {2}peer 192\.0\.2\.2: priority 100, advert every 100 ms, 812 adverts, last 0\.1 s ago, longest gap 104\.2 ms$/m);
     assert.match(text, /^ {2}peer 192\.0\.2\.3: priority 50, advert every 1000 ms, 3 adverts, last 42\.0 s ago$/m);
     assert.match(text, /discarded TTL 2/);
   });

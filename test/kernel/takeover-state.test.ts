@@ -114,4 +114,35 @@ describe('takeover state work', { skip: rootSkipReason(), timeout: 60_000 }, () 
     assert.equal(said('→ backup: asking the master for its table'), asked + 1);
     purge.cancel();
   });
+
+  it('the end of a mastership asks for the table only once a master is heard, and a master in its takeover answers once it holds the table', async () => {
+    const { node: old, purge } = await start('a');
+    const { node: peer, purge: peerPurge } = await start('b');
+    const oldState = takeoverState(old, purge, log);
+    const peerState = takeoverState(peer, peerPurge, log);
+    const completeness = old.trackCompleteness({ timeoutMs: 60_000, linkDownMs: 3000 });
+    const complete = (): boolean => completeness.view(Date.now()).complete;
+    await until(complete, 'the start-up answer');
+    // `old` was master with its VIPs up; it goes back to BACKUP and hears no master yet.
+    await oldState.prepare('VI_1', 'preempt');
+    oldState.served?.('VI_1');
+    await until(() => lines.some((l) => l.includes('bulk sent')), 'the bulk after the takeover');
+    await oldState.release('VI_1', 'backup', 'master');
+    assert.equal(complete(), false, 'stale from the end of the mastership on');
+    assert.equal(old.waitsForMaster, true);
+    const resyncsBefore = peer.replicator.stats.resyncRequests;
+    await new Promise((r) => setTimeout(r, 1500)); // ALIVEs and ACKs go on meanwhile: none of them completes it
+    assert.equal(complete(), false);
+    assert.equal(peer.replicator.stats.resyncRequests, resyncsBefore, 'nobody was asked: the peer is no master yet');
+    // The peer takes over; its takeover holds RESYNC answers until its table is rebuilt and sent.
+    await peerState.prepare('VI_1', 'preempt');
+    oldState.masterSeen?.('VI_1', B_IP);
+    await until(() => peer.replicator.stats.resyncRequests > resyncsBefore, 'the request to the master');
+    await new Promise((r) => setTimeout(r, 1500));
+    assert.equal(complete(), false, 'the master in its takeover has not answered yet');
+    peerState.served?.('VI_1');
+    await until(complete, 'the master answered once its table was in');
+    purge.cancel();
+    peerPurge.cancel();
+  });
 });
