@@ -101,6 +101,9 @@ export class Links {
   private cur: number;
   private readonly flags = new Map<number, number>(); // ifindex → IFF_* flags
   private errorFn: ((err: Error) => void) | undefined;
+  private upFn: (() => void) | undefined;
+  /** Whether a dedicated link was usable at the last check (onUp fires when one is again). */
+  private usable = true;
   private closing: Promise<void> | undefined;
 
   private constructor(
@@ -240,10 +243,25 @@ export class Links {
     this.checkCurrent();
   }
 
+  /** onUp: `fn` runs when a dedicated link is usable again after none was (what was sent meanwhile is lost). */
+  onUp(fn: () => void): void {
+    this.upFn = fn;
+  }
+
+  /** usableAgain notes that a link works, and tells onUp's listener if none did before. */
+  private usableAgain(): void {
+    if (this.usable) return;
+    this.usable = true;
+    this.upFn?.();
+  }
+
   /** checkCurrent moves off a current link whose interface is not both up and running. */
   private checkCurrent(): void {
     const f = this.flags.get(this.active.ifindex) ?? 0;
-    if ((f & IFF_UP) !== 0 && (f & IFF_RUNNING) !== 0) return;
+    if ((f & IFF_UP) !== 0 && (f & IFF_RUNNING) !== 0) {
+      this.usableAgain();
+      return;
+    }
     const curIndex = this.active.ifindex;
     for (let i = 0; i < this.channels.length; i++) {
       const c = this.channels[i]!;
@@ -251,9 +269,11 @@ export class Links {
       if (((this.flags.get(c.ifindex) ?? 0) & (IFF_UP | IFF_RUNNING)) !== 0) {
         this.cur = i;
         this.log.log('notice', `device \`${c.device}' becomes dedicated link`);
+        this.usableAgain();
         return;
       }
     }
+    this.usable = false;
     this.log.log('error', 'no dedicated links available!');
   }
 }

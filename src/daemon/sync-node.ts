@@ -237,6 +237,7 @@ export class SyncNode {
       throw e;
     }
     const node = new SyncNode(cfg, sync, channel, log, opts, committer);
+    channel.onUp(() => node.linkBack());
     try {
       const n = node.replicator.populate(await node.dumpKernel(), Date.now());
       log.log('notice', `internal cache populated with ${n} entries from the kernel`);
@@ -455,6 +456,20 @@ export class SyncNode {
 
   /** waitsForMaster: a request for the table waits for masterKnown. */
   waitsForMaster = false;
+
+  /**
+   * linkBack: a dedicated link works again. A request for the peer's table that the peer has not
+   * acknowledged went out while none did (ENETUNREACH: lost) — sent again now rather than when the
+   * retry timer or the peer's NACK of our next message brings it back (the lab's failback, with
+   * its sync link the last port to come up, waited ~2 s for it).
+   */
+  private linkBack(): void {
+    const v = this.completeness?.view(Date.now());
+    if (v === undefined || v.complete || v.reason !== 'startup' || this.waitsForMaster || this.replicator.resyncAcknowledged) return;
+    this.log.log('notice', 'dedicated link up again: asking the peer for its table again');
+    this.resyncAskedMs = Date.now();
+    this.requestResync();
+  }
 
   /**
    * retryResync asks again when the peer has not acknowledged resyncFromPeer's request within

@@ -366,7 +366,9 @@ export class Ftfw<T extends FtfwCarrier<T>> {
       }
     }
     this.lastSeqRecv = h.seq;
-    this.lastKindRecv = inSync ? h.kind : undefined;
+    // Also after a gap: the message was processed all the same (a RESYNC that follows messages
+    // lost while the requester's link was down is answered, and the ALIVE behind it proves it).
+    this.lastKindRecv = h.kind;
     this.seqKnown = true;
     return verdict;
   }

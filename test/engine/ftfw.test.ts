@@ -132,6 +132,17 @@ describe('FTFW receiver', () => {
     assert.deepEqual(a.transmit().map((t) => t.kind), ['resync', 'alive']);
   });
 
+  it("a RESYNC right after a gap (the requester's messages lost while its link was down) still has its ALIVE acknowledged at once", () => {
+    const b = new Ftfw<Obj>(cfg());
+    b.onReceive({ kind: 'data', seq: 10, flags: 0 });
+    assert.equal(b.onReceive({ kind: 'resync', seq: 14, flags: FTFW_FLAG.RESYNC }), 'resync'); // 11–13 lost
+    b.onReceive({ kind: 'alive', seq: 15, flags: FTFW_FLAG.ALIVE });
+    assert.deepEqual(
+      b.transmit().map((t) => (t.kind === 'ack' || t.kind === 'nack' ? [t.kind, t.from, t.to] : t.kind)),
+      [['ack', 10, 10], ['nack', 11, 13], ['ack', 14, 15]],
+    );
+  });
+
   it('holdAcksFrom: nothing from the held seq on is acknowledged (window, RESYNC pair, alive timer, gap) until releaseAcks, which covers it after what was queued', () => {
     const b = new Ftfw<Obj>(cfg({ ackWindow: 3 }));
     b.onReceive({ kind: 'data', seq: 10, flags: 0 });
