@@ -458,14 +458,25 @@ export class SyncNode {
   waitsForMaster = false;
 
   /**
+   * tableRequest is where our request for the peer's table stands while the copy is incomplete
+   * for want of it: waiting for a master to be heard, sent and not acknowledged (FTFW; in the
+   * other modes nothing is acknowledged), or acknowledged (the answer is on the way).
+   */
+  tableRequest(nowMs = Date.now()): 'none' | 'waiting-for-master' | 'unacknowledged' | 'acknowledged' {
+    if (this.waitsForMaster) return 'waiting-for-master';
+    const v = this.completeness?.view(nowMs);
+    if (v === undefined || v.complete || v.reason !== 'startup') return 'none';
+    return this.replicator.mode === 'ftfw' && this.replicator.resyncAcknowledged ? 'acknowledged' : 'unacknowledged';
+  }
+
+  /**
    * linkBack: a dedicated link works again. A request for the peer's table that the peer has not
    * acknowledged went out while none did (ENETUNREACH: lost) — sent again now rather than when the
    * retry timer or the peer's NACK of our next message brings it back (the lab's failback, with
    * its sync link the last port to come up, waited ~2 s for it).
    */
   private linkBack(): void {
-    const v = this.completeness?.view(Date.now());
-    if (v === undefined || v.complete || v.reason !== 'startup' || this.waitsForMaster || this.replicator.resyncAcknowledged) return;
+    if (this.tableRequest() !== 'unacknowledged') return;
     this.log.log('notice', 'dedicated link up again: asking the peer for its table again');
     this.resyncAskedMs = Date.now();
     this.requestResync();
@@ -479,9 +490,7 @@ export class SyncNode {
    * being answered: its bulk may take as long as it takes. Returns whether it asked.
    */
   retryResync(nowMs: number, afterMs: number): boolean {
-    const v = this.completeness?.view(nowMs);
-    if (v === undefined || v.complete || v.reason !== 'startup' || this.waitsForMaster || nowMs - this.resyncAskedMs < afterMs) return false;
-    if (this.replicator.mode === 'ftfw' && this.replicator.resyncAcknowledged) return false;
+    if (this.tableRequest(nowMs) !== 'unacknowledged' || nowMs - this.resyncAskedMs < afterMs) return false;
     this.resyncAskedMs = nowMs;
     this.log.log('notice', `no answer to the resync request after ${afterMs} ms: asking the peer again`);
     this.requestResync();

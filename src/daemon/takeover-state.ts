@@ -28,7 +28,7 @@ export function takeoverState(
   node: SyncNode,
   purge: KernelPurge,
   log: Logger,
-): StatePort & { readonly master: () => boolean; readonly masterSinceMs: () => number | undefined; readonly askMaster: () => void } {
+): StatePort & { readonly master: () => boolean; readonly masterSinceMs: () => number | undefined; readonly askMaster: () => boolean } {
   const masters = new Set<string>();
   let preparing: Promise<void> | undefined;
   // The instances VRRP has in MASTER now, and since when one has been (the election's view:
@@ -47,10 +47,15 @@ export function takeoverState(
    * master, its ports going down one by one, asked the still-backup peer and was told it was
    * complete).
    */
-  const askMaster = (): void => {
-    if (askedAlready(node)) return;
+  const askMaster = (): boolean => {
+    // A request waiting for a master, or one the peer has acknowledged, serves: a second would
+    // make the master send its whole table twice. One never acknowledged (lost while the links
+    // were down) is made again.
+    const r = node.tableRequest();
+    if (r === 'waiting-for-master' || r === 'acknowledged') return false;
     if (heard.size > 0) node.resyncFromPeer();
     else node.resyncOnceMasterKnown();
+    return true;
   };
   return {
     master: () => masters.size > 0,
@@ -120,25 +125,11 @@ export function takeoverState(
       // off); ask the master for its table — the sync-aware election keeps us from preempting
       // until it is in, and a later takeover's commit replaces the stale kernel entries. (From
       // Initialize the start-up request is already out.)
-      if (to === 'backup' && from !== 'initialize' && !(wasMaster && !carried) && !askedAlready(node)) {
+      if (to === 'backup' && from !== 'initialize' && !(wasMaster && !carried) && askMaster()) {
         log.log('notice', `${instance}: ${from} → backup: asking the master for its table${heard.size > 0 ? '' : ' (once one is heard)'}`);
-        askMaster();
       }
     },
   };
-}
-
-/**
- * askedAlready: a request for the peer's table waits for a master to be heard, or is out and the
- * peer has acknowledged it (its answer is on the way). The end of a mastership asks at once
- * (main.ts), often before the FAULT that ended it clears; a second request would make the master
- * send its whole table twice. One the peer never acknowledged (lost while the links were down) is
- * made again.
- */
-function askedAlready(node: SyncNode): boolean {
-  if (node.waitsForMaster) return true;
-  const v = node.completeness?.view(Date.now());
-  return v !== undefined && !v.complete && v.reason === 'startup' && node.replicator.resyncAcknowledged;
 }
 
 /**

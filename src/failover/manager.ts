@@ -115,12 +115,9 @@ export interface PeerSeen {
   readonly lastHeardMs: number; // Date.now()
   /** The longest wait between two of its adverts (ms, monotonic clock): how late a master ever was. */
   readonly maxGapMs: number;
-  /** When its last advert came (µs, monotonic: process.hrtime). */
+  /** When its last advert came (µs, the timers' monotonic clock). */
   readonly lastHeardUs: number;
 }
-
-/** monotonicUs is process.hrtime in µs (not wall-clock time: it never jumps). */
-const monotonicUs = (): number => Number(process.hrtime.bigint() / 1000n);
 
 /** HANDOVER_SLACK_US: transit and scheduling on top of the old master's advert interval (µs). */
 const HANDOVER_SLACK_US = 10_000;
@@ -236,7 +233,7 @@ class Instance {
     const prev = this.peers.get(address);
     this.peers.delete(address); // re-inserted last: the map stays ordered by last heard
     if (this.peers.size >= MAX_PEERS_SHOWN) this.peers.delete(this.peers.keys().next().value!);
-    const nowUs = monotonicUs();
+    const nowUs = this.m.timers.nowUs();
     const gapMs = prev !== undefined ? (nowUs - prev.lastHeardUs) / 1000 : 0;
     this.peers.set(address, { address, priority, advertIntUs, adverts: (prev?.adverts ?? 0) + 1, lastHeardMs: Date.now(), lastHeardUs: nowUs, maxGapMs: Math.max(prev?.maxGapMs ?? 0, Math.round(gapMs * 10) / 10) });
   }
@@ -246,7 +243,7 @@ class Instance {
     const m = this.router.state.masterSeen;
     const p = m !== undefined ? this.peers.get(m.address) : [...this.peers.values()].at(-1);
     if (p === undefined) return 'no master heard';
-    return `${p.address} last heard ${((monotonicUs() - p.lastHeardUs) / 1000).toFixed(1)} ms ago (advert interval ${p.advertIntUs / 1000} ms)`;
+    return `${p.address} last heard ${((this.m.timers.nowUs() - p.lastHeardUs) / 1000).toFixed(1)} ms ago (advert interval ${p.advertIntUs / 1000} ms)`;
   }
 
   private localConfig(): LocalVrrpConfig {
@@ -275,7 +272,7 @@ class Instance {
     const c = this.cfg;
     // How late the adverts of this master are, measured where they leave: a gap past two
     // intervals is logged (a backup declares the master down after three and a bit).
-    const nowUs = monotonicUs();
+    const nowUs = this.m.timers.nowUs();
     if (this.lastSentUs !== undefined && this.router.state.role === 'master' && priority !== VRRP_PRIO.STOP) {
       const gapMs = (nowUs - this.lastSentUs) / 1000;
       this.maxSendGapMs = Math.max(this.maxSendGapMs, Math.round(gapMs * 10) / 10);

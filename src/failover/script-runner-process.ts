@@ -2,6 +2,7 @@ import { spawn } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 import { SCHED, setThreadScheduler } from '../native/sched.js';
 import type { FromRunner, ToRunner } from './script-runner.js';
+import { spawnOptions } from './script-spawn.js';
 
 /**
  * The script runner (forked by ScriptRunner in the failover process): starts each script it is
@@ -32,7 +33,7 @@ process.on('disconnect', () => process.exit(0));
 process.on('message', (m: ToRunner) => {
   if (m.kind !== 'spawn') return;
   const { id, opts } = m;
-  const child = spawn(m.cmd, m.args, { stdio: 'ignore', detached: opts.detached, ...(opts.uid !== undefined ? { uid: opts.uid } : {}), ...(opts.gid !== undefined ? { gid: opts.gid } : {}) });
+  const child = spawn(m.cmd, m.args, spawnOptions(opts));
   child.once('error', (e) => post({ kind: 'error', id, message: e.message }));
   child.once('exit', (code, signal) => post({ kind: 'exit', id, code, signal }));
   if (child.pid !== undefined) post({ kind: 'spawned', id, pid: child.pid });

@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { spawn, type SpawnOptions } from 'node:child_process';
 
 /**
  * How the failover side starts notify and track scripts: a port, so the failover process can have
@@ -39,12 +39,17 @@ export function signalScript(pid: number, group: boolean, sig: NodeJS.Signals): 
   }
 }
 
+/** spawnOptions is node's spawn options for a script: stdio ignored, this process's environment. */
+export function spawnOptions(opts: ScriptSpawnOptions): SpawnOptions {
+  return { stdio: 'ignore', detached: opts.detached, ...(opts.uid !== undefined ? { uid: opts.uid } : {}), ...(opts.gid !== undefined ? { gid: opts.gid } : {}) };
+}
+
 /**
  * spawnHere starts the script as a child of this process (node's spawn, which waits for the
  * child's exec). The script runner uses it; so do tests and anything without a runner.
  */
 export const spawnHere: SpawnScript = (cmd, args, opts) => {
-  const child = spawn(cmd, [...args], { stdio: 'ignore', detached: opts.detached, ...(opts.uid !== undefined ? { uid: opts.uid } : {}), ...(opts.gid !== undefined ? { gid: opts.gid } : {}) });
+  const child = spawn(cmd, [...args], spawnOptions(opts));
   child.unref();
   let running = true;
   const ended = (): void => {
