@@ -53,6 +53,9 @@ export class KernelCtView {
   sctpVtagReply = -1;
   dccpState = -1;
   dccpRole = -1;
+  /** Whether the message carries CTA_PROTOINFO / CTA_SYNPROXY at all (an UPDATE carries them only when they changed). */
+  hasProtoInfo = false;
+  hasSynproxy = false;
   /** CTA_SYNPROXY (the kernel attaches it, zeroed, to every entry made over ctnetlink). */
   synIsn = -1;
   synIts = -1;
@@ -68,6 +71,7 @@ export class KernelCtView {
     this.tcpState = this.tcpWscaleOrig = this.tcpWscaleReply = -1;
     this.sctpState = this.sctpVtagOrig = this.sctpVtagReply = -1;
     this.dccpState = this.dccpRole = -1;
+    this.hasProtoInfo = this.hasSynproxy = false;
     this.synIsn = this.synIts = this.synTsoff = -1;
     this.volatileBytes = 0;
   }
@@ -136,9 +140,11 @@ export function scanKernelCt(b: Uint8Array, start: number, end: number, v: Kerne
         break;
       case CTA.PROTOINFO:
         if (!scanProtoInfo(b, p, o + len, v)) return false;
+        v.hasProtoInfo = true;
         break;
       case CTA.SYNPROXY:
         if (!scanSynproxy(b, p, o + len, v)) return false;
+        v.hasSynproxy = true;
         break;
       default:
         if (!isVolatileCta(type)) return false;

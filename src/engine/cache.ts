@@ -6,6 +6,11 @@ import { CtFilterFields, fieldsOfConntrack, fieldsOfView, filterAccepts, type Ct
 import { ctBodyOf, decodeCtBody, mergeCtBodies, syncIdentityOf } from '../sync/ct-body.js';
 import type { SyncOp } from '../sync/message.js';
 import { FtfwNode } from './ftfw.js';
+import { natReplyTuple } from './commit.js';
+import { bodyShowsEntry, inheritFromBody, writeBodyFromView, writeCtBodyFromKernel } from '../sync/from-kernel.js';
+import type { SyncEncodeOptions } from '../sync/conntrack.js';
+import { writeLatin1 } from '../wire/latin1.js';
+import { Writer } from '../wire/writer.js';
 import type { Family } from '../wire/ip.js';
 
 /**
@@ -33,9 +38,13 @@ export function ctKey(ct: Conntrack): string {
 export type ObjStatus = 'new' | 'alive' | 'dead';
 
 /**
- * CacheObject is one internal-cache entry: the kernel's attributes of the entry (compactCt: a
- * string, volatile attributes dropped), replaced in place on every change so that queued
- * references see the latest state. `ct` decodes them (for what shows an entry).
+ * CacheObject is one internal-cache entry, replaced in place on every change so that queued
+ * references see the latest state. It keeps the message body conntrackd sends for the entry
+ * (what transmit copies into a datagram, as in sync/ct-body.ts) and, only when that body cannot
+ * show the entry as the kernel has it, the kernel's attributes too (`kernel`: compactCt, volatile
+ * attributes dropped) — an entry off scanKernelCt's fast path (helper, labels, master, sequence
+ * adjustment…) or whose reply tuple the body does not determine (sync/from-kernel.ts
+ * bodyShowsEntry). `ct` decodes it for what shows an entry (`-i`).
  */
 export class CacheObject extends FtfwNode<CacheObject> {
   /** Its place in FTFW's queues: the object is its own queue node (one object per entry, not two). */
@@ -44,8 +53,10 @@ export class CacheObject extends FtfwNode<CacheObject> {
   constructor(
     readonly key: string,
     public family: Family,
-    /** compactCt of the entry's CTA_* attributes. */
-    public attrs: string,
+    /** The conntrack message body of the entry (writeCtBodyFromKernel), as a latin1 string. */
+    public body: string,
+    /** compactCt of the entry's CTA_* attributes when the body cannot stand for them; undefined otherwise. */
+    public kernel: string | undefined,
     public status: ObjStatus,
     /**
      * When the entry entered the cache, in whole seconds of the caller's clock (`-i` shows
@@ -60,8 +71,20 @@ export class CacheObject extends FtfwNode<CacheObject> {
   }
 
   get ct(): Conntrack {
-    return decodeCompactCt(this.family, this.attrs);
+    return this.kernel !== undefined ? decodeCompactCt(this.family, this.kernel) : ctOfBody(this.body);
   }
+}
+
+/**
+ * ctOfBody is the entry a body written from the kernel's attributes stands for, as the kernel
+ * holds it: the body's entry with its NAT turned back into the reply tuple (natReplyTuple; the
+ * cache keeps a body alone only when that gives the kernel's reply, bodyShowsEntry).
+ */
+function ctOfBody(body: string): Conntrack {
+  const decoded = decodeCtBody(body);
+  const { natSrc: _s, natDst: _d, ...ct } = decoded;
+  const reply = natReplyTuple(decoded);
+  return reply === undefined ? ct : { ...ct, reply };
 }
 
 /** KernelPayload is one ctnetlink conntrack message's payload: struct nfgenmsg, then the CTA_* attributes. */
@@ -71,6 +94,31 @@ const NFGENMSG_LEN = 4;
 const AF_INET6 = 10;
 const view = new KernelCtView();
 const filterFields = new CtFilterFields();
+const bodyWriter = new Writer(512);
+let kernelBytes = new Uint8Array(1024);
+
+/**
+ * bodyOfPayload is the message body for the CTA_* attributes [start, end) of `p` (as a cache keeps
+ * it, sync/ct-body.ts). Throws DecodeError for attributes the decoder refuses.
+ */
+export function bodyOfPayload(p: Uint8Array, start: number, end: number, family: Family, opts: SyncEncodeOptions): string {
+  bodyWriter.reset();
+  writeCtBodyFromKernel(bodyWriter, p, start, end, family, opts);
+  return bodyWriter.latin1();
+}
+
+/** bodyOfKernel is bodyOfPayload for an entry kept as compactCt attributes. */
+function bodyOfKernel(kernel: string, family: Family, opts: SyncEncodeOptions): string {
+  if (kernelBytes.length < kernel.length) kernelBytes = new Uint8Array(2 * kernel.length);
+  const n = writeLatin1(kernelBytes, kernel, 0);
+  return bodyOfPayload(kernelBytes, 0, n, family, opts);
+}
+
+/** kernelAttrsOf is the compactCt attributes of an entry kept as a body alone (see ctOfBody). */
+function kernelAttrsOf(body: string): string {
+  const p = encodeConntrack(ctOfBody(body), 'event');
+  return compactCt(p, NFGENMSG_LEN, p.length);
+}
 
 /** payloadOf encodes a model entry as the kernel would send it in an event (tests, slow paths). */
 export function payloadOf(kind: 'new' | 'update' | 'destroy', ct: Conntrack): KernelPayload {
@@ -105,6 +153,8 @@ export class InternalCache {
   constructor(
     private readonly limit: number,
     private readonly filter?: CtFilter,
+    /** What the bodies are written with (Options TCPWindowTracking, CommitTimeout): fixed for the cache's life. */
+    private readonly encodeOpts: SyncEncodeOptions = {},
   ) {}
 
   private liveCount = 0;
@@ -165,7 +215,6 @@ export class InternalCache {
       return undefined;
     }
     const family: Family = p[start] === AF_INET6 ? 'ipv6' : 'ipv4';
-    // Counters, use, id and timestamps are dropped: the wire does not carry them and no output shows them.
     // As conntrackd's sync-mode.c: NEW replaces the entry (a NEW message), UPDATE of a live one
     // merges (an UPD); anything that makes an entry anew — an UPDATE or a dump of an unknown or dead
     // one — is NEW, so a bulk or refresh of it goes out as CT_NEW. A dead entry comes back to life
@@ -173,13 +222,13 @@ export class InternalCache {
     // sent or acknowledged) becomes that NEW — never a late DEL after it.
     if (existing !== undefined) {
       const revived = existing.status === 'dead';
-      existing.attrs = kind === 'new' || revived ? compactCt(p, attrs, end) : compactCt(p, attrs, end, existing.attrs);
-      existing.family = family;
+      const replace = kind === 'new' || revived;
+      this.keep(existing, family, p, attrs, end, fast, replace);
       if (revived) {
         this.liveCount++;
         existing.sinceSec = Math.floor(nowMs / 1000);
       }
-      existing.status = kind === 'new' || revived ? 'new' : 'alive';
+      existing.status = replace ? 'new' : 'alive';
       this.stats.updated++;
       return existing;
     }
@@ -187,11 +236,36 @@ export class InternalCache {
       this.stats.refusedOverLimit++;
       return undefined;
     }
-    const obj = new CacheObject(key, family, compactCt(p, attrs, end), 'new', Math.floor(nowMs / 1000));
+    const obj = new CacheObject(key, family, '', undefined, 'new', Math.floor(nowMs / 1000));
+    this.keep(obj, family, p, attrs, end, fast, true);
     this.objects.set(key, obj);
     this.liveCount++;
     this.stats.added++;
     return obj;
+  }
+
+  /**
+   * keep stores the event's attributes [start, end) of `p` in `obj` (`fast`: `view` holds their
+   * scan): as a body alone when it can (see CacheObject), otherwise as the kernel's attributes
+   * and the body written from them. Without `replace` the event updates what `obj` holds: the
+   * attributes it lacks keep their values (an UPDATE carries only part of an entry). Counters,
+   * use, id and timestamps are dropped: the wire does not carry them and no output shows them.
+   */
+  private keep(obj: CacheObject, family: Family, p: Uint8Array, start: number, end: number, fast: boolean, replace: boolean): void {
+    const prevKernel = replace ? undefined : obj.kernel;
+    if (fast && prevKernel === undefined && bodyShowsEntry(p, view)) {
+      if (!replace) inheritFromBody(view, obj.body);
+      bodyWriter.reset();
+      writeBodyFromView(bodyWriter, p, view, this.encodeOpts);
+      obj.body = bodyWriter.latin1();
+      obj.kernel = undefined;
+    } else {
+      // An entry kept as a body alone until now is merged as the kernel would hold it.
+      const prev = replace ? undefined : (prevKernel ?? kernelAttrsOf(obj.body));
+      obj.kernel = compactCt(p, start, end, prev);
+      obj.body = bodyOfKernel(obj.kernel, family, this.encodeOpts);
+    }
+    obj.family = family;
   }
 
   /**

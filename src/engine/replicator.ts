@@ -1,10 +1,8 @@
 import type { Conntrack, CtEvent, Expectation } from '../ctnetlink/types.js';
 import { DatagramPacker, decodeDatagramLazy, type SyncRejectReason } from '../sync/datagram.js';
-import { writeCtMessageFromKernel } from '../sync/from-kernel.js';
 import { writeSyncMessage, type SyncLazyMessage, type SyncOp } from '../sync/message.js';
-import { writeLatin1 } from '../wire/latin1.js';
-import { CacheObject, ExternalCache, InternalCache, payloadOf, sendsEvent, type KernelEventOrigin, type KernelPayload } from './cache.js';
-import { compactCt } from '../ctnetlink/compact.js';
+import { NET_T } from '../sync/consts.js';
+import { bodyOfPayload, CacheObject, ExternalCache, InternalCache, payloadOf, sendsEvent, type KernelEventOrigin, type KernelPayload } from './cache.js';
 import { decodeConntrack } from '../ctnetlink/conntrack.js';
 import { acceptsConntrack } from './filter.js';
 import { ExpObject, ExternalExpCache, helperAccepts, InternalExpCache, type ExpSettings, type SyncObject } from './exp-cache.js';
@@ -88,6 +86,8 @@ const NFGENMSG_LEN = 4;
 const AF_INET6 = 10;
 
 const OP_OF: Readonly<Record<CacheObject['status'], SyncOp>> = { new: 'new', alive: 'upd', dead: 'del' };
+/** The message type of a conntrack object's next message, by its status. */
+const CT_TYPE: Readonly<Record<CacheObject['status'], number>> = { new: NET_T.STATE_CT_NEW, alive: NET_T.STATE_CT_UPD, dead: NET_T.STATE_CT_DEL };
 
 export class Replicator {
   readonly internal: InternalCache;
@@ -119,9 +119,9 @@ export class Replicator {
     private readonly cfg: ReplicatorConfig,
     private readonly ports: ReplicatorPorts,
   ) {
-    this.internal = new InternalCache(cfg.hashLimit, cfg.filter);
-    this.external = new ExternalCache(cfg.hashLimit);
     this.encodeOpts = { tcpWindowTracking: cfg.tcpWindowTracking, commitTimeout: cfg.commitTimeout };
+    this.internal = new InternalCache(cfg.hashLimit, cfg.filter, this.encodeOpts);
+    this.external = new ExternalCache(cfg.hashLimit);
     this.packer = new DatagramPacker(cfg.mtu, cfg.overhead, (d) => this.outbox.push(d));
     this.internalExp = new InternalExpCache(cfg.hashLimit, cfg.expectations ?? { helpers: undefined }, (k) => this.internal.get(k) !== undefined);
     this.externalExp = new ExternalExpCache(cfg.hashLimit);
@@ -188,7 +188,8 @@ export class Replicator {
 
   /** transientObject carries one kernel payload to the transmit queue without a cache (its key is unused). */
   private transientObject(p: KernelPayload, status: CacheObject['status']): CacheObject {
-    return new CacheObject('', p[0] === AF_INET6 ? 'ipv6' : 'ipv4', compactCt(p, NFGENMSG_LEN, p.length), status, 0);
+    const family = p[0] === AF_INET6 ? 'ipv6' : 'ipv4';
+    return new CacheObject('', family, bodyOfPayload(p, NFGENMSG_LEN, p.length, family, this.encodeOpts), undefined, status, 0);
   }
 
   /**
@@ -624,7 +625,6 @@ export class Replicator {
   }
 
   private readonly encodeOpts: { readonly tcpWindowTracking: boolean; readonly commitTimeout: boolean };
-  private attrBuf = new Uint8Array(4096);
 
   private outbox: Uint8Array[] = [];
   private readonly packer: DatagramPacker;
@@ -637,9 +637,8 @@ export class Replicator {
     if (obj instanceof ExpObject) {
       writeSyncMessage(w, { kind: 'exp', op: OP_OF[obj.status], seq, flags, exp: obj.exp }, this.encodeOpts);
     } else if (obj !== undefined) {
-      if (this.attrBuf.length < obj.attrs.length) this.attrBuf = new Uint8Array(2 * obj.attrs.length);
-      const n = writeLatin1(this.attrBuf, obj.attrs, 0);
-      writeCtMessageFromKernel(w, OP_OF[obj.status], seq, flags, this.attrBuf, 0, n, obj.family, this.encodeOpts);
+      this.packer.commitBody(CT_TYPE[obj.status], flags, seq, obj.body);
+      return;
     } else if (kind === 'ack' || kind === 'nack') {
       if (kind === 'nack') this.awaitNack = { seq, acked: false };
       writeSyncMessage(w, { kind, seq, flags, from, to });

@@ -1,8 +1,9 @@
 import { DecodeError } from '../wire/decode-error.js';
+import { writeLatin1 } from '../wire/latin1.js';
 import { Writer } from '../wire/writer.js';
 import type { SyncEncodeOptions } from './conntrack.js';
-import { NETHDR_ACK_SIZ, NETHDR_SIZ, SYNC_MAX_MESSAGE, SYNC_VERSION } from './consts.js';
-import { decodeSyncHeader, isRangeForm, seqBefore, type SyncHeader } from './header.js';
+import { NET_F, NETHDR_ACK_SIZ, NETHDR_SIZ, SYNC_MAX_MESSAGE, SYNC_VERSION } from './consts.js';
+import { decodeSyncHeader, isRangeForm, seqBefore, versionByte, type SyncHeader } from './header.js';
 import { classifySync, decodeSyncBody, decodeSyncBodyLazy, writeSyncMessage, type SyncDecodeOptions, type SyncLazyMessage, type SyncMessage } from './message.js';
 
 /**
@@ -223,6 +224,31 @@ export class DatagramPacker {
     if (len >= this.size) throw new RangeError(`a ${len}-byte message cannot fit a ${this.size}-byte channel buffer (MTU ${this.mtu})`);
     if (this.used + len >= this.size) this.flush();
     this.writer.copyInto(this.buf, this.used);
+    this.used += len;
+  }
+
+  /**
+   * commitBody appends a data message made of a header (type, flags, seq) and `body`, a message
+   * body kept as a latin1 string (sync/ct-body.ts), straight into the datagram: the body is copied
+   * once, natively. Same packing rule and errors as commit.
+   */
+  commitBody(type: number, flags: number, seq: number, body: string): void {
+    if ((flags & ~(NET_F.HELLO | NET_F.HELLO_BACK)) !== 0) throw new RangeError(`flags 0x${flags.toString(16)} would not be data`);
+    const len = NETHDR_SIZ + body.length;
+    if (len > SYNC_MAX_MESSAGE) throw new RangeError(`message of ${len} bytes exceeds conntrackd's ${SYNC_MAX_MESSAGE}`);
+    if (len >= this.size) throw new RangeError(`a ${len}-byte message cannot fit a ${this.size}-byte channel buffer (MTU ${this.mtu})`);
+    if (this.used + len >= this.size) this.flush();
+    const b = this.buf;
+    const at = this.used;
+    b[at] = versionByte(type);
+    b[at + 1] = flags;
+    b[at + 2] = len >>> 8;
+    b[at + 3] = len & 0xff;
+    b[at + 4] = seq >>> 24;
+    b[at + 5] = (seq >>> 16) & 0xff;
+    b[at + 6] = (seq >>> 8) & 0xff;
+    b[at + 7] = seq & 0xff;
+    writeLatin1(b, body, at + NETHDR_SIZ);
     this.used += len;
   }
 

@@ -17,7 +17,7 @@ import type { SyncOp } from './message.js';
  * without NAT, mark and zone. Throws DecodeError for attributes the decoder refuses.
  */
 export function writeCtBodyFromKernel(w: Writer, b: Uint8Array, start: number, end: number, family: Family, opts: SyncEncodeOptions = {}): void {
-  if (scanKernelCt(b, start, end, view)) writeFromView(w, b, view, opts);
+  if (scanKernelCt(b, start, end, view)) writeBodyFromView(w, b, view, opts);
   else encodeConntrackBody(w, decodeConntrackAttrs(new Reader(b, start, end, ['conntrack']), start, end, family), opts);
 }
 
@@ -43,7 +43,8 @@ function putAddrAt(w: Writer, id: number, b: Uint8Array, at: number, n: number):
   for (let i = 0; i < n; i++) w.u8(b[at + i]!);
 }
 
-function writeFromView(w: Writer, b: Uint8Array, v: KernelCtView, opts: SyncEncodeOptions): void {
+/** writeBodyFromView is writeCtBodyFromKernel for a message scanKernelCt accepted into `v` (`b` holds its bytes). */
+export function writeBodyFromView(w: Writer, b: Uint8Array, v: KernelCtView, opts: SyncEncodeOptions): void {
   const o = v.orig;
   const n = o.addrLen;
   // ct2msg's order (CT_EMIT_ORDER): address group, STATUS, L4PROTO, the protocol's part, TIMEOUT, MARK, NAT, SYNPROXY, ZONE.
@@ -86,6 +87,114 @@ function writeFromView(w: Writer, b: Uint8Array, v: KernelCtView, opts: SyncEnco
   }
   if (v.synIsn >= 0 && v.synIts >= 0 && v.synTsoff >= 0) w.u16be(16).u16be(NTA.SYNPROXY).u32be(v.synIts).u32be(v.synIsn).u32be(v.synTsoff);
   if (v.zone >= 0) putU16be(w, NTA.ZONE, v.zone);
+}
+
+/** ICMP request type → the reply type the kernel puts in the reply tuple (nf_conntrack_proto_icmp{,v6}.c invmap). */
+const ICMP_REPLY: Readonly<Record<number, number>> = { 8: 0, 13: 14, 15: 16, 17: 18 };
+const ICMPV6_REPLY: Readonly<Record<number, number>> = { 128: 129, 139: 140 };
+
+/**
+ * bodyShowsEntry tells whether the body writeBodyFromView writes for `v` determines the entry as
+ * `conntrack`'s output shows it: its protocol state is the protocol's own, and the reply tuple is
+ * the inverse of the original one with the body's NAT addresses and ports applied (what a
+ * receiver rebuilds, engine/commit.ts natReplyTuple). Not so for an entry without a reply tuple
+ * or status, a reply changed without the NAT_DONE bit that would carry the change, or an ICMP
+ * echo whose id a NAT rewrote (the wire carries no ICMP NAT id).
+ */
+export function bodyShowsEntry(b: Uint8Array, v: KernelCtView): boolean {
+  if (!v.hasReply || v.status < 0) return false;
+  const o = v.orig;
+  const r = v.reply;
+  if (r.proto !== o.proto) return false;
+  if (v.tcpState >= 0 && o.proto !== PROTO.TCP) return false;
+  if (v.sctpState >= 0 && o.proto !== PROTO.SCTP) return false;
+  if (v.dccpState >= 0 && o.proto !== PROTO.DCCP) return false;
+  const srcDone = (v.status & IPS_SRC_NAT_DONE) !== 0;
+  const dstDone = (v.status & IPS_DST_NAT_DONE) !== 0;
+  if (!srcDone && !sameBytes(b, r.dst, o.src, o.addrLen)) return false;
+  if (!dstDone && !sameBytes(b, r.src, o.dst, o.addrLen)) return false;
+  const proto = o.proto;
+  if (hasPorts(proto)) {
+    if (o.srcPort < 0 || o.dstPort < 0 || r.srcPort < 0 || r.dstPort < 0 || r.icmpId >= 0 || r.icmpType >= 0 || r.icmpCode >= 0) return false;
+    return (dstDone || r.srcPort === o.dstPort) && (srcDone || r.dstPort === o.srcPort);
+  }
+  if (r.srcPort >= 0 || r.dstPort >= 0) return false;
+  if (proto === PROTO.ICMP || proto === PROTO.ICMPV6) {
+    const type = o.icmpType < 0 ? -1 : ((proto === PROTO.ICMP ? ICMP_REPLY : ICMPV6_REPLY)[o.icmpType] ?? o.icmpType);
+    return r.icmpId === o.icmpId && r.icmpCode === o.icmpCode && r.icmpType === type;
+  }
+  return r.icmpId < 0 && r.icmpType < 0 && r.icmpCode < 0;
+}
+
+/** u8 / be16 / be32 of a latin1 string at `o`. */
+function s8(s: string, o: number): number {
+  return s.charCodeAt(o);
+}
+function s16(s: string, o: number): number {
+  return (s.charCodeAt(o) << 8) | s.charCodeAt(o + 1);
+}
+function s32(s: string, o: number): number {
+  return ((s.charCodeAt(o) << 24) | (s.charCodeAt(o + 1) << 16) | (s.charCodeAt(o + 2) << 8) | s.charCodeAt(o + 3)) >>> 0;
+}
+
+/**
+ * inheritFromBody completes `v`, the scan of an UPDATE event, with what the entry's previous body
+ * `prev` (a writeBodyFromView string) holds of the attributes the event lacks: an UPDATE carries
+ * CTA_PROTOINFO, CTA_MARK and CTA_SYNPROXY only when they changed or are set
+ * (ctnetlink_conntrack_event), and the attributes it does not carry are unchanged (CTA_TIMEOUT
+ * and CTA_ZONE come with every UPDATE of an entry that has them; kept the same way all the same). The same merge
+ * compactCt makes of two kernel messages, one attribute group at a time.
+ */
+export function inheritFromBody(v: KernelCtView, prev: string): void {
+  const protoAbsent = !v.hasProtoInfo;
+  const synAbsent = !v.hasSynproxy;
+  for (let o = 0, len = 0; o + 4 <= prev.length; o += (len + 3) & ~3) {
+    len = s16(prev, o);
+    if (len < 4) return;
+    const p = o + 4;
+    switch (s16(prev, o + 2)) {
+      case NTA.TCP_STATE:
+        if (protoAbsent) v.tcpState = s8(prev, p);
+        break;
+      case NTA.TCP_WSCALE_ORIG:
+        if (protoAbsent) v.tcpWscaleOrig = s8(prev, p);
+        break;
+      case NTA.TCP_WSCALE_REPL:
+        if (protoAbsent) v.tcpWscaleReply = s8(prev, p);
+        break;
+      case NTA.SCTP_STATE:
+        if (protoAbsent) v.sctpState = s8(prev, p);
+        break;
+      case NTA.SCTP_VTAG_ORIG:
+        if (protoAbsent) v.sctpVtagOrig = s32(prev, p);
+        break;
+      case NTA.SCTP_VTAG_REPL:
+        if (protoAbsent) v.sctpVtagReply = s32(prev, p);
+        break;
+      case NTA.DCCP_STATE:
+        if (protoAbsent) v.dccpState = s8(prev, p);
+        break;
+      case NTA.DCCP_ROLE:
+        if (protoAbsent) v.dccpRole = s8(prev, p);
+        break;
+      case NTA.TIMEOUT:
+        if (v.timeout < 0) v.timeout = s32(prev, p);
+        break;
+      case NTA.MARK:
+        if (v.mark < 0) v.mark = s32(prev, p);
+        break;
+      case NTA.ZONE:
+        if (v.zone < 0) v.zone = s16(prev, p);
+        break;
+      case NTA.SYNPROXY:
+        if (synAbsent) {
+          v.synIts = s32(prev, p);
+          v.synIsn = s32(prev, p + 4);
+          v.synTsoff = s32(prev, p + 8);
+        }
+        break;
+    }
+  }
 }
 
 const OP_TYPE = { new: NET_T.STATE_CT_NEW, upd: NET_T.STATE_CT_UPD, del: NET_T.STATE_CT_DEL } as const;

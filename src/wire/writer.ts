@@ -1,4 +1,5 @@
 import { HOST_LITTLE_ENDIAN } from './byte-order.js';
+import { latin1Of } from './latin1.js';
 
 /**
  * Writer is a growing byte buffer for encoders. Lengths that are only known after the payload is
@@ -92,6 +93,11 @@ export class Writer {
   /** written returns the bytes written so far without copying; valid until the next write or reset. */
   written(): Uint8Array {
     return this.buf.subarray(0, this.len);
+  }
+
+  /** latin1 returns the bytes written so far as a latin1 string (wire/latin1.ts), copied natively. */
+  latin1(): string {
+    return latin1Of(this.buf, 0, this.len);
   }
 
   /** copyInto copies the bytes written so far into `dst` at `at` (no view is made: hot paths copy small messages). */

@@ -3,7 +3,12 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import { ctKey, ExternalCache, InternalCache, sendsEvent } from '../../src/engine/cache.js';
+import { bodyOfPayload, ctKey, ExternalCache, InternalCache, payloadOf, sendsEvent } from '../../src/engine/cache.js';
+import { compactCt, decodeCompactCt } from '../../src/ctnetlink/compact.js';
+import { ctCacheDumpJson, formatCtCacheLine } from '../../src/control/format.js';
+import { bytesOfLatin1 } from '../../src/wire/latin1.js';
+import { conntrack, firewallEntry, ipv4, ipv6 } from '../helpers/arbitraries.js';
+import { replyTuple } from '../../src/engine/commit.js';
 import { IPPROTO, IPS } from '../../src/ctnetlink/consts.js';
 import type { Conntrack } from '../../src/ctnetlink/types.js';
 
@@ -162,5 +167,103 @@ describe('internal cache: the live count', () => {
       ),
       { numRuns: 500 },
     );
+  });
+});
+
+/**
+ * The internal cache keeps an entry as the body it sends, and the kernel's attributes only when
+ * the body cannot show the entry. Reference: the kernel's attributes themselves (compactCt,
+ * merged as an UPDATE merges them) — what is sent and what `-i` shows must be the same.
+ */
+describe('internal cache: the kept body stands for the kernel entry', () => {
+  const shown = (ct: Conntrack): string[] => [
+    formatCtCacheLine({ ct, activeSinceSec: 3 }, 'plain', 0),
+    formatCtCacheLine({ ct, activeSinceSec: 3 }, 'xml', 0),
+    JSON.stringify(ctCacheDumpJson('internal', [{ ct, activeSinceSec: 3 }])),
+  ];
+  /** An UPDATE of `ct`: same identity, random other fields, maybe without protoinfo, mark or synproxy (the kernel sends those only when set or changed). */
+  const updateOf = (ct: Conntrack): fc.Arbitrary<Conntrack> =>
+    fc.tuple(firewallEntry, fc.boolean(), fc.boolean(), fc.boolean()).map(([u, dropInfo, dropMark, dropSyn]) => {
+      const { protoinfo: _p, mark: _m, synproxy: _s, zone: _z, ...rest } = { ...u, family: ct.family };
+      const next: Conntrack = { ...rest, ...(ct.orig !== undefined ? { orig: ct.orig } : {}), ...(ct.zone !== undefined ? { zone: ct.zone } : {}) };
+      return {
+        ...next,
+        ...(!dropInfo && u.protoinfo !== undefined ? { protoinfo: u.protoinfo } : {}),
+        ...(!dropMark && u.mark !== undefined ? { mark: u.mark } : {}),
+        ...(!dropSyn && u.synproxy !== undefined ? { synproxy: u.synproxy } : {}),
+        reply: u.reply !== undefined && u.reply.family === ct.family ? u.reply : ct.reply,
+      } as Conntrack;
+    });
+  const opts = [{}, { tcpWindowTracking: true }, { commitTimeout: true }];
+  /** A firewall entry as the kernel holds it: the reply is the original's inverse with its NAT, the protocol state the protocol's own. */
+  const kernelEntry: fc.Arbitrary<Conntrack> = fc
+    .tuple(firewallEntry, fc.boolean(), fc.boolean(), ipv4, ipv6, fc.integer({ min: 0, max: 0xffff }))
+    .map(([ct, snat, dnat, a4, a6, port]) => {
+      const reply = replyTuple(ct);
+      if (reply === undefined) return ct;
+      const ports = reply.srcPort !== undefined;
+      const addr = ct.family === 'ipv4' ? a4 : a6;
+      let status = (ct.status ?? 0) & ~(IPS.SRC_NAT_DONE | IPS.DST_NAT_DONE);
+      let r = reply;
+      if (snat) {
+        r = { ...r, dst: addr, ...(ports ? { dstPort: port } : {}) };
+        status |= IPS.SRC_NAT | IPS.SRC_NAT_DONE;
+      }
+      if (dnat) {
+        r = { ...r, src: addr, ...(ports ? { srcPort: port } : {}) };
+        status |= IPS.DST_NAT | IPS.DST_NAT_DONE;
+      }
+      const p = ct.orig?.proto;
+      const { protoinfo: pi, ...rest } = ct;
+      const own = p === IPPROTO.TCP ? pi?.tcp && { tcp: pi.tcp } : p === IPPROTO.SCTP ? pi?.sctp && { sctp: pi.sctp } : undefined;
+      return { ...rest, reply: r, status, ...(own !== undefined ? { protoinfo: own } : {}) } as Conntrack;
+    });
+
+  it('for any entry and any UPDATEs of it: the body sent and the entry shown are those of the kernel attributes', () => {
+    const forms = { body: 0, kernel: 0 };
+    fc.assert(
+      fc.property(
+        fc.oneof(kernelEntry, kernelEntry, firewallEntry, conntrack()).chain((ct) => fc.tuple(fc.constant(ct), fc.array(updateOf(ct), { maxLength: 3 }), fc.constantFrom(...opts))),
+        ([first, updates, o]) => {
+          const c = new InternalCache(10, undefined, o);
+          let obj = c.onKernelEvent('new', first);
+          if (obj === undefined) return; // no identity (no original tuple)
+          let ref = payloadOf('new', first);
+          let kernel = compactCt(ref, 4, ref.length);
+          const check = (): void => {
+            forms[obj!.kernel === undefined ? 'body' : 'kernel']++;
+            const k = bytesOfLatin1(kernel);
+            assert.equal(obj!.body, bodyOfPayload(k, 0, k.length, first.family, o), 'the body sent');
+            assert.deepEqual(shown(obj!.ct), shown(decodeCompactCt(first.family, kernel)), 'what -i shows');
+          };
+          check();
+          for (const u of updates) {
+            obj = c.onKernelEvent('update', u);
+            assert.ok(obj !== undefined);
+            ref = payloadOf('update', u);
+            kernel = compactCt(ref, 4, ref.length, kernel);
+            check();
+          }
+        },
+      ),
+      { numRuns: 2000 },
+    );
+    assert.ok(forms.body > 100 && forms.kernel > 100, `both forms were exercised: ${JSON.stringify(forms)}`);
+  });
+
+  it('a plain or NAT-ed TCP, UDP or ICMP entry is kept as its body alone; an ICMP id a NAT changed keeps the kernel attributes', () => {
+    const c = new InternalCache(10);
+    const tcp = c.onKernelEvent('new', entry(1, { status: IPS.CONFIRMED | IPS.SEEN_REPLY | IPS.SRC_NAT | IPS.SRC_NAT_DONE }))!;
+    assert.equal(tcp.kernel, undefined);
+    const icmp = (replyId: number): Conntrack => ({
+      family: 'ipv4',
+      orig: { family: 'ipv4', src: '10.0.0.1', dst: '192.0.2.1', proto: IPPROTO.ICMP, icmpId: 7, icmpType: 8, icmpCode: 0 },
+      reply: { family: 'ipv4', src: '192.0.2.1', dst: '198.51.100.9', proto: IPPROTO.ICMP, icmpId: replyId, icmpType: 0, icmpCode: 0 },
+      status: IPS.CONFIRMED | IPS.SRC_NAT | IPS.SRC_NAT_DONE,
+    });
+    assert.equal(c.onKernelEvent('new', icmp(7))!.kernel, undefined);
+    const remapped = c.onKernelEvent('new', icmp(8))!;
+    assert.notEqual(remapped.kernel, undefined);
+    assert.equal(remapped.ct.reply?.icmpId, 8);
   });
 });
