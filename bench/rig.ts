@@ -95,7 +95,7 @@ export class Daemon {
     const conf = join(dir, 'conntrackd.conf');
     writeFileSync(conf, confText(dir, link, o));
     // KS_PROF_DIR=dir: keepstated writes V8 CPU profiles there (one per thread) when it stops.
-    const prof = process.env.KS_PROF_DIR !== undefined ? ['--cpu-prof', `--cpu-prof-dir=${process.env.KS_PROF_DIR}`] : [];
+    const prof = [...(process.env.KS_PROF_DIR !== undefined ? ['--cpu-prof', `--cpu-prof-dir=${process.env.KS_PROF_DIR}`] : []), ...(process.env.KS_NODE_FLAGS?.split(' ').filter(Boolean) ?? [])];
     const argv = system === 'conntrackd' ? ['conntrackd', '-C', conf] : [process.execPath, ...prof, KEEPSTATED, '-C', conf];
     const child = ns.spawn(argv[0]!, argv.slice(1), { stdio: 'ignore' });
     const d = new Daemon(system, dir, join(dir, 'ctl'), child);

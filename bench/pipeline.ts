@@ -1,0 +1,76 @@
+// Profiling aid, not a comparison (no incumbent, nothing goes to RESULTS.md): the JavaScript cost
+// per entry of the replication pipeline alone, from real kernel events and without a daemon, so
+// that a change to the hot path can be measured in seconds and with little noise.
+//
+// Root. Creates N entries with the batched client in a namespace it makes (and removes), records
+// the NEW events as the event socket delivered them, then replays them `runs` times: the sender's
+// side (event walk → internal cache → FTFW → datagrams) and the receiver's (datagrams → FTFW →
+// external cache), each timed with process.cpuUsage (GC helper threads included).
+//   node dist/bench/pipeline.js [--entries 100000] [--runs 5] [--drain]
+// --drain reads the events only once all are created (large receive batches); by default they are
+// read while they are made, in the batches a daemon sees. Run with --cpu-prof to see where it goes.
+import { parseArgs } from 'node:util';
+import { subscribeRaw } from '../src/ctnetlink/events.js';
+import { ctEventKind } from '../src/ctnetlink/event.js';
+import { walkEventBatch } from '../src/daemon/event-walk.js';
+import { Replicator, type ReplicatorConfig } from '../src/engine/replicator.js';
+import { Netns } from '../lab/netns.js';
+
+const { values } = parseArgs({ options: { entries: { type: 'string', default: '100000' }, runs: { type: 'string', default: '5' }, drain: { type: 'boolean', default: false } } });
+const n = Number(values.entries);
+const runs = Number(values.runs);
+
+/** Messages that fill a datagram on a 1500-byte link: the daemon transmits once that many wait (sync-node.ts TRANSMIT_FULL). */
+const TRANSMIT_FULL = 16;
+const CFG: ReplicatorConfig = { ackWindow: 300, resendQueueSize: 131072, hashLimit: 1 << 22, mtu: 1500, overhead: 28, tcpWindowTracking: false, commitTimeout: false, initialSeq: 1 };
+
+async function capture(): Promise<{ batch: Uint8Array; count: number }[]> {
+  const ns = Netns.create('pipe');
+  const batches: { batch: Uint8Array; count: number }[] = [];
+  try {
+    const stream = subscribeRaw({ groups: ['new'], netns: ns.name });
+    const child = ns.spawn(process.execPath, [new URL('./create.js', import.meta.url).pathname, String(n)], { stdio: ['ignore', 'ignore', 'inherit'] });
+    const exited = new Promise((r) => child.once('exit', r));
+    if (values.drain) await exited;
+    let got = 0;
+    for await (const b of stream) {
+      if (b.kind !== 'raw') throw new Error('the event socket overran');
+      batches.push({ batch: b.batch.slice(), count: b.count });
+      got += b.count;
+      if (got >= n) break;
+    }
+    stream.close();
+    await exited;
+  } finally {
+    ns.close();
+  }
+  return batches;
+}
+
+const cpuUs = (c: NodeJS.CpuUsage): number => c.user + c.system;
+
+const batches = await capture();
+console.log(`${n} NEW events in ${batches.length} receive batches`);
+for (let r = 0; r < runs; r++) {
+  const sent: Uint8Array[] = [];
+  const tx = new Replicator(CFG, { send: (ds) => void sent.push(...ds) });
+  let c = process.cpuUsage();
+  for (const { batch, count } of batches) {
+    walkEventBatch(batch, count, 0, Infinity, (type, flags, _pid, start, end) => {
+      const kind = ctEventKind(type, flags);
+      if (kind !== undefined) tx.onKernelMessage(kind, batch, start, end, 'other', 0);
+    });
+    if (tx.protocol.queued >= TRANSMIT_FULL) tx.transmit();
+  }
+  tx.transmit();
+  const sender = cpuUs(process.cpuUsage(c));
+  const rx = new Replicator(CFG, { send: () => undefined });
+  c = process.cpuUsage();
+  for (let i = 0; i < sent.length; i++) {
+    rx.onDatagram(sent[i]!, 0);
+    if (i % TRANSMIT_FULL === TRANSMIT_FULL - 1) rx.transmit(); // its ACKs
+  }
+  const receiver = cpuUs(process.cpuUsage(c));
+  if (rx.external.size !== n) throw new Error(`the receiver holds ${rx.external.size} of ${n}`);
+  console.log(`run ${r + 1}: sender ${(sender / n).toFixed(2)} µs/entry, receiver ${(receiver / n).toFixed(2)} µs/entry (${sent.length} datagrams)`);
+}
