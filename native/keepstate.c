@@ -263,6 +263,8 @@ static napi_value SetNs(napi_env env, napi_callback_info info) {
 
 typedef struct {
   uv_poll_t handle;
+  uv_timer_t hold; // hold-off: after a wakeup that read something, the socket is not watched for hold_ms
+  int hold_ms, open_handles;
   napi_env env;
   napi_ref cb;
   napi_async_context actx;
@@ -276,7 +278,7 @@ typedef struct {
   size_t scratch_cap, scratch_len;
   uint32_t batch_count;
   int closing, closed, js_gone, js_released, in_callback, quiet_errors;
-  double wakeups, recvmmsg_calls, datagrams, bytes, enobufs;
+  double wakeups, recvmmsg_calls, datagrams, bytes, enobufs, holds;
 } poller;
 
 static const napi_type_tag POLLER_TAG = {0x6b65657073746174ULL, 0x706f6c6c65720001ULL};
@@ -288,6 +290,7 @@ static void free_buffers(poller *p) {
 
 static void on_closed(uv_handle_t *h) {
   poller *p = (poller *)h->data;
+  if (--p->open_handles > 0) return; // the poll handle and the hold-off timer
   free_buffers(p);
   if (p->cleanup != NULL) napi_remove_async_cleanup_hook(p->cleanup);
   p->closed = 1;
@@ -307,6 +310,8 @@ static void stop_handle(poller *p) {
   p->closing = 1;
   uv_poll_stop(&p->handle);
   uv_close((uv_handle_t *)&p->handle, on_closed);
+  uv_timer_stop(&p->hold);
+  uv_close((uv_handle_t *)&p->hold, on_closed);
 }
 
 static void stop(poller *p) {
@@ -438,6 +443,8 @@ static void drain(poller *p) {
   flush(p); // when the byte budget ran out, the rest waits for the next loop iteration
 }
 
+static void on_hold(uv_timer_t *t);
+
 static void on_poll(uv_poll_t *h, int status, int events) {
   poller *p = (poller *)h->data;
   napi_handle_scope scope;
@@ -460,14 +467,38 @@ static void on_poll(uv_poll_t *h, int status, int events) {
       fatal(p, EIO); // an EPOLLERR that SO_ERROR does not explain (e.g. an error queue): stop, not spin
     }
   }
-  if (!p->closing) drain(p);
+  if (!p->closing) {
+    double before = p->datagrams;
+    drain(p);
+    // Hold-off (interrupt moderation): during a flood, one wakeup per hold_ms reads what came
+    // meanwhile in one batch, instead of a wakeup, a JS callback and an epoll round per few
+    // datagrams. The first datagram after a quiet spell is read at once.
+    if (p->hold_ms > 0 && !p->closing && p->datagrams > before) {
+      uv_poll_stop(&p->handle);
+      uv_timer_start(&p->hold, on_hold, (uint64_t)p->hold_ms, 0);
+      p->holds++;
+    }
+  }
   napi_close_handle_scope(p->env, scope);
 }
 
-// pollStart(fd, slots, slotSize, ctrlSize, wantName, maxBytesPerCallback, cb) -> handle
+static void on_hold(uv_timer_t *t) {
+  poller *p = (poller *)t->data;
+  if (p->closing) return;
+  int r = uv_poll_start(&p->handle, UV_READABLE, on_poll);
+  if (r < 0) {
+    napi_handle_scope scope;
+    if (napi_open_handle_scope(p->env, &scope) != napi_ok) return;
+    fatal(p, -r);
+    napi_close_handle_scope(p->env, scope);
+  }
+}
+
+// pollStart(fd, slots, slotSize, ctrlSize, wantName, maxBytesPerCallback, cb[, holdMs]) -> handle
 static napi_value PollStart(napi_env env, napi_callback_info info) {
-  ARGS(7, 7);
-  int32_t fd, slots, slot_size, ctrl_size;
+  ARGS(8, 7);
+  int32_t fd, slots, slot_size, ctrl_size, hold_ms = 0;
+  if (argc >= 8) CHECK(napi_get_value_int32(env, argv[7], &hold_ms));
   int64_t max_bytes;
   bool want_name;
   napi_valuetype t;
@@ -476,14 +507,14 @@ static napi_value PollStart(napi_env env, napi_callback_info info) {
   CHECK(napi_get_value_int64(env, argv[5], &max_bytes));
   CHECK(napi_typeof(env, argv[6], &t));
   if (t != napi_function || slots < 1 || slots > MAX_SLOTS || slot_size < 1 || slot_size > MAX_SLOT_SIZE ||
-      ctrl_size < 0 || ctrl_size > MAX_CTRL_SIZE || max_bytes < 1)
+      ctrl_size < 0 || ctrl_size > MAX_CTRL_SIZE || max_bytes < 1 || hold_ms < 0 || hold_ms > 1000)
     return fail_napi(env, "pollStart: bad arguments");
   uv_loop_t *loop;
   CHECK(napi_get_uv_event_loop(env, &loop));
   poller *p = calloc(1, sizeof *p);
   if (p == NULL) return throw_errno(env, ENOMEM, "pollStart");
   *p = (poller){.env = env, .fd = fd, .slots = slots, .slot_size = slot_size, .ctrl_size = ctrl_size,
-                .want_name = want_name, .max_bytes = (size_t)max_bytes};
+                .want_name = want_name, .max_bytes = (size_t)max_bytes, .hold_ms = hold_ms};
   size_t n = (size_t)slots, ss = sizeof(struct sockaddr_storage);
   p->msgs = calloc(n, sizeof *p->msgs);
   p->iovs = calloc(n, sizeof *p->iovs);
@@ -505,8 +536,9 @@ static napi_value PollStart(napi_env env, napi_callback_info info) {
     goto fail;
   if (napi_create_reference(env, argv[6], 1, &p->cb) != napi_ok) goto fail_actx;
   if ((r = uv_poll_init(loop, &p->handle, fd)) < 0) goto fail_ref;
-  // The handle exists: from here on it is closed through stop(), never freed directly.
-  p->handle.data = p;
+  // The handles exist: from here on they are closed through stop(), never freed directly.
+  uv_timer_init(loop, &p->hold); // cannot fail
+  p->handle.data = p, p->hold.data = p, p->open_handles = 2;
   if (napi_add_async_cleanup_hook(env, on_env_cleanup, p, &p->cleanup) != napi_ok) p->cleanup = NULL;
   if (napi_create_external(env, p, finalize_poller, NULL, &ext) != napi_ok) {
     p->js_gone = 1; // no External will ever be finalized: on_closed frees p
@@ -553,8 +585,8 @@ static napi_value PollRef(napi_env env, napi_callback_info info) {
   if (get_poller(env, argv[0], &p) == NULL) return NULL;
   CHECK(napi_get_value_bool(env, argv[1], &on));
   if (p->closing) return NULL;
-  if (on) uv_ref((uv_handle_t *)&p->handle);
-  else uv_unref((uv_handle_t *)&p->handle);
+  if (on) uv_ref((uv_handle_t *)&p->handle), uv_ref((uv_handle_t *)&p->hold);
+  else uv_unref((uv_handle_t *)&p->handle), uv_unref((uv_handle_t *)&p->hold);
   return NULL;
 }
 
@@ -562,11 +594,11 @@ static napi_value PollStats(napi_env env, napi_callback_info info) {
   ARGS(1, 1);
   poller *p;
   if (get_poller(env, argv[0], &p) == NULL) return NULL;
-  const char *names[] = {"wakeups", "recvmmsgCalls", "datagrams", "bytes", "enobufs"};
-  double vals[] = {p->wakeups, p->recvmmsg_calls, p->datagrams, p->bytes, p->enobufs};
+  const char *names[] = {"wakeups", "recvmmsgCalls", "datagrams", "bytes", "enobufs", "holds"};
+  double vals[] = {p->wakeups, p->recvmmsg_calls, p->datagrams, p->bytes, p->enobufs, p->holds};
   napi_value out, v;
   CHECK(napi_create_object(env, &out));
-  for (int i = 0; i < 5; i++) {
+  for (int i = 0; i < 6; i++) {
     CHECK(napi_create_double(env, vals[i], &v));
     CHECK(napi_set_named_property(env, out, names[i], v));
   }

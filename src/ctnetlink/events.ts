@@ -52,7 +52,16 @@ export interface SubscribeOptions {
   readonly enableEvents?: boolean;
   /** Batches queued in memory before reading pauses and the kernel buffer takes over (default 256). */
   readonly maxQueuedBatches?: number;
+  /**
+   * Hold-off of the socket's reader in ms (default 0; see ReceiveOptions.holdOffMs): during a flood
+   * of events, one batch per period instead of a wakeup per few events. The first event after a
+   * quiet spell is read at once; the others wait up to this long more.
+   */
+  readonly holdOffMs?: number;
 }
+
+/** Datagrams read per recvmmsg from an event socket: each holds one event of a few hundred bytes. */
+const EVENT_SLOTS = 64;
 
 /** EventStreamStats counts events delivered, overruns signalled and messages that did not decode. */
 export interface EventStreamStats {
@@ -185,6 +194,8 @@ function openEventSocket(opts: SubscribeOptions): NetlinkConn {
   if (opts.enableEvents ?? true) enableConntrackEvents(opts.netns);
   return NetlinkConn.open(NETLINK.NETFILTER, {
     rcvbufBytes: opts.rcvbufBytes ?? DEFAULT_EVENT_RCVBUF,
+    slots: EVENT_SLOTS,
+    ...(opts.holdOffMs !== undefined ? { holdOffMs: opts.holdOffMs } : {}),
     groups: opts.groups.map((g) => GROUP_IDS[g]),
     ...(opts.netns !== undefined ? { netns: opts.netns } : {}),
   });

@@ -6,6 +6,7 @@ import { CtFilterFields, fieldsOfConntrack, fieldsOfView, filterAccepts, type Ct
 import { ctBodyOf, decodeCtBody, mergeCtBodies, syncIdentityOf } from '../sync/ct-body.js';
 import type { SyncOp } from '../sync/message.js';
 import { FtfwNode } from './ftfw.js';
+import { KeyTable } from './key-table.js';
 import { natReplyTuple } from './commit.js';
 import { bodyShowsEntry, inheritFromBody, writeBodyFromView, writeCtBodyFromKernel } from '../sync/from-kernel.js';
 import type { SyncEncodeOptions } from '../sync/conntrack.js';
@@ -147,7 +148,7 @@ export function sendsEvent(kind: 'new' | 'update' | 'destroy', origin: KernelEve
  * still leaves the cache and the peers (conntrackd 1.4.7 filters it too, and the peers keep it).
  */
 export class InternalCache {
-  private readonly objects = new Map<string, CacheObject>();
+  private readonly objects = new KeyTable<CacheObject>();
   readonly stats = { refusedOverLimit: 0, added: 0, updated: 0, deleted: 0, filtered: 0 };
 
   constructor(
@@ -238,7 +239,7 @@ export class InternalCache {
     }
     const obj = new CacheObject(key, family, '', undefined, 'new', Math.floor(nowMs / 1000));
     this.keep(obj, family, p, attrs, end, fast, true);
-    this.objects.set(key, obj);
+    this.objects.set(obj);
     this.liveCount++;
     this.stats.added++;
     return obj;
@@ -359,7 +360,7 @@ export class ExternalEntry {
  * keyed by scanCtBody's identity.
  */
 export class ExternalCache {
-  private readonly entries = new Map<string, ExternalEntry>();
+  private readonly entries = new KeyTable<ExternalEntry>();
   readonly stats = { refusedOverLimit: 0, deletedUnknown: 0, added: 0, updated: 0, deleted: 0 };
 
   constructor(private readonly limit: number) {}
@@ -404,7 +405,7 @@ export class ExternalCache {
       return false;
     }
     const merged = op === 'upd' && existing !== undefined ? mergeCtBodies(existing.body, body) : body;
-    this.entries.set(key, new ExternalEntry(key, merged, nowMs));
+    this.entries.set(new ExternalEntry(key, merged, nowMs));
     if (existing === undefined) this.stats.added++;
     else this.stats.updated++;
     return true;

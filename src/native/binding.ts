@@ -10,6 +10,7 @@ export interface PollStats {
   readonly datagrams: number;
   readonly bytes: number; // payload bytes handed to JS
   readonly enobufs: number; // receive-queue overruns reported (both the recvmmsg and the EPOLLERR path)
+  readonly holds?: number; // hold-off periods started (absent from an addon built before hold-off)
 }
 
 declare const pollHandleBrand: unique symbol;
@@ -50,6 +51,7 @@ export interface NativeBinding {
     wantName: boolean,
     maxBytesPerCallback: number,
     cb: PollCallback,
+    holdMs?: number, // hold-off after a wakeup that read something (0: none); an older addon ignores it
   ): PollHandle;
   pollStop(handle: PollHandle): void; // safe inside the callback; idempotent
   pollRef(handle: PollHandle, ref: boolean): void;

@@ -184,6 +184,12 @@ export interface ReceiveOptions {
   readonly ctrlSize?: number; // bytes of ancillary data per datagram (0: none)
   readonly wantName?: boolean; // return the source sockaddr as Datagram.name
   readonly maxBytesPerCallback?: number; // byte budget per wakeup, so a flood cannot starve timers
+  /**
+   * Hold-off in ms (0..1000, default 0: none): after a wakeup that read something, the socket is
+   * left alone that long, so that a flood is read in one batch per period instead of a wakeup per
+   * few datagrams; the first datagram after a quiet spell is still read at once.
+   */
+  readonly holdOffMs?: number;
 }
 
 const KiB = 1024;
@@ -321,6 +327,7 @@ export class NativeSocket {
     const slotSize = checkInt('slotSize', opts.slotSize ?? 64 * KiB, netlink ? NETLINK_MIN_SLOT : 1, 16 * MiB);
     const ctrlSize = checkInt('ctrlSize', opts.ctrlSize ?? 0, 0, 65532);
     const maxBytes = checkInt('maxBytesPerCallback', opts.maxBytesPerCallback ?? 4 * MiB, 1, Number.MAX_SAFE_INTEGER);
+    const holdMs = checkInt('holdOffMs', opts.holdOffMs ?? 0, 0, 1000);
     const handle = sys(() =>
       this.b.pollStart(fd, slots, slotSize, ctrlSize, opts.wantName === true, maxBytes, (errno, batch, count) => {
         if (errno === 0 && batch !== null) {
@@ -330,7 +337,7 @@ export class NativeSocket {
         }
         if (count < 0 && this.poller === handle) this.poller = undefined; // stopped itself
         onError(ErrnoError.fromErrno(errno, 'recvmmsg'));
-      }),
+      }, holdMs),
     );
     this.poller = handle;
     this.lastPoller = handle;

@@ -32,6 +32,10 @@ export interface NetlinkConnOptions {
    * promoted: measured on a 100 000-entry dump, 4 MiB batches cost ~120 ms of GC per dump.
    */
   readonly maxBytesPerCallback?: number;
+  /** Datagrams per recvmmsg (default: the byte budget in 32 KiB dump skbs); an event socket's datagrams hold one small message each. */
+  readonly slots?: number;
+  /** ReceiveOptions.holdOffMs of the socket's reader (default 0). */
+  readonly holdOffMs?: number;
 }
 
 /** ConnStats counts what a NetlinkConn saw; `overruns` are ENOBUFS reports (lost multicast or replies). */
@@ -73,9 +77,13 @@ export class NetlinkConn {
   private raw: { seq: number; op: string; push: (b: RawBatch) => void; end: (err?: Error) => void } | undefined;
 
   private readonly maxBytesPerCallback: number;
+  private readonly slots: number | undefined;
+  private readonly holdOffMs: number;
 
   private constructor(protocol: number, opts: NetlinkConnOptions) {
     this.maxBytesPerCallback = opts.maxBytesPerCallback ?? 128 * 1024;
+    this.slots = opts.slots;
+    this.holdOffMs = opts.holdOffMs ?? 0;
     this.sock = NativeSocket.open(AF_NETLINK, SOCK.RAW, protocol, opts.netns !== undefined ? { netns: opts.netns } : {});
     try {
       this.sock.bind(netlinkSockaddr(0, 0));
@@ -398,7 +406,7 @@ export class NetlinkConn {
     if (this.receiving || this.closed) return;
     this.receiving = true;
     // Dump skbs are ~32 KiB: size the recvmmsg vector to the byte budget.
-    const opts = { maxBytesPerCallback: this.maxBytesPerCallback, slots: Math.max(2, Math.ceil(this.maxBytesPerCallback / 32768)) };
+    const opts = { maxBytesPerCallback: this.maxBytesPerCallback, slots: this.slots ?? Math.max(2, Math.ceil(this.maxBytesPerCallback / 32768)), holdOffMs: this.holdOffMs };
     if (this.batchListener !== undefined) this.sock.startReceivingBatches(opts, this.batchListener, (err) => this.onError(err));
     else this.sock.startReceiving(opts, (dgrams) => this.onDatagrams(dgrams), (err) => this.onError(err));
   }
