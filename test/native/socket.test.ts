@@ -71,6 +71,55 @@ describe('NativeSocket on loopback', () => {
     assert.equal(s.receiving, false);
   });
 
+  test('hold-off: after a wakeup that read something the socket rests; what came meanwhile arrives in one batch', TIMEOUT, async () => {
+    const { s, addr } = udp();
+    const batches: string[][] = [];
+    await new Promise<void>((resolve, reject) => {
+      s.startReceiving(
+        { holdOffMs: 50 },
+        (ds) => {
+          batches.push(ds.map(text));
+          // Sent while the socket rests: without the hold-off 'a' would be read alone, on a turn
+          // of the loop before the 10 ms timer sends the others.
+          if (batches.length === 1) {
+            s.send(Buffer.from('a'), addr);
+            setTimeout(() => {
+              for (const m of ['b', 'c', 'd']) s.send(Buffer.from(m), addr);
+            }, 10);
+          }
+          if (batches.flat().length === 5) resolve();
+        },
+        reject,
+      );
+      s.send(Buffer.from('first'), addr);
+    });
+    assert.deepEqual(batches, [['first'], ['a', 'b', 'c', 'd']]);
+    await new Promise((r) => setImmediate(r)); // the second rest starts once the callback has returned
+    assert.equal(s.stats().holds, 2, 'one rest after each wakeup that read something');
+    s.stopReceiving();
+  });
+
+  test('hold-off: stopping while the socket rests ends the receiver at once (no callback later)', TIMEOUT, async () => {
+    const { s, addr } = udp();
+    let calls = 0;
+    await new Promise<void>((resolve, reject) => {
+      s.startReceiving(
+        { holdOffMs: 30 },
+        () => {
+          calls++;
+          resolve();
+        },
+        reject,
+      );
+      s.send(Buffer.from('one'), addr);
+    });
+    s.stopReceiving(); // inside the rest
+    s.send(Buffer.from('two'), addr);
+    await new Promise((r) => setTimeout(r, 80));
+    assert.equal(calls, 1);
+    assert.equal(Buffer.from(s.recvSync(64) ?? []).toString(), 'two', 'left queued');
+  });
+
   test('ancillary data (IP_PKTINFO) arrives in ctrl; a small slot sets MSG_TRUNC', TIMEOUT, async () => {
     const { s, addr } = udp();
     s.setsockoptInt(SOL_IP, IP.PKTINFO, 1);
