@@ -6,7 +6,7 @@
 // the NEW events as the event socket delivered them, then replays them `runs` times: the sender's
 // side (event walk → internal cache → FTFW → datagrams) and the receiver's (datagrams → FTFW →
 // external cache), each timed with process.cpuUsage (GC helper threads included).
-//   node dist/bench/pipeline.js [--entries 100000] [--runs 5] [--drain]
+//   node --expose-gc dist/bench/pipeline.js [--entries 100000] [--runs 5] [--drain]
 // --drain reads the events only once all are created (large receive batches); by default they are
 // read while they are made, in the batches a daemon sees. Run with --cpu-prof to see where it goes.
 import { parseArgs } from 'node:util';
@@ -51,7 +51,10 @@ const cpuUs = (c: NodeJS.CpuUsage): number => c.user + c.system;
 
 const batches = await capture();
 console.log(`${n} NEW events in ${batches.length} receive batches`);
+/** With node --expose-gc, each run starts from a collected heap (less noise from the runs before). */
+const collect = (globalThis as { gc?: () => void }).gc ?? ((): void => undefined);
 for (let r = 0; r < runs; r++) {
+  collect();
   const sent: Uint8Array[] = [];
   const tx = new Replicator(CFG, { send: (ds) => void sent.push(...ds) });
   let c = process.cpuUsage();
@@ -65,6 +68,7 @@ for (let r = 0; r < runs; r++) {
   tx.transmit();
   const sender = cpuUs(process.cpuUsage(c));
   const rx = new Replicator(CFG, { send: () => undefined });
+  collect();
   c = process.cpuUsage();
   for (let i = 0; i < sent.length; i++) {
     rx.onDatagram(sent[i]!, 0);

@@ -8,7 +8,7 @@ import type { SyncOp } from '../sync/message.js';
 import { FtfwNode } from './ftfw.js';
 import { KeyTable } from './key-table.js';
 import { natReplyTuple } from './commit.js';
-import { bodyShowsEntry, inheritFromBody, writeBodyFromView, writeCtBodyFromKernel } from '../sync/from-kernel.js';
+import { bodyOfView, bodyShowsEntry, inheritFromBody, writeCtBodyFromKernel } from '../sync/from-kernel.js';
 import type { SyncEncodeOptions } from '../sync/conntrack.js';
 import { writeLatin1 } from '../wire/latin1.js';
 import { Writer } from '../wire/writer.js';
@@ -256,9 +256,7 @@ export class InternalCache {
     const prevKernel = replace ? undefined : obj.kernel;
     if (fast && prevKernel === undefined && bodyShowsEntry(p, view)) {
       if (!replace) inheritFromBody(view, obj.body);
-      bodyWriter.reset();
-      writeBodyFromView(bodyWriter, p, view, this.encodeOpts);
-      obj.body = bodyWriter.latin1();
+      obj.body = bodyOfView(p, view, this.encodeOpts);
       obj.kernel = undefined;
     } else {
       // An entry kept as a body alone until now is merged as the kernel would hold it.

@@ -3,11 +3,9 @@ import { KernelCtView, scanKernelCt, type KernelTupleView } from '../ctnetlink/s
 import type { Family } from '../wire/ip.js';
 import { Reader } from '../wire/reader.js';
 import type { Writer } from '../wire/writer.js';
-import { putPorts, putU16be, putU16le, putU32be, putU8 } from './attrs.js';
+import { latin1Of } from '../wire/latin1.js';
 import { encodeConntrackBody, type SyncEncodeOptions } from './conntrack.js';
-import { hasPorts, IPS_DST_NAT_DONE, IPS_SRC_NAT_DONE, NET_F, NET_T, NTA, PROTO, SYNC_MAX_MESSAGE } from './consts.js';
-import { versionByte } from './header.js';
-import type { SyncOp } from './message.js';
+import { hasPorts, IPS_DST_NAT_DONE, IPS_SRC_NAT_DONE, NTA, PROTO } from './consts.js';
 
 /**
  * writeCtBodyFromKernel writes the conntrackd message body for a conntrack entry given as kernel
@@ -38,55 +36,127 @@ function sameBytes(b: Uint8Array, x: number, y: number, n: number): boolean {
   return true;
 }
 
-function putAddrAt(w: Writer, id: number, b: Uint8Array, at: number, n: number): void {
-  w.u16be(4 + n).u16be(id);
-  for (let i = 0; i < n; i++) w.u8(b[at + i]!);
+/**
+ * The body writers below put bytes straight into an array at an offset and return the new one:
+ * a body is written for every event of the table (sync/ct-body.ts), and a Writer's checks and
+ * DataView calls per field were a good part of its cost. Attribute headers are big-endian, as
+ * conntrackd writes them (§2.8).
+ */
+function hdr(out: Uint8Array, n: number, len: number, id: number): number {
+  out[n] = len >>> 8;
+  out[n + 1] = len & 0xff;
+  out[n + 2] = id >>> 8;
+  out[n + 3] = id & 0xff;
+  return n + 4;
+}
+function attrU8(out: Uint8Array, n: number, id: number, v: number): number {
+  n = hdr(out, n, 5, id);
+  out[n] = v;
+  out[n + 1] = out[n + 2] = out[n + 3] = 0;
+  return n + 4;
+}
+function be32To(out: Uint8Array, n: number, v: number): number {
+  out[n] = v >>> 24;
+  out[n + 1] = (v >>> 16) & 0xff;
+  out[n + 2] = (v >>> 8) & 0xff;
+  out[n + 3] = v & 0xff;
+  return n + 4;
+}
+function attrU32be(out: Uint8Array, n: number, id: number, v: number): number {
+  return be32To(out, hdr(out, n, 8, id), v);
+}
+/** attrU16le: SPAT_PORT / DPAT_PORT / ICMP_ID as an x86 conntrackd writes them (host order), then 2 bytes of padding. */
+function attrU16le(out: Uint8Array, n: number, id: number, v: number): number {
+  n = hdr(out, n, 6, id);
+  out[n] = v & 0xff;
+  out[n + 1] = (v >>> 8) & 0xff;
+  out[n + 2] = out[n + 3] = 0;
+  return n + 4;
+}
+function bytesTo(out: Uint8Array, n: number, b: Uint8Array, at: number, len: number): number {
+  for (let i = 0; i < len; i++) out[n + i] = b[at + i]!;
+  return n + len;
 }
 
-/** writeBodyFromView is writeCtBodyFromKernel for a message scanKernelCt accepted into `v` (`b` holds its bytes). */
-export function writeBodyFromView(w: Writer, b: Uint8Array, v: KernelCtView, opts: SyncEncodeOptions): void {
+/** Room for the longest body bodyBytesFromView writes (IPv6 with every attribute it knows: 180 bytes). */
+export const MAX_FAST_BODY = 256;
+
+/**
+ * bodyBytesFromView writes into `out` at 0 the body writeCtBodyFromKernel writes for a message
+ * scanKernelCt accepted into `v` (`b` holds its bytes) and returns its length; `out` must hold
+ * MAX_FAST_BODY bytes.
+ */
+export function bodyBytesFromView(out: Uint8Array, b: Uint8Array, v: KernelCtView, opts: SyncEncodeOptions): number {
   const o = v.orig;
-  const n = o.addrLen;
+  const a = o.addrLen;
   // ct2msg's order (CT_EMIT_ORDER): address group, STATUS, L4PROTO, the protocol's part, TIMEOUT, MARK, NAT, SYNPROXY, ZONE.
-  w.u16be(4 + 2 * n).u16be(n === 4 ? NTA.IPV4 : NTA.IPV6);
-  for (let i = 0; i < n; i++) w.u8(b[o.src + i]!);
-  for (let i = 0; i < n; i++) w.u8(b[o.dst + i]!);
-  putU32be(w, NTA.STATUS, v.status >= 0 ? v.status : 0);
+  let n = hdr(out, 0, 4 + 2 * a, a === 4 ? NTA.IPV4 : NTA.IPV6);
+  n = bytesTo(out, n, b, o.src, a);
+  n = bytesTo(out, n, b, o.dst, a);
+  n = attrU32be(out, n, NTA.STATUS, v.status >= 0 ? v.status : 0);
   const proto = o.proto;
-  putU8(w, NTA.L4PROTO, proto);
-  if (hasPorts(proto)) putPorts(w, NTA.PORT, Math.max(o.srcPort, 0), Math.max(o.dstPort, 0));
+  n = attrU8(out, n, NTA.L4PROTO, proto);
+  if (hasPorts(proto)) {
+    n = hdr(out, n, 8, NTA.PORT);
+    const sp = Math.max(o.srcPort, 0);
+    const dp = Math.max(o.dstPort, 0);
+    out[n] = sp >>> 8;
+    out[n + 1] = sp & 0xff;
+    out[n + 2] = dp >>> 8;
+    out[n + 3] = dp & 0xff;
+    n += 4;
+  }
   if (proto === PROTO.TCP && v.tcpState >= 0) {
-    putU8(w, NTA.TCP_STATE, v.tcpState);
+    n = attrU8(out, n, NTA.TCP_STATE, v.tcpState);
     if (opts.tcpWindowTracking === true) {
-      putU8(w, NTA.TCP_WSCALE_ORIG, Math.max(v.tcpWscaleOrig, 0));
-      putU8(w, NTA.TCP_WSCALE_REPL, Math.max(v.tcpWscaleReply, 0));
+      n = attrU8(out, n, NTA.TCP_WSCALE_ORIG, Math.max(v.tcpWscaleOrig, 0));
+      n = attrU8(out, n, NTA.TCP_WSCALE_REPL, Math.max(v.tcpWscaleReply, 0));
     }
   } else if (proto === PROTO.SCTP && v.sctpState >= 0) {
-    putU8(w, NTA.SCTP_STATE, v.sctpState);
-    putU32be(w, NTA.SCTP_VTAG_ORIG, Math.max(v.sctpVtagOrig, 0));
-    putU32be(w, NTA.SCTP_VTAG_REPL, Math.max(v.sctpVtagReply, 0));
+    n = attrU8(out, n, NTA.SCTP_STATE, v.sctpState);
+    n = attrU32be(out, n, NTA.SCTP_VTAG_ORIG, Math.max(v.sctpVtagOrig, 0));
+    n = attrU32be(out, n, NTA.SCTP_VTAG_REPL, Math.max(v.sctpVtagReply, 0));
   } else if (proto === PROTO.DCCP && v.dccpState >= 0) {
-    putU8(w, NTA.DCCP_STATE, v.dccpState);
-    putU8(w, NTA.DCCP_ROLE, Math.max(v.dccpRole, 0));
+    n = attrU8(out, n, NTA.DCCP_STATE, v.dccpState);
+    n = attrU8(out, n, NTA.DCCP_ROLE, Math.max(v.dccpRole, 0));
   } else if ((proto === PROTO.ICMP || proto === PROTO.ICMPV6) && o.icmpType >= 0) {
-    putU8(w, NTA.ICMP_TYPE, o.icmpType);
-    putU8(w, NTA.ICMP_CODE, Math.max(o.icmpCode, 0));
-    putU16le(w, NTA.ICMP_ID, Math.max(o.icmpId, 0));
+    n = attrU8(out, n, NTA.ICMP_TYPE, o.icmpType);
+    n = attrU8(out, n, NTA.ICMP_CODE, Math.max(o.icmpCode, 0));
+    n = attrU16le(out, n, NTA.ICMP_ID, Math.max(o.icmpId, 0));
   }
-  if (opts.commitTimeout !== true && v.timeout >= 0) putU32be(w, NTA.TIMEOUT, v.timeout);
-  if (v.mark >= 0) putU32be(w, NTA.MARK, v.mark);
+  if (opts.commitTimeout !== true && v.timeout >= 0) n = attrU32be(out, n, NTA.TIMEOUT, v.timeout);
+  if (v.mark >= 0) n = attrU32be(out, n, NTA.MARK, v.mark);
   if (v.hasReply) {
     // natToWire from the reply tuple: a status without the NAT_DONE bit vetoes, no status does not.
     const r = v.reply;
     const srcDone = v.status < 0 || (v.status & IPS_SRC_NAT_DONE) !== 0;
     const dstDone = v.status < 0 || (v.status & IPS_DST_NAT_DONE) !== 0;
-    if (srcDone && !sameBytes(b, r.dst, o.src, n)) putAddrAt(w, n === 4 ? NTA.SNAT_IPV4 : NTA.SNAT_IPV6, b, r.dst, n);
-    if (dstDone && !sameBytes(b, r.src, o.dst, n)) putAddrAt(w, n === 4 ? NTA.DNAT_IPV4 : NTA.DNAT_IPV6, b, r.src, n);
-    if (srcDone && l4dst(r) !== l4src(o)) putU16le(w, NTA.SPAT_PORT, Math.max(r.dstPort, 0));
-    if (dstDone && l4src(r) !== l4dst(o)) putU16le(w, NTA.DPAT_PORT, Math.max(r.srcPort, 0));
+    if (srcDone && !sameBytes(b, r.dst, o.src, a)) n = bytesTo(out, hdr(out, n, 4 + a, a === 4 ? NTA.SNAT_IPV4 : NTA.SNAT_IPV6), b, r.dst, a);
+    if (dstDone && !sameBytes(b, r.src, o.dst, a)) n = bytesTo(out, hdr(out, n, 4 + a, a === 4 ? NTA.DNAT_IPV4 : NTA.DNAT_IPV6), b, r.src, a);
+    if (srcDone && l4dst(r) !== l4src(o)) n = attrU16le(out, n, NTA.SPAT_PORT, Math.max(r.dstPort, 0));
+    if (dstDone && l4src(r) !== l4dst(o)) n = attrU16le(out, n, NTA.DPAT_PORT, Math.max(r.srcPort, 0));
   }
-  if (v.synIsn >= 0 && v.synIts >= 0 && v.synTsoff >= 0) w.u16be(16).u16be(NTA.SYNPROXY).u32be(v.synIts).u32be(v.synIsn).u32be(v.synTsoff);
-  if (v.zone >= 0) putU16be(w, NTA.ZONE, v.zone);
+  if (v.synIsn >= 0 && v.synIts >= 0 && v.synTsoff >= 0) n = be32To(out, be32To(out, be32To(out, hdr(out, n, 16, NTA.SYNPROXY), v.synIts), v.synIsn), v.synTsoff);
+  if (v.zone >= 0) {
+    n = hdr(out, n, 6, NTA.ZONE);
+    out[n] = v.zone >>> 8;
+    out[n + 1] = v.zone & 0xff;
+    out[n + 2] = out[n + 3] = 0;
+    n += 4;
+  }
+  return n;
+}
+
+const fastBody = new Uint8Array(MAX_FAST_BODY);
+
+/** writeBodyFromView is writeCtBodyFromKernel for a message scanKernelCt accepted into `v` (`b` holds its bytes). */
+export function writeBodyFromView(w: Writer, b: Uint8Array, v: KernelCtView, opts: SyncEncodeOptions): void {
+  w.bytes(fastBody.subarray(0, bodyBytesFromView(fastBody, b, v, opts)));
+}
+
+/** bodyOfView is the body of bodyBytesFromView as a latin1 string (what a cache keeps, sync/ct-body.ts). */
+export function bodyOfView(b: Uint8Array, v: KernelCtView, opts: SyncEncodeOptions): string {
+  return latin1Of(fastBody, 0, bodyBytesFromView(fastBody, b, v, opts));
 }
 
 /** ICMP request type → the reply type the kernel puts in the reply tuple (nf_conntrack_proto_icmp{,v6}.c invmap). */
@@ -195,34 +265,4 @@ export function inheritFromBody(v: KernelCtView, prev: string): void {
         break;
     }
   }
-}
-
-const OP_TYPE = { new: NET_T.STATE_CT_NEW, upd: NET_T.STATE_CT_UPD, del: NET_T.STATE_CT_DEL } as const;
-
-/**
- * writeCtMessageFromKernel appends a whole conntrack message (header and the body of
- * writeCtBodyFromKernel) and returns its length; the same bytes writeSyncMessage writes for the
- * decoded entry. `flags` may only carry HELLO / HELLO_BACK on a data message.
- */
-export function writeCtMessageFromKernel(
-  w: Writer,
-  op: SyncOp,
-  seq: number,
-  flags: number,
-  b: Uint8Array,
-  start: number,
-  end: number,
-  family: Family,
-  opts: SyncEncodeOptions = {},
-): number {
-  if ((flags & ~(NET_F.HELLO | NET_F.HELLO_BACK)) !== 0) throw new RangeError(`flags 0x${flags.toString(16)} would not be data`);
-  const at = w.length;
-  w.u8(versionByte(OP_TYPE[op])).u8(flags).u16be(0).u32be(seq);
-  writeCtBodyFromKernel(w, b, start, end, family, opts);
-  const len = w.length - at;
-  if (len > SYNC_MAX_MESSAGE) throw new RangeError(`message of ${len} bytes exceeds conntrackd's ${SYNC_MAX_MESSAGE}`);
-  const out = w.written();
-  out[at + 2] = len >>> 8;
-  out[at + 3] = len & 0xff;
-  return len;
 }
