@@ -406,8 +406,10 @@ static int is_fatal(int e) {
   return e == EBADF || e == ENOTSOCK || e == EINVAL || e == EFAULT || e == EOPNOTSUPP || e == ENOTCONN;
 }
 
-static void drain(poller *p) {
+// drain reads until the socket is empty or the byte budget is spent; 1 when it left the socket empty.
+static int drain(poller *p) {
   size_t total = 0;
+  int emptied = 0;
   while (!p->closing && total < p->max_bytes) {
     for (int i = 0; i < p->slots; i++) {
       struct msghdr *m = &p->msgs[i].msg_hdr;
@@ -420,13 +422,16 @@ static void drain(poller *p) {
     if (n < 0) {
       int e = errno;
       if (e == EINTR) continue;
-      if (e == EAGAIN || e == EWOULDBLOCK) break;
+      if (e == EAGAIN || e == EWOULDBLOCK) {
+        emptied = 1;
+        break;
+      }
       if (is_fatal(e)) {
         fatal(p, e);
-        return;
+        return 0;
       }
       flush(p); // the datagrams read before the error go first
-      if (p->closing) return;
+      if (p->closing) return 0;
       if (e == ENOBUFS) p->enobufs++;
       deliver(p, e, NULL, 0); // e.g. ENOBUFS: the queue overflowed, some datagrams are lost; keep reading
       continue;
@@ -435,12 +440,16 @@ static void drain(poller *p) {
     int e = pack(p, n);
     if (e != 0) {
       fatal(p, e);
-      return;
+      return 0;
     }
     for (int i = 0; i < n; i++) total += p->msgs[i].msg_len;
-    if (n < p->slots) break; // drained; level-triggered epoll wakes us again for anything new
+    if (n < p->slots) { // drained; level-triggered epoll wakes us again for anything new
+      emptied = 1;
+      break;
+    }
   }
   flush(p); // when the byte budget ran out, the rest waits for the next loop iteration
+  return emptied;
 }
 
 static void on_hold(uv_timer_t *t);
@@ -469,11 +478,12 @@ static void on_poll(uv_poll_t *h, int status, int events) {
   }
   if (!p->closing) {
     double before = p->datagrams;
-    drain(p);
+    int emptied = drain(p);
     // Hold-off (interrupt moderation): during a flood, one wakeup per hold_ms reads what came
     // meanwhile in one batch, instead of a wakeup, a JS callback and an epoll round per few
-    // datagrams. The first datagram after a quiet spell is read at once.
-    if (p->hold_ms > 0 && !p->closing && p->datagrams > before) {
+    // datagrams. The first datagram after a quiet spell is read at once, and a reader that is
+    // behind (the byte budget ran out before the socket was empty) does not rest.
+    if (p->hold_ms > 0 && !p->closing && emptied && p->datagrams > before) {
       uv_poll_stop(&p->handle);
       uv_timer_start(&p->hold, on_hold, (uint64_t)p->hold_ms, 0);
       p->holds++;

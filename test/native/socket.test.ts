@@ -99,6 +99,28 @@ describe('NativeSocket on loopback', () => {
     s.stopReceiving();
   });
 
+  test('hold-off: a reader that is behind (its byte budget spent before the socket was empty) does not rest', TIMEOUT, async () => {
+    const { s, addr } = udp();
+    const sizes: number[] = [];
+    const payload = Buffer.alloc(100, 7);
+    await new Promise<void>((resolve, reject) => {
+      // 2 datagrams per recvmmsg, 250 bytes per callback: 4 datagrams a wakeup.
+      s.startReceiving(
+        { slots: 2, maxBytesPerCallback: 250, holdOffMs: 200 },
+        (ds) => {
+          sizes.push(ds.length);
+          if (sizes.reduce((a, b) => a + b, 0) === 10) resolve();
+        },
+        reject,
+      );
+      for (let i = 0; i < 10; i++) s.send(payload, addr);
+    });
+    await new Promise((r) => setImmediate(r));
+    assert.deepEqual(sizes, [4, 4, 2]);
+    assert.equal(s.stats().holds, 1, 'a rest only once the socket was empty');
+    s.stopReceiving();
+  });
+
   test('hold-off: stopping while the socket rests ends the receiver at once (no callback later)', TIMEOUT, async () => {
     const { s, addr } = udp();
     let calls = 0;
