@@ -99,19 +99,28 @@ class CommitThread {
 const FIRST_CHUNK = 1024;
 const CHUNK = 8192;
 
+/** Bytes a request usually takes (a NAT'd IPv4 TCP create is ~200): a chunk's first buffer is sized by it. */
+const REQUEST_BYTES = 256;
+
 /** ChunkWriter frames requests into one chunk's buffer: nlmsghdr (seq = index in the chunk) + payload. */
 class ChunkWriter {
   readonly w: Writer;
   readonly ends: Uint32Array;
   count = 0;
+  /**
+   * `size` requests at most; `expected` (when the caller knows how many come) sizes the buffers,
+   * which go to the commit thread with the chunk and are made anew for each: an injector's batch
+   * of a millisecond holds tens of entries, not a chunk's thousands.
+   */
   constructor(
     readonly size: number,
     private readonly type: number,
     private readonly flags: number,
+    expected = size,
   ) {
-    // Small to start with (an injector's batch may hold a handful); the writer doubles as needed.
-    this.w = new Writer(16 * 1024);
-    this.ends = new Uint32Array(size);
+    const n = Math.max(1, Math.min(size, expected));
+    this.w = new Writer(n * REQUEST_BYTES); // doubles as needed
+    this.ends = new Uint32Array(n);
   }
   /** add frames one request whose payload `write` writes; false (and nothing kept) when `write` declines. */
   add<E>(item: E, write: (w: Writer, item: E) => boolean): boolean {
@@ -126,6 +135,11 @@ class ChunkWriter {
     w.align4();
     this.ends[this.count++] = w.length;
     return true;
+  }
+
+  /** full: `size` requests are in, or the ends array sized for fewer is (the chunk goes, a new one follows). */
+  get full(): boolean {
+    return this.count === this.ends.length;
   }
 }
 
@@ -176,14 +190,16 @@ export class Committer {
    * full, so that the kernel's work starts while the rest is still being written. Order between
    * chunks is not kept: run dependent batches (masters, then related entries) one after the other.
    */
-  async runEach<E>(op: CommitOp, items: Iterable<E>, write: (w: Writer, item: E) => boolean): Promise<RunResult<E>> {
+  async runEach<E>(op: CommitOp, items: Iterable<E> | readonly E[], write: (w: Writer, item: E) => boolean): Promise<RunResult<E>> {
     const type = op === 'delete' ? CT_DELETE : CT_NEW;
     const flags = NLM_F.REQUEST | (op === 'create' ? NLM_F.CREATE | NLM_F.EXCL : 0);
     const accepted: E[] = [];
     const declined: E[] = [];
     const shares: Promise<readonly CommitFailure[]>[] = [];
     let t = 0;
-    let chunk = new ChunkWriter(FIRST_CHUNK, type, flags);
+    // An array says how many come: its chunks' buffers are sized for them.
+    let left = Array.isArray(items) ? items.length : Infinity;
+    let chunk = new ChunkWriter(FIRST_CHUNK, type, flags, left);
     const post = (): void => {
       const from = accepted.length - chunk.count;
       const buf = chunk.w.written(); // the chunk's own buffer, handed over (transferred) as it is
@@ -191,14 +207,15 @@ export class Committer {
       t = (t + 1) % this.threads.length;
     };
     for (const item of items) {
+      left--;
       if (!chunk.add(item, write)) {
         declined.push(item);
         continue;
       }
       accepted.push(item);
-      if (chunk.count === chunk.size) {
+      if (chunk.full) {
         post();
-        chunk = new ChunkWriter(CHUNK, type, flags);
+        chunk = new ChunkWriter(CHUNK, type, flags, left);
       }
     }
     if (chunk.count > 0) post();

@@ -177,7 +177,7 @@ export class Injector {
     if (ups.length === 0) return;
     // Bodies on the fast path are written as they are read and sent chunk by chunk (as the commit
     // does); the others go through the model afterwards, masters first.
-    const fast = await this.committer.runEach('create', ups.keys(), (w, i) => tryWriteCommitRequest(w, ups[i]!, opts));
+    const fast = await this.committer.runEach('create', Array.from(ups.keys()), (w, i) => tryWriteCommitRequest(w, ups[i]!, opts));
     const rest = fast.declined.map((i) => ups[i]!);
     const opOf = new Map<ExternalEntry, SyncOp>(fast.declined.map((i) => [ups[i]!, upOps[i]!]));
     const jobs = this.plan(rest, opts);

@@ -216,6 +216,10 @@ export interface CommitJob<E> {
   readonly writeUpdate: (w: Writer) => void;
 }
 
+/** planCommitRequests' scratch (it runs to the end before anything else does). */
+const planView = new BodyView();
+let planBuf = new Uint8Array(1024);
+
 /**
  * planCommitRequests is planCommit for the bytes: one create request writer per entry, masters
  * first (entries with a master tuple last, as conntrackd's two passes). Bodies on the fast path
@@ -228,12 +232,10 @@ export function planCommitRequests<E extends { readonly body: string; readonly r
 ): CommitJob<E>[] {
   const first: CommitJob<E>[] = [];
   const second: CommitJob<E>[] = [];
-  const v = new BodyView();
-  let buf = new Uint8Array(1024);
   for (const e of entries) {
-    if (buf.length < e.body.length) buf = new Uint8Array(2 * e.body.length);
-    const n = writeLatin1(buf, e.body, 0);
-    if (scanBody(buf, n, v)) {
+    if (planBuf.length < e.body.length) planBuf = new Uint8Array(2 * e.body.length);
+    const n = writeLatin1(planBuf, e.body, 0);
+    if (scanBody(planBuf, n, planView)) {
       first.push(fastJob(e, opts));
       continue;
     }
