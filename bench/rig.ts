@@ -94,7 +94,8 @@ export class Daemon {
     rig.dirs.add(dir);
     const conf = join(dir, 'conntrackd.conf');
     writeFileSync(conf, confText(dir, link, o));
-    // KS_PROF_DIR=dir: keepstated writes V8 CPU profiles there (one per thread) when it stops.
+    // KS_PROF_DIR=dir: keepstated writes V8 CPU profiles there (one per thread) when it stops;
+    // KS_NODE_FLAGS="…": node/V8 flags for keepstated (profiling, GC experiments).
     const prof = [...(process.env.KS_PROF_DIR !== undefined ? ['--cpu-prof', `--cpu-prof-dir=${process.env.KS_PROF_DIR}`] : []), ...(process.env.KS_NODE_FLAGS?.split(' ').filter(Boolean) ?? [])];
     const argv = system === 'conntrackd' ? ['conntrackd', '-C', conf] : [process.execPath, ...prof, KEEPSTATED, '-C', conf];
     const child = ns.spawn(argv[0]!, argv.slice(1), { stdio: 'ignore' });
