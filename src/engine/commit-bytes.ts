@@ -1,11 +1,11 @@
 import { CTA, CTA_IP, CTA_NAT, CTA_PROTO, CTA_PROTOINFO, CTA_PROTOINFO_TCP, CTA_PROTONAT, CTA_SYNPROXY, CTA_TUPLE, IPPROTO, IPS } from '../ctnetlink/consts.js';
-import { beginAttr, beginNested, endAttr, putU16be, putU32be, putU8 } from '../netlink/attrs.js';
+import { NLA_F_NESTED } from '../netlink/consts.js';
 import { NTA } from '../sync/consts.js';
 import { encodeConntrackAttrs } from '../ctnetlink/conntrack.js';
 import { encodeNfgenmsg, nfgenmsgFor } from '../ctnetlink/nfgenmsg.js';
 import type { Conntrack } from '../ctnetlink/types.js';
 import { writeLatin1 } from '../wire/latin1.js';
-import { be16At as be16, be32At as be32 } from '../wire/byte-order.js';
+import { be16At as be16, be32At as be32, HOST_LITTLE_ENDIAN } from '../wire/byte-order.js';
 import type { Writer } from '../wire/writer.js';
 import { commitEntry, commitTimeout, ICMP_REPLY, ICMPV6_REPLY, NAT_PORT_PROTOS, natReplyTuple, TCP_FLAG_BE_LIBERAL, TCP_FLAG_WINDOW_SCALE, type CommitOptions } from './commit.js';
 
@@ -25,11 +25,13 @@ export class BodyView {
   l3 = -1;
 }
 
-const FAST: ReadonlySet<number> = new Set([
+/** FAST[id] is 1 for the attributes the fast path handles (a table: looked up for every attribute of every entry). */
+const FAST = new Uint8Array(NTA.MAX);
+for (const id of [
   NTA.IPV4, NTA.IPV6, NTA.L4PROTO, NTA.PORT, NTA.TCP_STATE, NTA.STATUS, NTA.TIMEOUT, NTA.MARK,
   NTA.SNAT_IPV4, NTA.DNAT_IPV4, NTA.SPAT_PORT, NTA.DPAT_PORT, NTA.ICMP_TYPE, NTA.ICMP_CODE, NTA.ICMP_ID,
   NTA.TCP_WSCALE_ORIG, NTA.TCP_WSCALE_REPL, NTA.SNAT_IPV6, NTA.DNAT_IPV6, NTA.SYNPROXY, NTA.ZONE,
-]);
+]) FAST[id] = 1;
 
 const le16 = (b: Uint8Array, o: number): number => b[o]! | (b[o + 1]! << 8);
 
@@ -44,7 +46,7 @@ export function scanBody(b: Uint8Array, len: number, v: BodyView): boolean {
   for (let o = 0; o + 4 <= len; ) {
     const n = be16(b, o);
     const id = be16(b, o + 2);
-    if (n < 4 || n > len - o || !FAST.has(id) || v.at[id] !== -1) return false;
+    if (n < 4 || n > len - o || id >= NTA.MAX || FAST[id] === 0 || v.at[id] !== -1) return false;
     v.at[id] = o + 4;
     if (id === NTA.IPV4 || id === NTA.IPV6) {
       if (v.l3 !== -1) return false;
@@ -59,31 +61,90 @@ export function scanBody(b: Uint8Array, len: number, v: BodyView): boolean {
 }
 
 
-function putAddrFrom(w: Writer, type: number, b: Uint8Array, p: number, n: number): void {
-  const at = beginAttr(w, type);
-  for (let i = 0; i < n; i++) w.u8(b[p + i]!);
-  endAttr(w, at);
+/**
+ * The requests below are written byte by byte into the writer's buffer (Writer.room / advance):
+ * one is written per entry of a commit or injection, and a Writer call per field (its checks and
+ * DataView) was most of the cost. Attribute headers are in host order, payloads in network order
+ * (house-style R3); a nest's length is patched once its attributes are in.
+ */
+const LE = HOST_LITTLE_ENDIAN;
+/** Room for the longest request written here (IPv6, NAT both ways, every attribute): ~380 bytes. */
+const MAX_REQUEST = 512;
+
+function ne16(out: Uint8Array, n: number, v: number): void {
+  out[n] = LE ? v & 0xff : v >>> 8;
+  out[n + 1] = LE ? v >>> 8 : v & 0xff;
+}
+function hdr(out: Uint8Array, n: number, len: number, type: number): number {
+  ne16(out, n, len);
+  ne16(out, n + 2, type);
+  return n + 4;
+}
+/** open starts a nest (NLA_F_NESTED, as ctnetlink sends them); close patches its length. */
+function open(out: Uint8Array, n: number, type: number): number {
+  return hdr(out, n, 0, type | NLA_F_NESTED);
+}
+function close(out: Uint8Array, at: number, n: number): number {
+  ne16(out, at, n - at);
+  return n;
+}
+function u8Attr(out: Uint8Array, n: number, type: number, v: number): number {
+  n = hdr(out, n, 5, type);
+  out[n] = v;
+  out[n + 1] = out[n + 2] = out[n + 3] = 0;
+  return n + 4;
+}
+function be16Attr(out: Uint8Array, n: number, type: number, v: number): number {
+  n = hdr(out, n, 6, type);
+  out[n] = v >>> 8;
+  out[n + 1] = v & 0xff;
+  out[n + 2] = out[n + 3] = 0;
+  return n + 4;
+}
+function be32Attr(out: Uint8Array, n: number, type: number, v: number): number {
+  n = hdr(out, n, 8, type);
+  out[n] = v >>> 24;
+  out[n + 1] = (v >>> 16) & 0xff;
+  out[n + 2] = (v >>> 8) & 0xff;
+  out[n + 3] = v & 0xff;
+  return n + 4;
+}
+/** addrAttr copies an address (4 or 16 bytes: no padding) of `b` at `p`. */
+function addrAttr(out: Uint8Array, n: number, type: number, b: Uint8Array, p: number, len: number): number {
+  n = hdr(out, n, 4 + len, type);
+  for (let i = 0; i < len; i++) out[n + i] = b[p + i]!;
+  return n + len;
+}
+/** nfgenmsg: AF_INET / AF_INET6, NFNETLINK_V0, res_id 0. */
+function nfgen(out: Uint8Array, n: number, v: BodyView): number {
+  out[n] = v.l3 === NTA.IPV4 ? 2 : 10;
+  out[n + 1] = out[n + 2] = out[n + 3] = 0;
+  return n + 4;
 }
 
 /**
- * writeTuple writes a tuple nest in libnetfilter_conntrack's order; `reply` swaps it into the plain
+ * tuple writes a tuple nest in libnetfilter_conntrack's order; `reply` swaps it into the plain
  * inverse, `nat` (with `reply`) into the NAT'd one natReplyTuple gives.
  */
-function writeTuple(w: Writer, type: number, b: Uint8Array, v: BodyView, reply: boolean, nat = false): void {
+function tuple(out: Uint8Array, n: number, type: number, b: Uint8Array, v: BodyView, reply: boolean, nat = false): number {
   const a = v.at;
-  const n = v.l3 === NTA.IPV4 ? 4 : 16;
+  const len = v.l3 === NTA.IPV4 ? 4 : 16;
   const g = a[v.l3]!;
   const proto = b[a[NTA.L4PROTO]!]!;
-  const nest = beginNested(w, type);
-  const ip = beginNested(w, CTA_TUPLE.IP);
-  const [srcT, dstT] = n === 4 ? [CTA_IP.V4_SRC, CTA_IP.V4_DST] : [CTA_IP.V6_SRC, CTA_IP.V6_DST];
-  const snatIp = nat ? a[n === 4 ? NTA.SNAT_IPV4 : NTA.SNAT_IPV6]! : -1;
-  const dnatIp = nat ? a[n === 4 ? NTA.DNAT_IPV4 : NTA.DNAT_IPV6]! : -1;
-  putAddrFrom(w, srcT, b, reply ? (dnatIp >= 0 ? dnatIp : g + n) : g, n);
-  putAddrFrom(w, dstT, b, reply ? (snatIp >= 0 ? snatIp : g) : g + n, n);
-  endAttr(w, ip);
-  const pr = beginNested(w, CTA_TUPLE.PROTO);
-  putU8(w, CTA_PROTO.NUM, proto);
+  const nest = n;
+  n = open(out, n, type);
+  const ip = n;
+  n = open(out, n, CTA_TUPLE.IP);
+  const srcT = len === 4 ? CTA_IP.V4_SRC : CTA_IP.V6_SRC;
+  const dstT = len === 4 ? CTA_IP.V4_DST : CTA_IP.V6_DST;
+  const snatIp = nat ? a[len === 4 ? NTA.SNAT_IPV4 : NTA.SNAT_IPV6]! : -1;
+  const dnatIp = nat ? a[len === 4 ? NTA.DNAT_IPV4 : NTA.DNAT_IPV6]! : -1;
+  n = addrAttr(out, n, srcT, b, reply ? (dnatIp >= 0 ? dnatIp : g + len) : g, len);
+  n = addrAttr(out, n, dstT, b, reply ? (snatIp >= 0 ? snatIp : g) : g + len, len);
+  n = close(out, ip, n);
+  const pr = n;
+  n = open(out, n, CTA_TUPLE.PROTO);
+  n = u8Attr(out, n, CTA_PROTO.NUM, proto);
   const icmp = proto === IPPROTO.ICMP || proto === IPPROTO.ICMPV6;
   const port = a[NTA.PORT]!;
   if (port >= 0 && !(reply && icmp)) {
@@ -91,38 +152,37 @@ function writeTuple(w: Writer, type: number, b: Uint8Array, v: BodyView, reply: 
     const natPorts = nat && NAT_PORT_PROTOS.has(proto);
     const spat = natPorts ? a[NTA.SPAT_PORT]! : -1;
     const dpat = natPorts ? a[NTA.DPAT_PORT]! : -1;
-    putU16be(w, CTA_PROTO.SRC_PORT, reply ? (dpat >= 0 ? le16(b, dpat) : be16(b, port + 2)) : be16(b, port));
-    putU16be(w, CTA_PROTO.DST_PORT, reply ? (spat >= 0 ? le16(b, spat) : be16(b, port)) : be16(b, port + 2));
+    n = be16Attr(out, n, CTA_PROTO.SRC_PORT, reply ? (dpat >= 0 ? le16(b, dpat) : be16(b, port + 2)) : be16(b, port));
+    n = be16Attr(out, n, CTA_PROTO.DST_PORT, reply ? (spat >= 0 ? le16(b, spat) : be16(b, port)) : be16(b, port + 2));
   }
   if (!reply || icmp) {
     const v6 = proto === IPPROTO.ICMPV6;
-    if (a[NTA.ICMP_CODE]! >= 0) putU8(w, v6 ? CTA_PROTO.ICMPV6_CODE : CTA_PROTO.ICMP_CODE, b[a[NTA.ICMP_CODE]!]!);
+    if (a[NTA.ICMP_CODE]! >= 0) n = u8Attr(out, n, v6 ? CTA_PROTO.ICMPV6_CODE : CTA_PROTO.ICMP_CODE, b[a[NTA.ICMP_CODE]!]!);
     if (a[NTA.ICMP_TYPE]! >= 0) {
       const t = b[a[NTA.ICMP_TYPE]!]!;
-      putU8(w, v6 ? CTA_PROTO.ICMPV6_TYPE : CTA_PROTO.ICMP_TYPE, reply ? ((proto === IPPROTO.ICMP ? ICMP_REPLY : ICMPV6_REPLY)[t] ?? t) : t);
+      n = u8Attr(out, n, v6 ? CTA_PROTO.ICMPV6_TYPE : CTA_PROTO.ICMP_TYPE, reply ? ((proto === IPPROTO.ICMP ? ICMP_REPLY : ICMPV6_REPLY)[t] ?? t) : t);
     }
-    if (a[NTA.ICMP_ID]! >= 0) putU16be(w, v6 ? CTA_PROTO.ICMPV6_ID : CTA_PROTO.ICMP_ID, le16(b, a[NTA.ICMP_ID]!));
+    if (a[NTA.ICMP_ID]! >= 0) n = be16Attr(out, n, v6 ? CTA_PROTO.ICMPV6_ID : CTA_PROTO.ICMP_ID, le16(b, a[NTA.ICMP_ID]!));
   }
-  endAttr(w, pr);
-  endAttr(w, nest);
+  n = close(out, pr, n);
+  return close(out, nest, n);
 }
 
-function writeNat(w: Writer, type: number, b: Uint8Array, v: BodyView, ipId: number, portId: number, ports: boolean): void {
+function natRange(out: Uint8Array, n: number, type: number, b: Uint8Array, v: BodyView, ipId: number, portId: number, ports: boolean): number {
   const a = v.at;
   const ip = a[ipId]!;
   const port = ports ? a[portId]! : -1;
-  if (ip < 0 && a[portId]! < 0) return;
-  const nest = beginNested(w, type);
-  if (ip >= 0) {
-    if (v.l3 === NTA.IPV4) putAddrFrom(w, CTA_NAT.V4_MINIP, b, ip, 4);
-    else putAddrFrom(w, CTA_NAT.V6_MINIP, b, ip, 16);
-  }
+  if (ip < 0 && a[portId]! < 0) return n;
+  const nest = n;
+  n = open(out, n, type);
+  if (ip >= 0) n = v.l3 === NTA.IPV4 ? addrAttr(out, n, CTA_NAT.V4_MINIP, b, ip, 4) : addrAttr(out, n, CTA_NAT.V6_MINIP, b, ip, 16);
   if (port >= 0) {
-    const p = beginNested(w, CTA_NAT.PROTO);
-    putU16be(w, CTA_PROTONAT.PORT_MIN, le16(b, port));
-    endAttr(w, p);
+    const p = n;
+    n = open(out, n, CTA_NAT.PROTO);
+    n = be16Attr(out, n, CTA_PROTONAT.PORT_MIN, le16(b, port));
+    n = close(out, p, n);
   }
-  endAttr(w, nest);
+  return close(out, nest, n);
 }
 
 /**
@@ -130,29 +190,32 @@ function writeNat(w: Writer, type: number, b: Uint8Array, v: BodyView, ipId: num
  * body scanBody accepted (`v`), as ctCreate(commitEntry(entry)) would.
  */
 export function writeCommitRequest(w: Writer, b: Uint8Array, v: BodyView, receivedAtMs: number, opts: CommitOptions): void {
+  const out = w.room(MAX_REQUEST);
   const a = v.at;
   const proto = b[a[NTA.L4PROTO]!]!;
-  w.u8(v.l3 === NTA.IPV4 ? 2 : 10).u8(0).u16be(0); // nfgenmsg: AF_INET / AF_INET6, NFNETLINK_V0, res_id 0
-  writeTuple(w, CTA.TUPLE_ORIG, b, v, false);
-  writeTuple(w, CTA.TUPLE_REPLY, b, v, true);
-  if (a[NTA.STATUS]! >= 0) putU32be(w, CTA.STATUS, ((be32(b, a[NTA.STATUS]!) & ~IPS.EXPECTED) | IPS.CONFIRMED) >>> 0);
+  let n = nfgen(out, w.length, v);
+  n = tuple(out, n, CTA.TUPLE_ORIG, b, v, false);
+  n = tuple(out, n, CTA.TUPLE_REPLY, b, v, true);
+  if (a[NTA.STATUS]! >= 0) n = be32Attr(out, n, CTA.STATUS, ((be32(b, a[NTA.STATUS]!) & ~IPS.EXPECTED) | IPS.CONFIRMED) >>> 0);
   const timeout = commitTimeout(a[NTA.TIMEOUT]! >= 0 ? be32(b, a[NTA.TIMEOUT]!) : undefined, receivedAtMs, opts);
-  if (timeout !== undefined) putU32be(w, CTA.TIMEOUT, timeout);
-  if (a[NTA.MARK]! >= 0) putU32be(w, CTA.MARK, be32(b, a[NTA.MARK]!));
-  writeProtoInfo(w, b, v, proto, opts);
+  if (timeout !== undefined) n = be32Attr(out, n, CTA.TIMEOUT, timeout);
+  if (a[NTA.MARK]! >= 0) n = be32Attr(out, n, CTA.MARK, be32(b, a[NTA.MARK]!));
+  n = protoInfo(out, n, b, v, proto, opts);
   const ports = NAT_PORT_PROTOS.has(proto);
-  writeNat(w, CTA.NAT_SRC, b, v, v.l3 === NTA.IPV4 ? NTA.SNAT_IPV4 : NTA.SNAT_IPV6, NTA.SPAT_PORT, ports);
-  writeNat(w, CTA.NAT_DST, b, v, v.l3 === NTA.IPV4 ? NTA.DNAT_IPV4 : NTA.DNAT_IPV6, NTA.DPAT_PORT, ports);
-  if (a[NTA.ZONE]! >= 0) putU16be(w, CTA.ZONE, be16(b, a[NTA.ZONE]!));
+  n = natRange(out, n, CTA.NAT_SRC, b, v, v.l3 === NTA.IPV4 ? NTA.SNAT_IPV4 : NTA.SNAT_IPV6, NTA.SPAT_PORT, ports);
+  n = natRange(out, n, CTA.NAT_DST, b, v, v.l3 === NTA.IPV4 ? NTA.DNAT_IPV4 : NTA.DNAT_IPV6, NTA.DPAT_PORT, ports);
+  if (a[NTA.ZONE]! >= 0) n = be16Attr(out, n, CTA.ZONE, be16(b, a[NTA.ZONE]!));
   const sp = a[NTA.SYNPROXY]!;
   if (sp >= 0) {
     // NTA_SYNPROXY carries its, isn, tsoff; the request wants ISN, ITS, TSOFF.
-    const nest = beginNested(w, CTA.SYNPROXY);
-    putU32be(w, CTA_SYNPROXY.ISN, be32(b, sp + 4));
-    putU32be(w, CTA_SYNPROXY.ITS, be32(b, sp));
-    putU32be(w, CTA_SYNPROXY.TSOFF, be32(b, sp + 8));
-    endAttr(w, nest);
+    const nest = n;
+    n = open(out, n, CTA.SYNPROXY);
+    n = be32Attr(out, n, CTA_SYNPROXY.ISN, be32(b, sp + 4));
+    n = be32Attr(out, n, CTA_SYNPROXY.ITS, be32(b, sp));
+    n = be32Attr(out, n, CTA_SYNPROXY.TSOFF, be32(b, sp + 8));
+    n = close(out, nest, n);
   }
+  w.advance(n);
 }
 
 /**
@@ -164,18 +227,20 @@ export function writeCommitRequest(w: Writer, b: Uint8Array, v: BodyView, receiv
  * is EBUSY; the rest follows the traffic).
  */
 export function writeUpdateRequest(w: Writer, b: Uint8Array, v: BodyView, receivedAtMs: number, opts: CommitOptions): void {
+  const out = w.room(MAX_REQUEST);
   const a = v.at;
   const proto = b[a[NTA.L4PROTO]!]!;
-  w.u8(v.l3 === NTA.IPV4 ? 2 : 10).u8(0).u16be(0);
-  writeTuple(w, CTA.TUPLE_REPLY, b, v, true, true);
+  let n = nfgen(out, w.length, v);
+  n = tuple(out, n, CTA.TUPLE_REPLY, b, v, true, true);
   const timeout = commitTimeout(a[NTA.TIMEOUT]! >= 0 ? be32(b, a[NTA.TIMEOUT]!) : undefined, receivedAtMs, opts);
-  if (timeout !== undefined) putU32be(w, CTA.TIMEOUT, timeout);
-  if (a[NTA.MARK]! >= 0) putU32be(w, CTA.MARK, be32(b, a[NTA.MARK]!));
-  writeProtoInfo(w, b, v, proto, opts);
-  if (a[NTA.ZONE]! >= 0) putU16be(w, CTA.ZONE, be16(b, a[NTA.ZONE]!));
+  if (timeout !== undefined) n = be32Attr(out, n, CTA.TIMEOUT, timeout);
+  if (a[NTA.MARK]! >= 0) n = be32Attr(out, n, CTA.MARK, be32(b, a[NTA.MARK]!));
+  n = protoInfo(out, n, b, v, proto, opts);
+  if (a[NTA.ZONE]! >= 0) n = be16Attr(out, n, CTA.ZONE, be16(b, a[NTA.ZONE]!));
+  w.advance(n);
 }
 
-function writeProtoInfo(w: Writer, b: Uint8Array, v: BodyView, proto: number, opts: CommitOptions): void {
+function protoInfo(out: Uint8Array, n: number, b: Uint8Array, v: BodyView, proto: number, opts: CommitOptions): number {
   const a = v.at;
   const state = a[NTA.TCP_STATE]!;
   const wo = a[NTA.TCP_WSCALE_ORIG]!;
@@ -185,21 +250,25 @@ function writeProtoInfo(w: Writer, b: Uint8Array, v: BodyView, proto: number, op
     flags = opts.tcpWindowTracking === true ? 0 : TCP_FLAG_BE_LIBERAL;
     if ((wo >= 0 && b[wo] !== 0) || (wr >= 0 && b[wr] !== 0)) flags |= TCP_FLAG_WINDOW_SCALE;
   }
-  if (state < 0 && wo < 0 && wr < 0 && flags === 0) return;
-  const nest = beginNested(w, CTA.PROTOINFO);
-  const tcp = beginNested(w, CTA_PROTOINFO.TCP);
-  if (state >= 0) putU8(w, CTA_PROTOINFO_TCP.STATE, b[state]!);
+  if (state < 0 && wo < 0 && wr < 0 && flags === 0) return n;
+  const nest = n;
+  n = open(out, n, CTA.PROTOINFO);
+  const tcp = n;
+  n = open(out, n, CTA_PROTOINFO.TCP);
+  if (state >= 0) n = u8Attr(out, n, CTA_PROTOINFO_TCP.STATE, b[state]!);
   if (flags !== 0) {
+    // struct nf_ct_tcp_flags {flags, mask}, each direction.
     for (const t of [CTA_PROTOINFO_TCP.FLAGS_ORIGINAL, CTA_PROTOINFO_TCP.FLAGS_REPLY]) {
-      const at = beginAttr(w, t);
-      w.u8(flags).u8(flags);
-      endAttr(w, at);
+      n = hdr(out, n, 6, t);
+      out[n] = out[n + 1] = flags;
+      out[n + 2] = out[n + 3] = 0;
+      n += 4;
     }
   }
-  if (wo >= 0) putU8(w, CTA_PROTOINFO_TCP.WSCALE_ORIGINAL, b[wo]!);
-  if (wr >= 0) putU8(w, CTA_PROTOINFO_TCP.WSCALE_REPLY, b[wr]!);
-  endAttr(w, tcp);
-  endAttr(w, nest);
+  if (wo >= 0) n = u8Attr(out, n, CTA_PROTOINFO_TCP.WSCALE_ORIGINAL, b[wo]!);
+  if (wr >= 0) n = u8Attr(out, n, CTA_PROTOINFO_TCP.WSCALE_REPLY, b[wr]!);
+  n = close(out, tcp, n);
+  return close(out, nest, n);
 }
 
 /**
@@ -286,9 +355,10 @@ export function tryWriteCommitRequest(w: Writer, e: { readonly body: string; rea
 
 /** writeDeleteRequest writes the delete request of a scanned body: what ctDelete sends, the original tuple and the zone. */
 export function writeDeleteRequest(w: Writer, b: Uint8Array, v: BodyView): void {
-  w.u8(v.l3 === NTA.IPV4 ? 2 : 10).u8(0).u16be(0);
-  writeTuple(w, CTA.TUPLE_ORIG, b, v, false);
-  if (v.at[NTA.ZONE]! >= 0) putU16be(w, CTA.ZONE, be16(b, v.at[NTA.ZONE]!));
+  const out = w.room(MAX_REQUEST);
+  let n = tuple(out, nfgen(out, w.length, v), CTA.TUPLE_ORIG, b, v, false);
+  if (v.at[NTA.ZONE]! >= 0) n = be16Attr(out, n, CTA.ZONE, be16(b, v.at[NTA.ZONE]!));
+  w.advance(n);
 }
 
 /** scanFast puts a body into fastBuf and scans it into fastView (accepted when planned: bodies never change). */

@@ -112,6 +112,19 @@ export class Writer {
     this.len = at;
   }
 
+  /**
+   * room makes `n` more bytes fit and returns the buffer, for an encoder that writes them itself
+   * from offset `length` on; it then calls advance with the offset it reached (at most length + n).
+   */
+  room(n: number): Uint8Array {
+    this.grow(n);
+    return this.buf;
+  }
+  advance(to: number): void {
+    if (!Number.isInteger(to) || to < this.len || to > this.buf.length) throw new RangeError(`advance to ${to} from ${this.len} (room for ${this.buf.length})`);
+    this.len = to;
+  }
+
   /** reset empties the writer and keeps its buffer for reuse. */
   reset(): void {
     this.len = 0;
