@@ -1,4 +1,4 @@
-import { FtfwNode, List, NONE, TX, type FtfwCarrier, type FtfwStats, type RxHeader, type RxVerdict, type TxEmit } from './ftfw.js';
+import { DataNode, dataOf, List, NONE, TX, type FtfwCarrier, type FtfwStats, type RxHeader, type RxVerdict, type TxEmit } from './ftfw.js';
 import type { ReplicationProtocol } from './protocol.js';
 
 /**
@@ -62,7 +62,7 @@ export class Alarm<T extends FtfwCarrier<T>> implements ReplicationProtocol<T> {
   enqueue(obj: T): void {
     let node = obj.ftfwNode;
     if (node === undefined) {
-      node = new FtfwNode<T>(obj, undefined);
+      node = new DataNode<T>(obj);
       obj.ftfwNode = node;
     }
     if (node.queue !== TX) this.tx.push(node);
@@ -129,7 +129,7 @@ export class Alarm<T extends FtfwCarrier<T>> implements ReplicationProtocol<T> {
     for (let node = this.tx.head; node !== undefined; node = this.tx.head) {
       this.tx.remove(node);
       this.seq = next(this.seq);
-      emit('data', node.obj, this.seq, 0, 0, 0);
+      emit('data', dataOf(node), this.seq, 0, 0, 0);
       this.stats.sent++;
       n++;
     }

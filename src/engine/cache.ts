@@ -48,9 +48,6 @@ export type ObjStatus = 'new' | 'alive' | 'dead';
  * bodyShowsEntry). `ct` decodes it for what shows an entry (`-i`).
  */
 export class CacheObject extends FtfwNode<CacheObject> {
-  /** Its place in FTFW's queues: the object is its own queue node (one object per entry, not two). */
-  readonly ftfwNode: FtfwNode<CacheObject>;
-
   constructor(
     readonly key: string,
     public family: Family,
@@ -66,9 +63,12 @@ export class CacheObject extends FtfwNode<CacheObject> {
      */
     public sinceSec: number,
   ) {
-    super(undefined, undefined);
-    this.obj = this;
-    this.ftfwNode = this;
+    super();
+  }
+
+  /** Its place in FTFW's queues: the object is its own queue node (one object per entry, not two). */
+  get ftfwNode(): FtfwNode<CacheObject> {
+    return this;
   }
 
   get ct(): Conntrack {

@@ -52,8 +52,6 @@ export function helperAccepts(helpers: readonly string[] | undefined, e: Expecta
  * sent is derived from `status` at transmit time.
  */
 export class ExpObject extends FtfwNode<SyncObject> {
-  /** Its place in FTFW's queues: the object itself. */
-  readonly ftfwNode: FtfwNode<SyncObject>;
 
   constructor(
     readonly key: string,
@@ -62,9 +60,12 @@ export class ExpObject extends FtfwNode<SyncObject> {
     /** When it entered the cache, in whole seconds of the caller's clock (`-i expect`). */
     readonly sinceSec: number,
   ) {
-    super(undefined, undefined);
-    this.obj = this;
-    this.ftfwNode = this;
+    super();
+  }
+
+  /** Its place in FTFW's queues: the object itself. */
+  get ftfwNode(): FtfwNode<SyncObject> {
+    return this;
   }
 }
 

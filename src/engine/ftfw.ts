@@ -76,7 +76,10 @@ const RS = 2;
 /**
  * FtfwNode is one message's place in the transmit or resend queue: an intrusive doubly linked
  * list node, so queueing, coalescing, acknowledging and retransmitting cost no map operations. A
- * data object gets one node for its life (ftfwNode) and reuses it; a control message gets its own.
+ * data object gets one node for its life (ftfwNode) and reuses it; a control message gets its own
+ * (ControlNode). A node of neither subclass is a data object that is its own node (CacheObject,
+ * ExpObject: no field to point at itself, which a cache of a million entries would pay for);
+ * DataNode carries an object that is not (dataOf).
  */
 export class FtfwNode<T> {
   prev: FtfwNode<T> | undefined = undefined;
@@ -85,14 +88,30 @@ export class FtfwNode<T> {
   queue = NONE;
   /** The seq it was sent with (while in the resend queue). */
   seq = 0;
-  /** The data object (undefined for a control message). A data object may be its own node (see CacheObject). */
-  obj: T | undefined;
-  constructor(
-    obj: T | undefined,
-    readonly ctl: Control | undefined,
-  ) {
-    this.obj = obj;
+}
+
+/** DataNode is the queue node of a data object that is not its own node. */
+export class DataNode<T> extends FtfwNode<T> {
+  constructor(readonly obj: T) {
+    super();
   }
+}
+
+/** ControlNode is the queue node of one control message. */
+export class ControlNode<T> extends FtfwNode<T> {
+  constructor(readonly ctl: Control) {
+    super();
+  }
+}
+
+/** controlOf is a node's control message, undefined for data. */
+export function controlOf<T>(node: FtfwNode<T>): Control | undefined {
+  return node instanceof ControlNode ? node.ctl : undefined;
+}
+
+/** dataOf is the data object of a node that is not a control message's. */
+export function dataOf<T>(node: FtfwNode<T>): T {
+  return node instanceof DataNode ? (node.obj as T) : (node as unknown as T);
 }
 
 /** FtfwCarrier is what FTFW needs of a data object: a slot for its queue node. */
@@ -203,7 +222,7 @@ export class Ftfw<T extends FtfwCarrier<T>> {
   enqueue(obj: T): void {
     let node = obj.ftfwNode;
     if (node === undefined) {
-      node = new FtfwNode<T>(obj, undefined);
+      node = new DataNode<T>(obj);
       obj.ftfwNode = node;
     }
     if (node.queue === TX) return;
@@ -226,8 +245,8 @@ export class Ftfw<T extends FtfwCarrier<T>> {
    * second's alive timer away, and for the peer's ACK of it, another.
    */
   requestResync(): void {
-    this.tx.push(new FtfwNode<T>(undefined, RESYNC));
-    this.tx.push(new FtfwNode<T>(undefined, ALIVE));
+    this.tx.push(new ControlNode<T>(RESYNC));
+    this.tx.push(new ControlNode<T>(ALIVE));
   }
 
   /** transmit is transmitEach collecting the items (tests, tools). */
@@ -260,8 +279,8 @@ export class Ftfw<T extends FtfwCarrier<T>> {
         flags |= FTFW_FLAG.HELLO_BACK;
         this.sayHelloBack = false;
       }
-      const c = node.ctl;
-      if (c === undefined) emit('data', node.obj, seq, flags, 0, 0);
+      const c = controlOf(node);
+      if (c === undefined) emit('data', dataOf(node), seq, flags, 0, 0);
       else if (c.kind === 'ack') emit('ack', undefined, seq, flags | FTFW_FLAG.ACK, c.from, c.to);
       else if (c.kind === 'nack') emit('nack', undefined, seq, flags | FTFW_FLAG.NACK, c.from, c.to);
       else if (c.kind === 'resync') emit('resync', undefined, seq, flags | FTFW_FLAG.RESYNC, 0, 0);
@@ -281,7 +300,7 @@ export class Ftfw<T extends FtfwCarrier<T>> {
    * ALIVE when there is nothing to acknowledge (§3.1.4). Call transmit() afterwards.
    */
   onAliveTimer(): void {
-    if (!(this.ackPending && this.seqKnown && this.ack(this.lastSeqRecv))) this.tx.push(new FtfwNode<T>(undefined, ALIVE));
+    if (!(this.ackPending && this.seqKnown && this.ack(this.lastSeqRecv))) this.tx.push(new ControlNode<T>(ALIVE));
   }
 
   /**
@@ -292,11 +311,11 @@ export class Ftfw<T extends FtfwCarrier<T>> {
     const held = this.ackHeldFrom;
     this.ackPending = false;
     if (held === undefined || seqBefore(to, held)) {
-      this.tx.push(new FtfwNode<T>(undefined, { kind: 'ack', from: this.ackFrom, to }));
+      this.tx.push(new ControlNode<T>({ kind: 'ack', from: this.ackFrom, to }));
       return true;
     }
     if (!seqBefore(this.ackFrom, held)) return false;
-    this.tx.push(new FtfwNode<T>(undefined, { kind: 'ack', from: this.ackFrom, to: (held - 1) >>> 0 }));
+    this.tx.push(new ControlNode<T>({ kind: 'ack', from: this.ackFrom, to: (held - 1) >>> 0 }));
     return true;
   }
 
@@ -316,7 +335,7 @@ export class Ftfw<T extends FtfwCarrier<T>> {
     if (held === undefined) return;
     this.ackHeldFrom = undefined;
     if (!this.seqKnown || seqBefore(this.lastSeqRecv, held)) return;
-    this.tx.push(new FtfwNode<T>(undefined, { kind: 'ack', from: held, to: this.lastSeqRecv }));
+    this.tx.push(new ControlNode<T>({ kind: 'ack', from: held, to: this.lastSeqRecv }));
     this.ackPending = false;
     this.window = this.cfg.ackWindow;
   }
@@ -340,7 +359,7 @@ export class Ftfw<T extends FtfwCarrier<T>> {
         // A gap: process this message anyway, acknowledge what came in order, ask for the rest.
         inSync = false;
         if (this.ackPending) this.ack((exp - 1) >>> 0);
-        this.tx.push(new FtfwNode<T>(undefined, { kind: 'nack', from: exp, to: (h.seq - 1) >>> 0 }));
+        this.tx.push(new ControlNode<T>({ kind: 'nack', from: exp, to: (h.seq - 1) >>> 0 }));
         // conntrackd's arithmetic (nethdr_track_seq): seq − last + 1, i.e. the gap plus 2, in 32 bits.
         this.stats.lost = (this.stats.lost + ((h.seq - this.lastSeqRecv + 1) >>> 0)) >>> 0;
         this.window = this.cfg.ackWindow - 1;
@@ -419,7 +438,7 @@ export class Ftfw<T extends FtfwCarrier<T>> {
         this.stats.retransmitted++;
         // A RESYNC sent again keeps its ALIVE right behind it (see requestResync): a request lost
         // while our link was down is then answered as fast as a first one.
-        if (node.ctl?.kind === 'resync') this.tx.push(new FtfwNode<T>(undefined, ALIVE));
+        if (controlOf(node)?.kind === 'resync') this.tx.push(new ControlNode<T>(ALIVE));
       }
       node = nextNode;
     }
@@ -455,7 +474,7 @@ export class Ftfw<T extends FtfwCarrier<T>> {
     if (node.queue === TX) this.tx.remove(node);
     else if (node.queue === RS) this.rs.remove(node);
     else return;
-    if (node.ctl === undefined) this.heldObjects--;
+    if (!(node instanceof ControlNode)) this.heldObjects--;
   }
 }
 

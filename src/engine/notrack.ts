@@ -1,4 +1,4 @@
-import { FTFW_FLAG, FtfwNode, List, NONE, TX, type FtfwCarrier, type FtfwStats, type RxHeader, type RxVerdict, type TxEmit } from './ftfw.js';
+import { ControlNode, controlOf, DataNode, dataOf, FTFW_FLAG, List, NONE, TX, type FtfwCarrier, type FtfwStats, type RxHeader, type RxVerdict, type TxEmit } from './ftfw.js';
 import type { ReplicationProtocol } from './protocol.js';
 
 /**
@@ -47,7 +47,7 @@ export class Notrack<T extends FtfwCarrier<T>> implements ReplicationProtocol<T>
   enqueue(obj: T): void {
     let node = obj.ftfwNode;
     if (node === undefined) {
-      node = new FtfwNode<T>(obj, undefined);
+      node = new DataNode<T>(obj);
       obj.ftfwNode = node;
     }
     if (node.queue === TX) return;
@@ -55,12 +55,12 @@ export class Notrack<T extends FtfwCarrier<T>> implements ReplicationProtocol<T>
   }
 
   requestResync(): void {
-    this.tx.push(new FtfwNode<T>(undefined, RESYNC));
+    this.tx.push(new ControlNode<T>(RESYNC));
   }
 
   /** onAliveTimer queues an ALIVE: conntrackd's NOTRACK has no ACK to send instead. */
   onAliveTimer(): void {
-    this.tx.push(new FtfwNode<T>(undefined, ALIVE));
+    this.tx.push(new ControlNode<T>(ALIVE));
   }
 
   /** transmitEach empties the transmit queue in FIFO order; sent objects are released at once. */
@@ -69,8 +69,8 @@ export class Notrack<T extends FtfwCarrier<T>> implements ReplicationProtocol<T>
     for (let node = this.tx.head; node !== undefined; node = this.tx.head) {
       this.tx.remove(node);
       this.seq = next(this.seq);
-      const c = node.ctl;
-      if (c === undefined) emit('data', node.obj, this.seq, 0, 0, 0);
+      const c = controlOf(node);
+      if (c === undefined) emit('data', dataOf(node), this.seq, 0, 0, 0);
       else if (c.kind === 'resync') emit('resync', undefined, this.seq, FTFW_FLAG.RESYNC, 0, 0);
       else emit('alive', undefined, this.seq, FTFW_FLAG.ALIVE, 0, 0);
       this.stats.sent++;
