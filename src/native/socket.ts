@@ -185,9 +185,10 @@ export interface ReceiveOptions {
   readonly wantName?: boolean; // return the source sockaddr as Datagram.name
   readonly maxBytesPerCallback?: number; // byte budget per wakeup, so a flood cannot starve timers
   /**
-   * Hold-off in ms (0..1000, default 0: none): after a wakeup that read something, the socket is
-   * left alone that long, so that a flood is read in one batch per period instead of a wakeup per
-   * few datagrams; the first datagram after a quiet spell is still read at once.
+   * Hold-off in ms (0..1000, default 0: none): after a wakeup that read something and emptied the
+   * socket, the socket is left alone that long, so that a flood is read in one batch per period
+   * instead of a wakeup per few datagrams; the first datagram after a quiet spell is still read at
+   * once, and a reader whose byte budget ran out first (it is behind) reads on without a rest.
    */
   readonly holdOffMs?: number;
 }
