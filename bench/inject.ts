@@ -8,7 +8,7 @@
 import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { checkArgs, numberOption, option, range, ratio, writeSection } from './report.js';
-import { Rig, type ConfOptions, type System } from './rig.js';
+import { Rig, hashSizeFor, type ConfOptions, type System } from './rig.js';
 
 const root = new URL('../..', import.meta.url).pathname;
 const args = process.argv.slice(2);
@@ -16,7 +16,7 @@ checkArgs(args, ['entries', 'runs', 'out'], 'usage: node dist/bench/inject.js [-
 const N = numberOption(args, 'entries', 100_000);
 const RUNS = numberOption(args, 'runs', 3);
 const OUT = option(args, 'out', join(root, 'bench/RESULTS.md'));
-const CONF: ConfOptions = { buffer: 64 << 20, inject: true };
+const CONF: ConfOptions = { buffer: 64 << 20, inject: true, hashSize: hashSizeFor(N), hashLimit: Math.max(262_144, 2 * N) };
 const SYSTEMS: readonly System[] = ['conntrackd', 'keepstate'];
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -78,8 +78,8 @@ async function main(): Promise<void> {
 ${N} entries in batched ctnetlink creates; both nodes run FTFW with \`DisableExternalCache on\`, so B
 puts what it receives straight into its kernel. Time from the generator's start until B's kernel
 holds all of them (\`conntrack -C\` every 20 ms), and B's daemon's CPU (utime+stime) per entry over
-that span. Medians [min–max] of ${RUNS} runs, the systems' order alternating; ratio = keepstate /
-conntrackd.
+that span. HashSize ${CONF.hashSize} (rig.ts hashSizeFor). Medians [min–max] of ${RUNS} runs, the
+systems' order alternating; ratio = keepstate / conntrackd.
 
 | figure | conntrackd → conntrackd | keepstate → keepstate | ratio |
 |---|---|---|---|

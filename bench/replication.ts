@@ -8,6 +8,8 @@
 //            them all, CPU per entry of both daemons (/proc utime+stime), sync-link bytes per entry,
 //            peak RSS (VmHWM) of both daemons
 //   flows    the same with N real one-packet UDP flows C → A → S (A's kernel creates the entries)
+//   warm     the burst figures for a second batched create of N more, on daemons that replicated a
+//            first one (keepstated's code then compiled by V8's optimizing compiler, heaps grown)
 //   latency  idle one-flow latency p50/p99 (bench/latency.ts: packet timestamps, and polling B)
 //   resync   `-n` on B after `-f external`: request until B's external cache holds N again
 //   commit   `-c` of N on B into an empty kernel, then again with the entries present (failback)
@@ -23,11 +25,11 @@ import { join } from 'node:path';
 import { CTL } from '../src/control/codes.js';
 import { measureLatency } from './latency.js';
 import { checkArgs, listOption, numberOption, option, percentile, range, ratio, writeSection } from './report.js';
-import { Rig, type ConfOptions, type Daemon, type System } from './rig.js';
+import { Rig, hashSizeFor, type ConfOptions, type Daemon, type System } from './rig.js';
 
 const root = new URL('../..', import.meta.url).pathname;
 const args = process.argv.slice(2);
-const FIGURES = ['burst', 'flows', 'latency', 'resync', 'commit', 'rss1m', 'loss'] as const;
+const FIGURES = ['burst', 'warm', 'flows', 'latency', 'resync', 'commit', 'rss1m', 'loss'] as const;
 checkArgs(
   args,
   ['entries', 'runs', 'figures', 'big-entries', 'big-runs', 'latency-flows', 'note', 'out'],
@@ -47,7 +49,8 @@ const OUT = option(args, 'out', join(root, 'bench/RESULTS.md'));
 const SYSTEMS: readonly System[] = ['conntrackd', 'keepstate'];
 const MiB = 1 << 20;
 // Throughput runs: a buffer neither system overruns in the burst (no 30 s overrun-resync wait).
-const STD: ConfOptions = { buffer: 64 * MiB };
+// Cache hash tables sized for the 2N entries a second burst leaves (rig.ts hashSizeFor).
+const STD: ConfOptions = { buffer: 64 * MiB, hashSize: hashSizeFor(2 * N), hashLimit: Math.max(262_144, 4 * N) };
 const BIG_CHUNK = 50_000; // ≈ 32 MB of queued events at most: below either system's 64 MiB
 const LOSS_CONFS: readonly { label: string; conf: ConfOptions }[] = [
   { label: 'no NetlinkBufferSize (each default)', conf: { buffer: 'default' } },
@@ -92,40 +95,47 @@ async function withPair<T>(rig: Rig, sys: System, conf: ConfOptions, fn: (sender
   }
 }
 
-/** fill runs a generator and polls B until its external cache holds what the generator made; ms from the generator's start. */
-async function fill(rig: Rig, receiver: Daemon, gen: 'create' | 'flows', n: number, guardMs: number): Promise<{ ms: number; target: number }> {
+/**
+ * fill runs a generator and polls B until its external cache holds what the generator made (and
+ * the `offset` entries made before, for create); ms from the generator's start.
+ */
+async function fill(rig: Rig, receiver: Daemon, gen: 'create' | 'flows', n: number, guardMs: number, offset = 0): Promise<{ ms: number; target: number }> {
   const t0 = process.hrtime.bigint();
-  const worker = gen === 'create' ? rig.worker(rig.a, 'create.js', [String(n)]) : rig.worker(rig.c, 'flows.js', [String(n)]);
+  const worker = gen === 'create' ? rig.worker(rig.a, 'create.js', [String(n), String(offset)]) : rig.worker(rig.c, 'flows.js', [String(n)]);
   let done = false;
   let failed: unknown;
   worker.then(
     () => (done = true),
     (e: unknown) => (failed = e),
   );
-  let target = n;
+  let target = offset + n;
   const deadline = Date.now() + guardMs;
   for (;;) {
     if (failed !== undefined) throw failed;
     if (done && gen === 'flows' && target === n) target = rig.count(rig.a); // a dropped packet makes no entry
-    if (done && (await receiver.counts()).external >= target) return { ms: msSince(t0), target };
+    if (done && (await receiver.counts()).external >= target) return { ms: msSince(t0), target: target - offset };
     if (Date.now() > deadline) throw new Error(`${receiver.system}: ${(await receiver.counts()).external} of ${target} at the peer after ${guardMs} ms`);
     await sleep(20);
   }
 }
 
-async function burstRun(rig: Rig, sys: System, gen: 'create' | 'flows'): Promise<void> {
+/** burstRun measures one generator's burst on fresh daemons; 'warm' is a create of N more after a first, unmeasured one. */
+async function burstRun(rig: Rig, sys: System, gen: 'create' | 'flows' | 'warm'): Promise<void> {
   await withPair(rig, sys, STD, async (sender, receiver) => {
+    if (gen === 'warm') await fill(rig, receiver, 'create', N, 300_000);
     const cpu0 = [sender.cpuUs(), receiver.cpuUs()] as const;
+    const sys0 = [sender.cpuSplitUs().system, receiver.cpuSplitUs().system] as const;
     const tx0 = rig.txBytes(rig.a, 'sync0');
     let f: { ms: number; target: number };
     try {
-      f = await fill(rig, receiver, gen, N, 300_000);
+      f = gen === 'warm' ? await fill(rig, receiver, 'create', N, 300_000, N) : await fill(rig, receiver, gen, N, 300_000);
     } catch (e) {
       say(`${sys} ${gen}: ${String(e)}`);
       record(sys, `${gen}.ms`, Number.NaN);
       return;
     }
     const cpu1 = [sender.cpuUs(), receiver.cpuUs()] as const;
+    const sys1 = [sender.cpuSplitUs().system, receiver.cpuSplitUs().system] as const;
     record(sys, `${gen}.ms`, f.ms);
     record(sys, `${gen}.entries`, f.target);
     record(sys, `${gen}.senderUs`, (cpu1[0] - cpu0[0]) / f.target);
@@ -133,10 +143,10 @@ async function burstRun(rig: Rig, sys: System, gen: 'create' | 'flows'): Promise
     record(sys, `${gen}.bytes`, (rig.txBytes(rig.a, 'sync0') - tx0) / f.target);
     record(sys, `${gen}.senderRss`, sender.peakRssMiB());
     record(sys, `${gen}.receiverRss`, receiver.peakRssMiB());
-    say(`${sys} ${gen}: ${f.target} at the peer in ${f.ms.toFixed(0)} ms, sender ${((cpu1[0] - cpu0[0]) / f.target).toFixed(2)} µs/entry, receiver ${((cpu1[1] - cpu0[1]) / f.target).toFixed(2)} µs/entry`);
+    say(`${sys} ${gen}: ${f.target} at the peer in ${f.ms.toFixed(0)} ms, sender ${((cpu1[0] - cpu0[0]) / f.target).toFixed(2)} µs/entry, receiver ${((cpu1[1] - cpu0[1]) / f.target).toFixed(2)} µs/entry (system: ${((sys1[0] - sys0[0]) / f.target).toFixed(2)} and ${((sys1[1] - sys0[1]) / f.target).toFixed(2)})`);
     if (gen !== 'create') return;
     if (FIG.has('resync')) await guarded(sys, '-n', ['resync.ms'], () => resyncFigure(sys, receiver, f.target));
-    if (FIG.has('commit')) await commitFigure(rig, sys, receiver, f.target);
+    if (FIG.has('commit')) await commitFigure(rig, sys, sender, receiver, f.target);
   });
 }
 
@@ -163,7 +173,13 @@ async function commitTime(rig: Rig, sys: System, receiver: Daemon, label: string
   return inKernel >= n ? ms : Number.NaN;
 }
 
-async function commitFigure(rig: Rig, sys: System, receiver: Daemon, n: number): Promise<void> {
+/**
+ * commitFigure: A's daemon stops first, as when A fails and B takes over. It also keeps this rig's
+ * one kernel honest: any NEW-event listener on the host (A's daemon in its namespace too) makes
+ * the kernel build a NEW event for every entry B's commit creates, which two hosts would not do.
+ */
+async function commitFigure(rig: Rig, sys: System, sender: Daemon, receiver: Daemon, n: number): Promise<void> {
+  await sender.stop(rig);
   await guarded(sys, '-c', ['commit.ms'], async () => {
     const before = rig.count(rig.b);
     if (before !== 0) throw new Error(`B's kernel holds ${before} entries before the commit`);
@@ -252,9 +268,13 @@ function section(): string {
     return `| ${label} | ${c.toFixed(3)} | ${k.toFixed(3)} | ${Number.isFinite(k / c) ? (k / c).toFixed(2) : '—'} | ${target} |`;
   };
   const rows: string[] = [];
-  for (const gen of ['create', 'flows'] as const) {
-    if (!FIG.has(gen === 'create' ? 'burst' : 'flows')) continue;
-    const what = gen === 'create' ? `batched ctnetlink create of ${N}` : `${N} real one-packet UDP flows through A`;
+  const gens = [
+    { gen: 'create', fig: 'burst', what: `batched ctnetlink create of ${N}` },
+    { gen: 'warm', fig: 'warm', what: `batched create of ${N} more, second burst` },
+    { gen: 'flows', fig: 'flows', what: `${N} real one-packet UDP flows through A` },
+  ] as const;
+  for (const { gen, fig, what } of gens) {
+    if (!FIG.has(fig)) continue;
     rows.push(
       row(`${what}: time until all are on the peer (ms)`, `${gen}.ms`, 0),
       row(`${what}: sender CPU per entry (µs)`, `${gen}.senderUs`, 2),
@@ -329,7 +349,14 @@ keepstate / conntrackd; target = the issue's.
   holds all entries. CPU per entry: each daemon's utime+stime over that span. Bytes: A's sync0
   transmit bytes per entry. RSS: VmHWM at that moment. Real flows: one UDP datagram per flow from C
   to its own destination (distinct address:port), forwarded by A; A's kernel creates and confirms
-  the entry from the packet, exactly as for traffic.
+  the entry from the packet, exactly as for traffic. Caches: HashSize ${STD.hashSize} and HashLimit
+  ${STD.hashLimit} for both (keepstated's tables grow as needed; conntrackd's has that many
+  buckets: chains of one entry or less on average). Second burst: fresh daemons replicate a first
+  batched create of ${N} (not measured), then the same figures are taken for ${N} more (other
+  addresses; the tables end with ${2 * N}). A daemon's first burst also pays for one-time start-up
+  work: keepstated's hot functions are compiled by V8 while it runs (CPU that perf shows under V8's
+  compiler threads), and both daemons' heaps and tables grow; the second one shows the cost per
+  entry of a daemon that has been running.
 - Idle latency (bench/latency.ts), ${LAT_FLOWS} flows per method, one at a time, 10–30 ms apart:
   *packets* = kernel receive timestamps (AF_PACKET taps, SO_TIMESTAMPNS, one host clock) from the
   flow's packet arriving on A's client-side interface to the sync datagram carrying that entry
@@ -337,9 +364,13 @@ keepstate / conntrackd; target = the issue's.
   *polling B* = from sending the packet to the first \`-s\` reply of B showing one more external
   entry, \`-s\` requests back to back — B's handling is in it, and up to one round trip too much.
 - \`-n\`: on the burst run's daemons, \`-f external\` on B, then the \`-n\` request, until B's external
-  cache holds all again. \`-c\`: then the \`-c\` request on B (conntrackd's -c request code; the
-  daemon answers when the commit is done) into B's empty kernel, and once more with all the entries
-  already there (each then fails with EEXIST and is deleted and created again, as conntrackd does).
+  cache holds all again. \`-c\`: then A's daemon stops (A fails) and B gets the \`-c\` request
+  (conntrackd's -c request code; the daemon answers when the commit is done) into its empty
+  kernel, and once more with all the entries already there (each then fails with EEXIST and is
+  deleted and created again, as conntrackd does). A is stopped because the namespaces share one
+  kernel: while any daemon on the host listens for NEW events, the kernel builds one for every
+  entry B creates, which B's own host alone would not do for keepstated (it leaves the NEW group
+  while it commits and reads the table back afterwards; conntrackd keeps listening).
 - ${BIG} entries: A's kernel gets them in batches of ${BIG_CHUNK}, each batch once B has the
   previous one, so neither system overruns; nf_conntrack_max (global) is raised for the run and
   restored after; HashSize 262144 and HashLimit ${2 * BIG} for both.
@@ -363,6 +394,7 @@ async function main(): Promise<void> {
     for (let r = 0; r < RUNS; r++) {
       for (const sys of order(r)) {
         if (FIG.has('burst') || FIG.has('resync') || FIG.has('commit')) await guarded(sys, 'burst', ['create.ms'], () => burstRun(rig, sys, 'create'));
+        if (FIG.has('warm')) await guarded(sys, 'warm', ['warm.ms'], () => burstRun(rig, sys, 'warm'));
         if (FIG.has('flows')) await guarded(sys, 'flows', ['flows.ms'], () => burstRun(rig, sys, 'flows'));
       }
     }

@@ -73,6 +73,13 @@ export interface Runtime {
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /**
+ * hashSizeFor is the HashSize for caches that will hold `entries`: conntrackd's hash table has a
+ * fixed number of buckets (its documentation: the bigger, the closer to O(1)), keepstated's tables
+ * grow as needed; a power of two ≥ entries keeps conntrackd's chains at one entry or less on average.
+ */
+export const hashSizeFor = (entries: number): number => 2 ** Math.ceil(Math.log2(Math.max(entries, 8192)));
+
+/**
  * Daemon is one running conntrackd or keepstated, in the foreground as a child of this process,
  * with its files (config, log, lock, control socket) in a temporary directory. Every query goes
  * through its control socket with the same client code for both systems.
@@ -148,8 +155,14 @@ export class Daemon {
 
   /** cpuUs is the process's utime + stime (all threads) in µs. */
   cpuUs(): number {
+    const { user, system } = this.cpuSplitUs();
+    return user + system;
+  }
+
+  /** cpuSplitUs is the process's utime and stime (all threads) in µs, apart. */
+  cpuSplitUs(): { user: number; system: number } {
     const f = readFileSync(`/proc/${this.pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-    return ((Number(f[11]) + Number(f[12])) * 1e6) / CLK_TCK; // fields 14 and 15
+    return { user: (Number(f[11]) * 1e6) / CLK_TCK, system: (Number(f[12]) * 1e6) / CLK_TCK }; // fields 14 and 15
   }
 
   /** policy is the process's scheduling policy and real-time priority, e.g. "SCHED_RR 99" (conntrackd's default). */
