@@ -57,49 +57,56 @@ export function ctIdentity(b: Uint8Array, start: number, end: number): string {
  * any other tuple keeps its raw bytes, behind a marker byte no short key starts with.
  */
 export function identityAt(b: Uint8Array, tupleStart: number, tupleEnd: number, zone: number): string {
-  const t = keyView;
+  if (scanTuple(b, tupleStart, tupleEnd, keyView)) return identityOfTuple(b, keyView, zone);
+  const s = room(tupleEnd - tupleStart + 3);
   let n = 0;
-  let s: Uint8Array;
-  if (scanTuple(b, tupleStart, tupleEnd, t)) {
-    s = room(2 * 16 + 16);
-    s[n++] = t.addrLen;
-    for (let i = 0; i < t.addrLen; i++) s[n++] = b[t.src + i]!;
-    for (let i = 0; i < t.addrLen; i++) s[n++] = b[t.dst + i]!;
-    s[n++] = t.proto;
-    // Which optional fields follow: bit 0 ports, 1 ICMP id, 2 ICMP type, 3 ICMP code.
-    const at = n++;
-    let has = 0;
-    if (t.srcPort >= 0 || t.dstPort >= 0) {
-      has |= 1;
-      s[n++] = Math.max(t.srcPort, 0) >> 8;
-      s[n++] = Math.max(t.srcPort, 0) & 0xff;
-      s[n++] = Math.max(t.dstPort, 0) >> 8;
-      s[n++] = Math.max(t.dstPort, 0) & 0xff;
-    }
-    if (t.icmpId >= 0) {
-      has |= 2;
-      s[n++] = t.icmpId >> 8;
-      s[n++] = t.icmpId & 0xff;
-    }
-    if (t.icmpType >= 0) {
-      has |= 4;
-      s[n++] = t.icmpType;
-    }
-    if (t.icmpCode >= 0) {
-      has |= 8;
-      s[n++] = t.icmpCode;
-    }
-    s[at] = has;
-  } else {
-    s = room(tupleEnd - tupleStart + 3);
-    s[n++] = RAW_KEY;
-    for (let i = tupleStart; i < tupleEnd; i++) s[n++] = b[i]!;
+  s[n++] = RAW_KEY;
+  for (let i = tupleStart; i < tupleEnd; i++) s[n++] = b[i]!;
+  return latin1Of(s, 0, zoned(s, n, zone));
+}
+
+/** identityOfTuple is identityAt for a tuple scanTuple accepted (`t`, read from `b`): the short key. */
+export function identityOfTuple(b: Uint8Array, t: KernelTupleView, zone: number): string {
+  let n = 0;
+  const s = room(2 * 16 + 16);
+  s[n++] = t.addrLen;
+  for (let i = 0; i < t.addrLen; i++) s[n++] = b[t.src + i]!;
+  for (let i = 0; i < t.addrLen; i++) s[n++] = b[t.dst + i]!;
+  s[n++] = t.proto;
+  // Which optional fields follow: bit 0 ports, 1 ICMP id, 2 ICMP type, 3 ICMP code.
+  const at = n++;
+  let has = 0;
+  if (t.srcPort >= 0 || t.dstPort >= 0) {
+    has |= 1;
+    s[n++] = Math.max(t.srcPort, 0) >> 8;
+    s[n++] = Math.max(t.srcPort, 0) & 0xff;
+    s[n++] = Math.max(t.dstPort, 0) >> 8;
+    s[n++] = Math.max(t.dstPort, 0) & 0xff;
   }
+  if (t.icmpId >= 0) {
+    has |= 2;
+    s[n++] = t.icmpId >> 8;
+    s[n++] = t.icmpId & 0xff;
+  }
+  if (t.icmpType >= 0) {
+    has |= 4;
+    s[n++] = t.icmpType;
+  }
+  if (t.icmpCode >= 0) {
+    has |= 8;
+    s[n++] = t.icmpCode;
+  }
+  s[at] = has;
+  return latin1Of(s, 0, zoned(s, n, zone));
+}
+
+/** zoned appends a zone other than 0 to a key of `n` bytes in `s`; returns the new length. */
+function zoned(s: Uint8Array, n: number, zone: number): number {
   if (zone > 0) {
     s[n++] = zone >>> 8;
     s[n++] = zone & 0xff;
   }
-  return latin1Of(s, 0, n);
+  return n;
 }
 
 /** RAW_KEY starts a key made of a tuple's raw bytes (short keys start with the address length, 4 or 16). */

@@ -1,4 +1,4 @@
-import { compactCt, ctIdentity, ctIdentityOf, decodeCompactCt, identityAt } from '../ctnetlink/compact.js';
+import { compactCt, ctIdentity, ctIdentityOf, decodeCompactCt, identityOfTuple } from '../ctnetlink/compact.js';
 import { decodeConntrack, encodeConntrack } from '../ctnetlink/conntrack.js';
 import { KernelCtView, scanKernelCt } from '../ctnetlink/scan.js';
 import type { Conntrack } from '../ctnetlink/types.js';
@@ -195,7 +195,7 @@ export class InternalCache {
     // One walk on the fast path gives the identity too. Off it, the entry is decoded to refuse a
     // malformed one before it is kept: what is kept must encode later.
     const fast = scanKernelCt(p, attrs, end, view);
-    const key = fast ? identityAt(p, view.orig.start, view.orig.end, view.zone) : ctIdentity(p, attrs, end);
+    const key = fast ? identityOfTuple(p, view.orig, view.zone) : ctIdentity(p, attrs, end);
     if (key === '') return undefined;
     const existing = this.objects.get(key);
     if (kind === 'destroy') {

@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import { compactCt, ctIdentity, ctIdentityOf, decodeCompactCt } from '../../src/ctnetlink/compact.js';
+import { compactCt, ctIdentity, ctIdentityOf, decodeCompactCt, identityOfTuple } from '../../src/ctnetlink/compact.js';
 import { IPPROTO, IPS, TCP_CONNTRACK } from '../../src/ctnetlink/consts.js';
 import { decodeConntrack, encodeConntrack } from '../../src/ctnetlink/conntrack.js';
 import { KernelCtView, scanKernelCt } from '../../src/ctnetlink/scan.js';
@@ -95,6 +95,21 @@ function withoutVolatile(ct: Conntrack): Conntrack {
 }
 
 describe('compact internal-cache entries', () => {
+  it("an entry's identity from scanKernelCt's tuple (the cache's fast path) is ctIdentity's", () => {
+    const view = new KernelCtView();
+    let scanned = 0;
+    fc.assert(
+      fc.property(fc.oneof(common, conntrack()), (ct) => {
+        const p = encodeConntrack(ct, 'event');
+        if (!scanKernelCt(p, 4, p.length, view)) return;
+        scanned++;
+        assert.equal(identityOfTuple(p, view.orig, view.zone), ctIdentity(p, 4, p.length));
+      }),
+      { numRuns: 1000 },
+    );
+    assert.ok(scanned > 300, `only ${scanned} of 1000 entries took the fast path`);
+  });
+
   it('keep everything but counters, timestamps, use and id', () => {
     fc.assert(
       fc.property(fc.oneof(common, conntrack()), (ct) => {
