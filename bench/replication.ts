@@ -50,11 +50,12 @@ const SYSTEMS: readonly System[] = ['conntrackd', 'keepstate'];
 const MiB = 1 << 20;
 // Throughput runs: a buffer neither system overruns in the burst (no 30 s overrun-resync wait).
 // Cache hash tables sized for the 2N entries a second burst leaves (rig.ts hashSizeFor).
-const STD: ConfOptions = { buffer: 64 * MiB, hashSize: hashSizeFor(2 * N), hashLimit: Math.max(262_144, 4 * N) };
+const CACHES = { hashSize: hashSizeFor(2 * N), hashLimit: Math.max(262_144, 4 * N) } as const;
+const STD: ConfOptions = { buffer: 64 * MiB, ...CACHES };
 const BIG_CHUNK = 50_000; // ≈ 32 MB of queued events at most: below either system's 64 MiB
 const LOSS_CONFS: readonly { label: string; conf: ConfOptions }[] = [
-  { label: 'no NetlinkBufferSize (each default)', conf: { buffer: 'default' } },
-  { label: 'NetlinkBufferSize 2 MiB, MaxGrowth 8 MiB (upstream example)', conf: { buffer: 2 * MiB, maxGrowth: 8 * MiB } },
+  { label: 'no NetlinkBufferSize (each default)', conf: { buffer: 'default', ...CACHES } },
+  { label: 'NetlinkBufferSize 2 MiB, MaxGrowth 8 MiB (upstream example)', conf: { buffer: 2 * MiB, maxGrowth: 8 * MiB, ...CACHES } },
 ];
 
 /** Samples holds every measured value by figure key, per system; NaN is a failed measurement. */
@@ -349,9 +350,9 @@ keepstate / conntrackd; target = the issue's.
   holds all entries. CPU per entry: each daemon's utime+stime over that span. Bytes: A's sync0
   transmit bytes per entry. RSS: VmHWM at that moment. Real flows: one UDP datagram per flow from C
   to its own destination (distinct address:port), forwarded by A; A's kernel creates and confirms
-  the entry from the packet, exactly as for traffic. Caches: HashSize ${STD.hashSize} and HashLimit
-  ${STD.hashLimit} for both (keepstated's tables grow as needed; conntrackd's has that many
-  buckets: chains of one entry or less on average). Second burst: fresh daemons replicate a first
+  the entry from the packet, exactly as for traffic. Caches: HashSize ${CACHES.hashSize} and HashLimit
+  ${CACHES.hashLimit} for both, in the loss runs too (keepstated's tables grow as needed;
+  conntrackd's has that many buckets: chains of one entry or less on average). Second burst: fresh daemons replicate a first
   batched create of ${N} (not measured), then the same figures are taken for ${N} more (other
   addresses; the tables end with ${2 * N}). A daemon's first burst also pays for one-time start-up
   work: keepstated's hot functions are compiled by V8 while it runs (CPU that perf shows under V8's
