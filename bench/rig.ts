@@ -10,6 +10,7 @@
 // its kernel creates a conntrack entry per flow; the sync link itself is not tracked.
 import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { DAEMON_NODE_FLAGS } from '../src/daemon/node-flags.js';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { syncConf, type SyncLinkSpec } from '../lab/conntrackd.js';
@@ -20,7 +21,7 @@ import { CTL } from '../src/control/codes.js';
 
 export type System = 'conntrackd' | 'keepstate';
 
-const KEEPSTATED = new URL('./keepstated.js', import.meta.url).pathname;
+const KEEPSTATED = new URL('./keepstated.js', import.meta.url).pathname; // started with DAEMON_NODE_FLAGS, as bin/keepstated.js
 const CLK_TCK = 100; // USER_HZ: /proc/PID/stat times are in 1/100 s on Linux
 
 /** The dedicated link as each side sees it. */
@@ -104,7 +105,7 @@ export class Daemon {
     // KS_PROF_DIR=dir: keepstated writes V8 CPU profiles there (one per thread) when it stops;
     // KS_NODE_FLAGS="…": node/V8 flags for keepstated (profiling, GC experiments).
     const prof = [...(process.env.KS_PROF_DIR !== undefined ? ['--cpu-prof', `--cpu-prof-dir=${process.env.KS_PROF_DIR}`] : []), ...(process.env.KS_NODE_FLAGS?.split(' ').filter(Boolean) ?? [])];
-    const argv = system === 'conntrackd' ? ['conntrackd', '-C', conf] : [process.execPath, ...prof, KEEPSTATED, '-C', conf];
+    const argv = system === 'conntrackd' ? ['conntrackd', '-C', conf] : [process.execPath, ...DAEMON_NODE_FLAGS, ...prof, KEEPSTATED, '-C', conf];
     const child = ns.spawn(argv[0]!, argv.slice(1), { stdio: 'ignore' });
     const d = new Daemon(system, dir, join(dir, 'ctl'), child);
     rig.daemons.add(d);

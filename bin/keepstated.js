@@ -1,5 +1,6 @@
-#!/usr/bin/env node
-// keepstated's launcher: the compiled daemon lives in dist/ (npm run build).
+#!/usr/bin/env -S node --single-threaded-gc
+// keepstated's launcher: the compiled daemon lives in dist/ (npm run build). The #! line's node
+// flags are src/daemon/node-flags.ts's DAEMON_NODE_FLAGS (test/daemon/unit-file.test.ts holds them equal).
 import { main } from '../dist/src/daemon/main.js';
 
 main(process.argv.slice(2)).then(

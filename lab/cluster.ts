@@ -2,6 +2,7 @@ import type { ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { DAEMON_NODE_FLAGS } from '../src/daemon/node-flags.js';
 import { Conntrackd, syncConf, type SyncLinkSpec } from './conntrackd.js';
 import { installPrimaryBackup, Keepalived, keepalivedConf, type KeepalivedSpec } from './keepalived.js';
 import type { FirewallSpec, Lab } from './topology.js';
@@ -107,7 +108,7 @@ export function keepstatedCluster(
   const logs = (tail = 6000): string => [...fws.keys()].map((n) => `--- ${n} keepstated log:\n${log(n).slice(-tail)}`).join('\n');
   const launch = async (f: KeepstatedFw, hangMs: number): Promise<void> => {
     const from = log(f.spec.node).length;
-    const child = lab.ns(f.spec.node).spawn(process.execPath, [LAUNCHER, '-C', f.conf, '--keepalived', f.kaConf, ...(opts.args ?? [])], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const child = lab.ns(f.spec.node).spawn(process.execPath, [...DAEMON_NODE_FLAGS, LAUNCHER, '-C', f.conf, '--keepalived', f.kaConf, ...(opts.args ?? [])], { stdio: ['ignore', 'ignore', 'pipe'] });
     let stderr = '';
     child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
     f.child = child;

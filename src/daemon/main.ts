@@ -17,6 +17,7 @@ import { ZERO_NETWORK_STATS, type CacheStats, type SyncDaemonStats } from '../co
 import { formatUsage, formatVersion, parseDaemonArgs, type DaemonCommand } from './args.js';
 import { openDaemonLog } from './daemon-log.js';
 import { logLine, type Logger } from './log.js';
+import { DAEMON_NODE_FLAGS, missingDaemonFlags } from './node-flags.js';
 import { applyPrioritySettings } from './priority.js';
 import { SdNotifier, watchdogSetting } from './sd-notify.js';
 import { KernelPurge } from './purge.js';
@@ -279,6 +280,8 @@ async function daemon(configPath: string, detach: boolean, keepalived: string | 
         watchCompleteness.unref();
       }
     }
+    const missing = missingDaemonFlags(process.execArgv);
+    if (missing.length > 0) log.log('notice', `node runs without ${missing.join(' ')}: more CPU per entry (bin/keepstated.js and packaging/keepstated.service pass ${DAEMON_NODE_FLAGS.join(' ')})`);
     log.log('notice', 'initialization completed');
     // conntrackd says which way it runs once initialised (main.c), console unless -d.
     log.log('notice', `-- starting in ${process.env.KEEPSTATED_DETACHED === '1' ? 'daemon' : 'console'} mode --`);
@@ -334,7 +337,7 @@ function detachAndWait(systemd: boolean): Promise<number> {
   const script = process.argv[1] ?? fileURLToPath(new URL('../../../bin/keepstated.js', import.meta.url));
   // The daemon keeps none of this process's stdio (a caller waiting for our output would otherwise
   // wait for the daemon's end); it reports 'ready' or {error} over the IPC channel.
-  const child = spawn(process.execPath, [script, ...process.argv.slice(2)], {
+  const child = spawn(process.execPath, [...process.execArgv, ...missingDaemonFlags(process.execArgv), script, ...process.argv.slice(2)], {
     detached: true,
     stdio: ['ignore', 'ignore', 'ignore', 'ipc'],
     env: childEnv(process.env, process.pid),

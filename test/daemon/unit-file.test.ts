@@ -8,8 +8,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { parseDaemonArgs } from '../../src/daemon/args.js';
+import { DAEMON_NODE_FLAGS } from '../../src/daemon/node-flags.js';
 
 const UNIT = new URL('../../../packaging/keepstated.service', import.meta.url).pathname;
+const BIN = new URL('../../../bin/keepstated.js', import.meta.url).pathname;
 const LOGROTATE = new URL('../../../packaging/keepstated.logrotate', import.meta.url).pathname;
 
 /** settings reads a unit file's `Key=Value` lines of one [Section] (comments and blank lines skipped). */
@@ -57,6 +59,20 @@ describe('packaging/keepstated.service', () => {
     assert.equal(cmd.kind, 'daemon');
     assert.ok(cmd.kind === 'daemon' && !cmd.detach);
     assert.equal(cmd.kind === 'daemon' ? cmd.config : '', '/etc/conntrackd/conntrackd.conf');
+  });
+
+  test("ExecStart and bin/keepstated.js's #! line start node with the daemon's flags (src/daemon/node-flags.ts)", () => {
+    const argv = service.get('ExecStart')![0]!.split(/\s+/);
+    const script = argv.findIndex((a) => a.endsWith('/bin/keepstated.js'));
+    assert.deepEqual(argv.slice(1, script), DAEMON_NODE_FLAGS);
+    const shebang = readFileSync(BIN, 'utf8').split('\n')[0]!;
+    const m = /^#!\/usr\/bin\/env -S node((?: \S+)*)$/.exec(shebang);
+    assert.ok(m !== null, shebang);
+    assert.deepEqual(m[1]!.trim().split(' '), DAEMON_NODE_FLAGS);
+    // The flags do what the #! line is for: node takes them (an unknown flag would exit 9).
+    const r = spawnSync(BIN, ['-v'], { encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, /keepstated/);
   });
 
   test('systemd-analyze verify finds nothing to say', { skip: verifySkip }, () => {

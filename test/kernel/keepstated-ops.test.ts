@@ -13,6 +13,7 @@ import { Netns, rootSkipReason } from '../../lab/netns.js';
 import { decodeNotifyMessage } from '../../src/daemon/sd-notify.js';
 import { AF, NativeSocket, SOCK, unixSockaddr } from '../../src/native/socket.js';
 import { until } from '../helpers/until.js';
+import { DAEMON_NODE_FLAGS } from '../../src/daemon/node-flags.js';
 
 const skip = rootSkipReason() ?? (Conntrackd.installed() ? undefined : 'conntrackd 1.4.7 is not installed (scripts/setup.sh installs it)');
 const BIN = new URL('../../../bin/keepstated.js', import.meta.url).pathname;
@@ -128,6 +129,12 @@ describe('keepstated as a service: systemd notifications, SIGHUP, SIGTERM, exit 
       const pid = Number(mainpid[1]);
       const log = readFileSync(join(d, 'log'), 'utf8');
       assert.match(log, new RegExp(`\\(pid=${pid}\\) \\[notice\\] -- starting in daemon mode --`), 'MAINPID is the daemon’s pid');
+      if (prog === 'keepstated') {
+        // The detached daemon runs node with the daemon's flags, whatever its parent ran with.
+        const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+        for (const f of DAEMON_NODE_FLAGS) assert.ok(argv.includes(f), `node ${f} for the daemon: ${argv.join(' ')}`);
+        assert.doesNotMatch(log, /node runs without/);
+      }
       assert.equal(run(prog, ['-C', conf, '-k']).status, 0);
       await until('the daemon gone', () => !existsSync(join(d, 'lock')));
       got.push(...mine());
