@@ -1,4 +1,4 @@
-#!/usr/bin/env -S node --single-threaded-gc
+#!/usr/bin/env -S node --single-threaded-gc --max-semi-space-size=4
 // keepstated's launcher: the compiled daemon lives in dist/ (npm run build). The #! line's node
 // flags are src/daemon/node-flags.ts's DAEMON_NODE_FLAGS (test/daemon/unit-file.test.ts holds them equal).
 import { main } from '../dist/src/daemon/main.js';
