@@ -341,8 +341,9 @@ with (same config, no Scheduler section): conntrackd ${[...policies.conntrackd].
 Rig (bench/rig.ts): namespaces C (client) → A (firewall: forwarding, nftables \`ct state\` forward
 chain) → S (drops), and B joined to A by a veth sync link; FTFW over UDP. Both systems run from the
 same conntrackd.conf text (lab/conntrackd.ts; NetlinkBufferSize 64 MiB with MaxGrowth 128 MiB unless
-said otherwise) as daemons in the foreground — keepstated is the real daemon (src/daemon/main.ts),
-queried like conntrackd through its control socket. Each run starts with empty kernel tables and
+said otherwise) as daemons in the foreground — keepstated is the real daemon (src/daemon/main.ts,
+started with its node flags, src/daemon/node-flags.ts), queried like conntrackd through its control
+socket. Each run starts with empty kernel tables and
 fresh daemons. Medians [min–max] over runs (${runs(RUNS)}; ${runs(BIG_RUNS)} for ${BIG} entries), ratio =
 keepstate / conntrackd; target = the issue's.
 
