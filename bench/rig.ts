@@ -10,7 +10,6 @@
 // its kernel creates a conntrack entry per flow; the sync link itself is not tracked.
 import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { DAEMON_NODE_FLAGS } from '../src/daemon/node-flags.js';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { syncConf, type SyncLinkSpec } from '../lab/conntrackd.js';
@@ -18,6 +17,7 @@ import { linkVeth, nft } from '../lab/link.js';
 import { Netns, sweepStale } from '../lab/netns.js';
 import { controlRequest } from '../src/control/client.js';
 import { CTL } from '../src/control/codes.js';
+import { DAEMON_NODE_FLAGS } from '../src/daemon/node-flags.js';
 
 export type System = 'conntrackd' | 'keepstate';
 

@@ -5,7 +5,7 @@ import { encodeConntrackAttrs } from '../ctnetlink/conntrack.js';
 import { encodeNfgenmsg, nfgenmsgFor } from '../ctnetlink/nfgenmsg.js';
 import type { Conntrack } from '../ctnetlink/types.js';
 import { writeLatin1 } from '../wire/latin1.js';
-import { be16At as be16, be32At as be32, HOST_LITTLE_ENDIAN } from '../wire/byte-order.js';
+import { be16At as be16, be32At as be32, putBe16At, putBe32At, putU16At, putU8Pad3At } from '../wire/byte-order.js';
 import type { Writer } from '../wire/writer.js';
 import { commitEntry, commitTimeout, ICMP_REPLY, ICMPV6_REPLY, NAT_PORT_PROTOS, natReplyTuple, TCP_FLAG_BE_LIBERAL, TCP_FLAG_WINDOW_SCALE, type CommitOptions } from './commit.js';
 
@@ -67,47 +67,30 @@ export function scanBody(b: Uint8Array, len: number, v: BodyView): boolean {
  * DataView) was most of the cost. Attribute headers are in host order, payloads in network order
  * (house-style R3); a nest's length is patched once its attributes are in.
  */
-const LE = HOST_LITTLE_ENDIAN;
 /** Room for the longest request written here (IPv6, NAT both ways, every attribute): ~380 bytes. */
 const MAX_REQUEST = 512;
 
-function ne16(out: Uint8Array, n: number, v: number): void {
-  out[n] = LE ? v & 0xff : v >>> 8;
-  out[n + 1] = LE ? v >>> 8 : v & 0xff;
-}
 function hdr(out: Uint8Array, n: number, len: number, type: number): number {
-  ne16(out, n, len);
-  ne16(out, n + 2, type);
-  return n + 4;
+  return putU16At(out, putU16At(out, n, len), type);
 }
 /** open starts a nest (NLA_F_NESTED, as ctnetlink sends them); close patches its length. */
 function open(out: Uint8Array, n: number, type: number): number {
   return hdr(out, n, 0, type | NLA_F_NESTED);
 }
 function close(out: Uint8Array, at: number, n: number): number {
-  ne16(out, at, n - at);
+  putU16At(out, at, n - at);
   return n;
 }
 function u8Attr(out: Uint8Array, n: number, type: number, v: number): number {
-  n = hdr(out, n, 5, type);
-  out[n] = v;
-  out[n + 1] = out[n + 2] = out[n + 3] = 0;
-  return n + 4;
+  return putU8Pad3At(out, hdr(out, n, 5, type), v);
 }
 function be16Attr(out: Uint8Array, n: number, type: number, v: number): number {
-  n = hdr(out, n, 6, type);
-  out[n] = v >>> 8;
-  out[n + 1] = v & 0xff;
-  out[n + 2] = out[n + 3] = 0;
-  return n + 4;
+  n = putBe16At(out, hdr(out, n, 6, type), v);
+  out[n] = out[n + 1] = 0;
+  return n + 2;
 }
 function be32Attr(out: Uint8Array, n: number, type: number, v: number): number {
-  n = hdr(out, n, 8, type);
-  out[n] = v >>> 24;
-  out[n + 1] = (v >>> 16) & 0xff;
-  out[n + 2] = (v >>> 8) & 0xff;
-  out[n + 3] = v & 0xff;
-  return n + 4;
+  return putBe32At(out, hdr(out, n, 8, type), v);
 }
 /** addrAttr copies an address (4 or 16 bytes: no padding) of `b` at `p`. */
 function addrAttr(out: Uint8Array, n: number, type: number, b: Uint8Array, p: number, len: number): number {

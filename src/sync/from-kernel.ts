@@ -3,6 +3,7 @@ import { KernelCtView, scanKernelCt, type KernelTupleView } from '../ctnetlink/s
 import type { Family } from '../wire/ip.js';
 import { Reader } from '../wire/reader.js';
 import type { Writer } from '../wire/writer.js';
+import { putBe16At, putBe32At, putU8Pad3At } from '../wire/byte-order.js';
 import { latin1Of } from '../wire/latin1.js';
 import { encodeConntrackBody, type SyncEncodeOptions } from './conntrack.js';
 import { hasPorts, IPS_DST_NAT_DONE, IPS_SRC_NAT_DONE, NTA, PROTO } from './consts.js';
@@ -15,7 +16,7 @@ import { hasPorts, IPS_DST_NAT_DONE, IPS_SRC_NAT_DONE, NTA, PROTO } from './cons
  * without NAT, mark and zone. Throws DecodeError for attributes the decoder refuses.
  */
 export function writeCtBodyFromKernel(w: Writer, b: Uint8Array, start: number, end: number, family: Family, opts: SyncEncodeOptions = {}): void {
-  if (scanKernelCt(b, start, end, view)) writeBodyFromView(w, b, view, opts);
+  if (scanKernelCt(b, start, end, view)) w.bytes(fastBody.subarray(0, bodyBytesFromView(fastBody, b, view, opts)));
   else encodeConntrackBody(w, decodeConntrackAttrs(new Reader(b, start, end, ['conntrack']), start, end, family), opts);
 }
 
@@ -43,27 +44,13 @@ function sameBytes(b: Uint8Array, x: number, y: number, n: number): boolean {
  * conntrackd writes them (§2.8).
  */
 function hdr(out: Uint8Array, n: number, len: number, id: number): number {
-  out[n] = len >>> 8;
-  out[n + 1] = len & 0xff;
-  out[n + 2] = id >>> 8;
-  out[n + 3] = id & 0xff;
-  return n + 4;
+  return putBe16At(out, putBe16At(out, n, len), id);
 }
 function attrU8(out: Uint8Array, n: number, id: number, v: number): number {
-  n = hdr(out, n, 5, id);
-  out[n] = v;
-  out[n + 1] = out[n + 2] = out[n + 3] = 0;
-  return n + 4;
-}
-function be32To(out: Uint8Array, n: number, v: number): number {
-  out[n] = v >>> 24;
-  out[n + 1] = (v >>> 16) & 0xff;
-  out[n + 2] = (v >>> 8) & 0xff;
-  out[n + 3] = v & 0xff;
-  return n + 4;
+  return putU8Pad3At(out, hdr(out, n, 5, id), v);
 }
 function attrU32be(out: Uint8Array, n: number, id: number, v: number): number {
-  return be32To(out, hdr(out, n, 8, id), v);
+  return putBe32At(out, hdr(out, n, 8, id), v);
 }
 /** attrU16le: SPAT_PORT / DPAT_PORT / ICMP_ID as an x86 conntrackd writes them (host order), then 2 bytes of padding. */
 function attrU16le(out: Uint8Array, n: number, id: number, v: number): number {
@@ -79,14 +66,15 @@ function bytesTo(out: Uint8Array, n: number, b: Uint8Array, at: number, len: num
 }
 
 /** Room for the longest body bodyBytesFromView writes (IPv6 with every attribute it knows: 180 bytes). */
-export const MAX_FAST_BODY = 256;
+const MAX_FAST_BODY = 256;
+const fastBody = new Uint8Array(MAX_FAST_BODY);
 
 /**
  * bodyBytesFromView writes into `out` at 0 the body writeCtBodyFromKernel writes for a message
  * scanKernelCt accepted into `v` (`b` holds its bytes) and returns its length; `out` must hold
  * MAX_FAST_BODY bytes.
  */
-export function bodyBytesFromView(out: Uint8Array, b: Uint8Array, v: KernelCtView, opts: SyncEncodeOptions): number {
+function bodyBytesFromView(out: Uint8Array, b: Uint8Array, v: KernelCtView, opts: SyncEncodeOptions): number {
   const o = v.orig;
   const a = o.addrLen;
   // ct2msg's order (CT_EMIT_ORDER): address group, STATUS, L4PROTO, the protocol's part, TIMEOUT, MARK, NAT, SYNPROXY, ZONE.
@@ -97,14 +85,7 @@ export function bodyBytesFromView(out: Uint8Array, b: Uint8Array, v: KernelCtVie
   const proto = o.proto;
   n = attrU8(out, n, NTA.L4PROTO, proto);
   if (hasPorts(proto)) {
-    n = hdr(out, n, 8, NTA.PORT);
-    const sp = Math.max(o.srcPort, 0);
-    const dp = Math.max(o.dstPort, 0);
-    out[n] = sp >>> 8;
-    out[n + 1] = sp & 0xff;
-    out[n + 2] = dp >>> 8;
-    out[n + 3] = dp & 0xff;
-    n += 4;
+    n = putBe16At(out, putBe16At(out, hdr(out, n, 8, NTA.PORT), Math.max(o.srcPort, 0)), Math.max(o.dstPort, 0));
   }
   if (proto === PROTO.TCP && v.tcpState >= 0) {
     n = attrU8(out, n, NTA.TCP_STATE, v.tcpState);
@@ -136,23 +117,15 @@ export function bodyBytesFromView(out: Uint8Array, b: Uint8Array, v: KernelCtVie
     if (srcDone && l4dst(r) !== l4src(o)) n = attrU16le(out, n, NTA.SPAT_PORT, Math.max(r.dstPort, 0));
     if (dstDone && l4src(r) !== l4dst(o)) n = attrU16le(out, n, NTA.DPAT_PORT, Math.max(r.srcPort, 0));
   }
-  if (v.synIsn >= 0 && v.synIts >= 0 && v.synTsoff >= 0) n = be32To(out, be32To(out, be32To(out, hdr(out, n, 16, NTA.SYNPROXY), v.synIts), v.synIsn), v.synTsoff);
+  if (v.synIsn >= 0 && v.synIts >= 0 && v.synTsoff >= 0) n = putBe32At(out, putBe32At(out, putBe32At(out, hdr(out, n, 16, NTA.SYNPROXY), v.synIts), v.synIsn), v.synTsoff);
   if (v.zone >= 0) {
-    n = hdr(out, n, 6, NTA.ZONE);
-    out[n] = v.zone >>> 8;
-    out[n + 1] = v.zone & 0xff;
-    out[n + 2] = out[n + 3] = 0;
-    n += 4;
+    n = putBe16At(out, hdr(out, n, 6, NTA.ZONE), v.zone);
+    out[n] = out[n + 1] = 0;
+    n += 2;
   }
   return n;
 }
 
-const fastBody = new Uint8Array(MAX_FAST_BODY);
-
-/** writeBodyFromView is writeCtBodyFromKernel for a message scanKernelCt accepted into `v` (`b` holds its bytes). */
-export function writeBodyFromView(w: Writer, b: Uint8Array, v: KernelCtView, opts: SyncEncodeOptions): void {
-  w.bytes(fastBody.subarray(0, bodyBytesFromView(fastBody, b, v, opts)));
-}
 
 /** bodyOfView is the body of bodyBytesFromView as a latin1 string (what a cache keeps, sync/ct-body.ts). */
 export function bodyOfView(b: Uint8Array, v: KernelCtView, opts: SyncEncodeOptions): string {
@@ -164,7 +137,7 @@ const ICMP_REPLY: Readonly<Record<number, number>> = { 8: 0, 13: 14, 15: 16, 17:
 const ICMPV6_REPLY: Readonly<Record<number, number>> = { 128: 129, 139: 140 };
 
 /**
- * bodyShowsEntry tells whether the body writeBodyFromView writes for `v` determines the entry as
+ * bodyShowsEntry tells whether the body bodyBytesFromView writes for `v` determines the entry as
  * `conntrack`'s output shows it: its protocol state is the protocol's own, and the reply tuple is
  * the inverse of the original one with the body's NAT addresses and ports applied (what a
  * receiver rebuilds, engine/commit.ts natReplyTuple). Not so for an entry without a reply tuple
@@ -209,7 +182,7 @@ function s32(s: string, o: number): number {
 
 /**
  * inheritFromBody completes `v`, the scan of an UPDATE event, with what the entry's previous body
- * `prev` (a writeBodyFromView string) holds of the attributes the event lacks: an UPDATE carries
+ * `prev` (a bodyOfView string) holds of the attributes the event lacks: an UPDATE carries
  * CTA_PROTOINFO, CTA_MARK and CTA_SYNPROXY only when they changed or are set
  * (ctnetlink_conntrack_event), and the attributes it does not carry are unchanged (CTA_TIMEOUT
  * and CTA_ZONE come with every UPDATE of an entry that has them; kept the same way all the same). The same merge
