@@ -6,9 +6,13 @@
 // the NEW events as the event socket delivered them, then replays them `runs` times: the sender's
 // side (event walk → internal cache → FTFW → datagrams) and the receiver's (datagrams → FTFW →
 // external cache), each timed with process.cpuUsage (GC helper threads included).
-//   node --expose-gc dist/bench/pipeline.js [--entries 100000] [--runs 5] [--drain]
+//   node --expose-gc dist/bench/pipeline.js [--entries 100000] [--runs 5] [--drain] [--save F | --load F]
 // --drain reads the events only once all are created (large receive batches); by default they are
 // read while they are made, in the batches a daemon sees. Run with --cpu-prof to see where it goes.
+// --save F keeps the captured batches in F, --load F replays them without capturing (no root, no
+// namespace): the same input for an A/B, e.g. under `perf stat -e instructions:u`, whose counts vary
+// far less than CPU time does between runs.
+import { readFileSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { subscribeRaw } from '../src/ctnetlink/events.js';
 import { ctEventKind } from '../src/ctnetlink/event.js';
@@ -16,7 +20,7 @@ import { walkEventBatch } from '../src/daemon/event-walk.js';
 import { Replicator, type ReplicatorConfig } from '../src/engine/replicator.js';
 import { Netns } from '../lab/netns.js';
 
-const { values } = parseArgs({ options: { entries: { type: 'string', default: '100000' }, runs: { type: 'string', default: '5' }, drain: { type: 'boolean', default: false } } });
+const { values } = parseArgs({ options: { entries: { type: 'string', default: '100000' }, runs: { type: 'string', default: '5' }, drain: { type: 'boolean', default: false }, save: { type: 'string' }, load: { type: 'string' } } });
 const n = Number(values.entries);
 const runs = Number(values.runs);
 
@@ -49,8 +53,30 @@ async function capture(): Promise<{ batch: Uint8Array; count: number }[]> {
 
 const cpuUs = (c: NodeJS.CpuUsage): number => c.user + c.system;
 
-const batches = await capture();
-console.log(`${n} NEW events in ${batches.length} receive batches`);
+/** The saved form: per batch, its event count and byte length (u32 each, host order), then its bytes. */
+function save(path: string, batches: readonly { batch: Uint8Array; count: number }[]): void {
+  const parts: Uint8Array[] = [];
+  for (const { batch, count } of batches) parts.push(new Uint8Array(new Uint32Array([count, batch.length]).buffer), batch);
+  writeFileSync(path, Buffer.concat(parts));
+}
+
+function load(path: string): { batch: Uint8Array; count: number }[] {
+  const b = readFileSync(path);
+  const dv = new DataView(b.buffer, b.byteOffset, b.length);
+  const out: { batch: Uint8Array; count: number }[] = [];
+  for (let o = 0; o < b.length; ) {
+    const count = dv.getUint32(o, true);
+    const len = dv.getUint32(o + 4, true);
+    out.push({ batch: new Uint8Array(b.subarray(o + 8, o + 8 + len)), count });
+    o += 8 + len;
+  }
+  return out;
+}
+
+const batches = values.load !== undefined ? load(values.load) : await capture();
+if (values.save !== undefined) save(values.save, batches);
+const events = batches.reduce((sum, b) => sum + b.count, 0);
+console.log(`${events} NEW events in ${batches.length} receive batches`);
 /** With node --expose-gc, each run starts from a collected heap (less noise from the runs before). */
 const collect = (globalThis as { gc?: () => void }).gc ?? ((): void => undefined);
 for (let r = 0; r < runs; r++) {
@@ -75,6 +101,6 @@ for (let r = 0; r < runs; r++) {
     if (i % TRANSMIT_FULL === TRANSMIT_FULL - 1) rx.transmit(); // its ACKs
   }
   const receiver = cpuUs(process.cpuUsage(c));
-  if (rx.external.size !== n) throw new Error(`the receiver holds ${rx.external.size} of ${n}`);
-  console.log(`run ${r + 1}: sender ${(sender / n).toFixed(2)} µs/entry, receiver ${(receiver / n).toFixed(2)} µs/entry (${sent.length} datagrams)`);
+  if (rx.external.size !== events) throw new Error(`the receiver holds ${rx.external.size} of ${events}`);
+  console.log(`run ${r + 1}: sender ${(sender / events).toFixed(2)} µs/entry, receiver ${(receiver / events).toFixed(2)} µs/entry (${sent.length} datagrams)`);
 }
