@@ -67,8 +67,19 @@ export function identityAt(b: Uint8Array, tupleStart: number, tupleEnd: number, 
 
 /** identityOfTuple is identityAt for a tuple scanTuple accepted (`t`, read from `b`): the short key. */
 export function identityOfTuple(b: Uint8Array, t: KernelTupleView, zone: number): string {
+  const s = room(MAX_SHORT_KEY);
+  return latin1Of(s, 0, writeIdentityOfTuple(s, b, t, zone));
+}
+
+/** MAX_SHORT_KEY is the longest key writeIdentityOfTuple writes: IPv6, ports and ICMP fields, a zone. */
+export const MAX_SHORT_KEY = 1 + 2 * 16 + 2 + 4 + 4 + 2;
+
+/**
+ * writeIdentityOfTuple writes identityOfTuple's key as bytes into `s` at 0 (room for MAX_SHORT_KEY)
+ * and returns its length: for an index that keeps keys as bytes (engine/record-table.ts).
+ */
+export function writeIdentityOfTuple(s: Uint8Array, b: Uint8Array, t: KernelTupleView, zone: number): number {
   let n = 0;
-  const s = room(2 * 16 + 16);
   s[n++] = t.addrLen;
   for (let i = 0; i < t.addrLen; i++) s[n++] = b[t.src + i]!;
   for (let i = 0; i < t.addrLen; i++) s[n++] = b[t.dst + i]!;
@@ -97,7 +108,7 @@ export function identityOfTuple(b: Uint8Array, t: KernelTupleView, zone: number)
     s[n++] = t.icmpCode;
   }
   s[at] = has;
-  return latin1Of(s, 0, zoned(s, n, zone));
+  return zoned(s, n, zone);
 }
 
 /** zoned appends a zone other than 0 to a key of `n` bytes in `s`; returns the new length. */

@@ -1,4 +1,4 @@
-import { compactCt, ctIdentity, ctIdentityOf, decodeCompactCt, identityOfTuple } from '../ctnetlink/compact.js';
+import { compactCt, ctIdentity, ctIdentityOf, decodeCompactCt, writeIdentityOfTuple } from '../ctnetlink/compact.js';
 import { decodeConntrack, encodeConntrack } from '../ctnetlink/conntrack.js';
 import { KernelCtView, scanKernelCt } from '../ctnetlink/scan.js';
 import type { Conntrack } from '../ctnetlink/types.js';
@@ -7,9 +7,12 @@ import { ctBodyOf, decodeCtBody, mergeCtBodies, syncIdentityOf } from '../sync/c
 import type { SyncOp } from '../sync/message.js';
 import { FtfwNode } from './ftfw.js';
 import { KeyTable } from './key-table.js';
+import { RecordArena } from './record-arena.js';
+import { RecordTable } from './record-table.js';
 import { natReplyTuple } from './commit.js';
-import { bodyOfView, bodyShowsEntry, inheritFromBody, writeCtBodyFromKernel } from '../sync/from-kernel.js';
+import { bodyBytesFromView, bodyShowsEntry, inheritFromBody, MAX_FAST_BODY, writeCtBodyFromKernel } from '../sync/from-kernel.js';
 import type { SyncEncodeOptions } from '../sync/conntrack.js';
+import { DecodeError } from '../wire/decode-error.js';
 import { writeLatin1 } from '../wire/latin1.js';
 import { Writer } from '../wire/writer.js';
 import type { Family } from '../wire/ip.js';
@@ -40,19 +43,21 @@ export type ObjStatus = 'new' | 'alive' | 'dead';
 
 /**
  * CacheObject is one internal-cache entry, replaced in place on every change so that queued
- * references see the latest state. It keeps the message body conntrackd sends for the entry
- * (what transmit copies into a datagram, as in sync/ct-body.ts) and, only when that body cannot
- * show the entry as the kernel has it, the kernel's attributes too (`kernel`: compactCt, volatile
- * attributes dropped) — an entry off scanKernelCt's fast path (helper, labels, master, sequence
+ * references see the latest state. Its key and the message body conntrackd sends for it (what
+ * transmit copies into a datagram, as in sync/ct-body.ts) are a record of the cache's RecordArena
+ * (`at`), not strings of its own. Only when that body cannot show the entry as the kernel has it
+ * does the object keep the kernel's attributes too (`kernel`: compactCt, volatile attributes
+ * dropped) — an entry off scanKernelCt's fast path (helper, labels, master, sequence
  * adjustment…) or whose reply tuple the body does not determine (sync/from-kernel.ts
  * bodyShowsEntry). `ct` decodes it for what shows an entry (`-i`).
  */
 export class CacheObject extends FtfwNode<CacheObject> {
+  /** The offset of the entry's record in `arena` (RecordArena: moves when the arena compacts), -1 while it has none. */
+  at = -1;
+
   constructor(
-    readonly key: string,
+    readonly arena: RecordArena,
     public family: Family,
-    /** The conntrack message body of the entry (writeCtBodyFromKernel), as a latin1 string. */
-    public body: string,
     /** compactCt of the entry's CTA_* attributes when the body cannot stand for them; undefined otherwise. */
     public kernel: string | undefined,
     public status: ObjStatus,
@@ -71,8 +76,39 @@ export class CacheObject extends FtfwNode<CacheObject> {
     return this;
   }
 
+  /** key is the entry's identity (ctKey) as a latin1 string; '' without a record. */
+  get key(): string {
+    return this.at < 0 ? '' : this.arena.keyOf(this.at);
+  }
+
+  /** body is the conntrack message body of the entry (writeCtBodyFromKernel) as a latin1 string. */
+  get body(): string {
+    return this.at < 0 ? '' : this.arena.bodyOf(this.at);
+  }
+
   get ct(): Conntrack {
     return this.kernel !== undefined ? decodeCompactCt(this.family, this.kernel) : ctOfBody(this.body);
+  }
+}
+
+/** An arena no record is ever put in: TransientObject's. */
+const NO_ARENA = new RecordArena(() => [], 0);
+
+/**
+ * TransientObject carries one kernel payload's body to the transmit queue without a cache
+ * (DisableInternalCache): a CacheObject with no record, whose body is a string of its own.
+ */
+export class TransientObject extends CacheObject {
+  constructor(
+    family: Family,
+    private readonly text: string,
+    status: ObjStatus,
+  ) {
+    super(NO_ARENA, family, undefined, status, 0);
+  }
+
+  override get body(): string {
+    return this.text;
   }
 }
 
@@ -97,6 +133,8 @@ const view = new KernelCtView();
 const filterFields = new CtFilterFields();
 const bodyWriter = new Writer(512);
 let kernelBytes = new Uint8Array(1024);
+/** The body of the event being kept, before it goes into the arena (bodyBytesFromView, or bodyWriter's bytes). */
+let bodyScratch = new Uint8Array(MAX_FAST_BODY);
 
 /**
  * bodyOfPayload is the message body for the CTA_* attributes [start, end) of `p` (as a cache keeps
@@ -108,11 +146,16 @@ export function bodyOfPayload(p: Uint8Array, start: number, end: number, family:
   return bodyWriter.latin1();
 }
 
-/** bodyOfKernel is bodyOfPayload for an entry kept as compactCt attributes. */
-function bodyOfKernel(kernel: string, family: Family, opts: SyncEncodeOptions): string {
+/** writeBodyOfKernel writes into bodyScratch the body of an entry kept as compactCt attributes; returns its length. */
+function writeBodyOfKernel(kernel: string, family: Family, opts: SyncEncodeOptions): number {
   if (kernelBytes.length < kernel.length) kernelBytes = new Uint8Array(2 * kernel.length);
   const n = writeLatin1(kernelBytes, kernel, 0);
-  return bodyOfPayload(kernelBytes, 0, n, family, opts);
+  bodyWriter.reset();
+  writeCtBodyFromKernel(bodyWriter, kernelBytes, 0, n, family, opts);
+  const len = bodyWriter.length;
+  if (bodyScratch.length < len) bodyScratch = new Uint8Array(2 * len);
+  bodyWriter.copyInto(bodyScratch, 0);
+  return len;
 }
 
 /** kernelAttrsOf is the compactCt attributes of an entry kept as a body alone (see ctOfBody). */
@@ -148,7 +191,9 @@ export function sendsEvent(kind: 'new' | 'update' | 'destroy', origin: KernelEve
  * still leaves the cache and the peers (conntrackd 1.4.7 filters it too, and the peers keep it).
  */
 export class InternalCache {
-  private readonly objects = new KeyTable<CacheObject>();
+  /** The objects' keys and bodies; compaction moves the records of every object in the table. */
+  private readonly arena: RecordArena = new RecordArena(() => this.objects.values());
+  private readonly objects = new RecordTable<CacheObject>(this.arena);
   readonly stats = { refusedOverLimit: 0, added: 0, updated: 0, deleted: 0, filtered: 0 };
 
   constructor(
@@ -168,10 +213,14 @@ export class InternalCache {
     return this.liveCount;
   }
   get(key: string): CacheObject | undefined {
-    return this.objects.get(key);
+    return this.objects.getKey(key);
   }
   values(): IterableIterator<CacheObject> {
     return this.objects.values();
+  }
+  /** arenaStats: the records' bytes (in use and garbage) and how often the arena compacted or grew. */
+  get arenaStats(): { usedBytes: number; garbageBytes: number; compactions: number; growths: number } {
+    return { usedBytes: this.arena.usedBytes, garbageBytes: this.arena.garbageBytes, ...this.arena.stats };
   }
 
   /**
@@ -195,9 +244,15 @@ export class InternalCache {
     // One walk on the fast path gives the identity too. Off it, the entry is decoded to refuse a
     // malformed one before it is kept: what is kept must encode later.
     const fast = scanKernelCt(p, attrs, end, view);
-    const key = fast ? identityOfTuple(p, view.orig, view.zone) : ctIdentity(p, attrs, end);
-    if (key === '') return undefined;
-    const existing = this.objects.get(key);
+    const objects = this.objects;
+    let existing: CacheObject | undefined;
+    if (fast) existing = objects.get(writeIdentityOfTuple(objects.probe, p, view.orig, view.zone));
+    else {
+      const key = ctIdentity(p, attrs, end);
+      if (key === '') return undefined;
+      if (key.length > objects.probe.length) throw new DecodeError('BAD_LENGTH', ['conntrack', 'CTA_TUPLE_ORIG'], attrs, `an original tuple of ${key.length} bytes`);
+      existing = objects.getKey(key);
+    }
     if (kind === 'destroy') {
       if (existing === undefined || existing.status === 'dead') return existing;
       existing.status = 'dead';
@@ -237,9 +292,9 @@ export class InternalCache {
       this.stats.refusedOverLimit++;
       return undefined;
     }
-    const obj = new CacheObject(key, family, '', undefined, 'new', Math.floor(nowMs / 1000));
+    const obj = new CacheObject(this.arena, family, undefined, 'new', Math.floor(nowMs / 1000));
     this.keep(obj, family, p, attrs, end, fast, true);
-    this.objects.set(obj);
+    objects.insert(obj);
     this.liveCount++;
     this.stats.added++;
     return obj;
@@ -251,19 +306,24 @@ export class InternalCache {
    * and the body written from them. Without `replace` the event updates what `obj` holds: the
    * attributes it lacks keep their values (an UPDATE carries only part of an entry). Counters,
    * use, id and timestamps are dropped: the wire does not carry them and no output shows them.
+   * A new object (no record yet) gets its record here, under the key of the lookup that missed.
    */
   private keep(obj: CacheObject, family: Family, p: Uint8Array, start: number, end: number, fast: boolean, replace: boolean): void {
     const prevKernel = replace ? undefined : obj.kernel;
+    const arena = this.arena;
+    let n: number;
     if (fast && prevKernel === undefined && bodyShowsEntry(p, view)) {
-      if (!replace) inheritFromBody(view, obj.body);
-      obj.body = bodyOfView(p, view, this.encodeOpts);
+      if (!replace && obj.at >= 0) inheritFromBody(view, arena.bytes, arena.bodyStart(obj.at), arena.bodyStart(obj.at) + arena.bodyLength(obj.at));
+      n = bodyBytesFromView(bodyScratch, p, view, this.encodeOpts);
       obj.kernel = undefined;
     } else {
       // An entry kept as a body alone until now is merged as the kernel would hold it.
       const prev = replace ? undefined : (prevKernel ?? kernelAttrsOf(obj.body));
       obj.kernel = compactCt(p, start, end, prev);
-      obj.body = bodyOfKernel(obj.kernel, family, this.encodeOpts);
+      n = writeBodyOfKernel(obj.kernel, family, this.encodeOpts);
     }
+    if (obj.at < 0) arena.create(obj, this.objects.probe, this.objects.probeLength, bodyScratch, n);
+    else arena.setBody(obj, bodyScratch, n);
     obj.family = family;
   }
 
@@ -284,7 +344,7 @@ export class InternalCache {
    * kernel for each entry through the filter).
    */
   resync(dump: Iterable<Conntrack | KernelPayload>, nowMs = 0): { added: CacheObject[]; changed: CacheObject[]; gone: CacheObject[] } {
-    const seen = new Set<string>();
+    const seen = new Set<CacheObject>();
     const added: CacheObject[] = [];
     const changed: CacheObject[] = [];
     for (const entry of dump) {
@@ -295,15 +355,15 @@ export class InternalCache {
         this.stats.filtered++;
         continue;
       }
-      seen.add(key);
-      const before = this.objects.get(key);
+      const before = this.objects.getKey(key);
       const obj = this.onKernelEvent('update', p, 'other', nowMs);
       if (obj === undefined) continue;
+      seen.add(obj);
       (before === undefined ? added : changed).push(obj);
     }
     const gone: CacheObject[] = [];
     for (const obj of this.objects.values()) {
-      if (seen.has(obj.key) || obj.status === 'dead') continue;
+      if (seen.has(obj) || obj.status === 'dead') continue;
       obj.status = 'dead';
       this.liveCount--;
       gone.push(obj);
@@ -319,14 +379,14 @@ export class InternalCache {
     this.stats.deleted++;
   }
 
-  /** release removes a dead object once the protocol no longer holds it. */
+  /** release removes a dead object once the protocol no longer holds it, and frees its record. */
   release(obj: CacheObject): void {
-    if (obj.status === 'dead' && this.objects.get(obj.key) === obj) this.objects.delete(obj.key);
+    if (obj.status === 'dead' && this.objects.remove(obj)) this.arena.free(obj);
   }
 
   /** find looks an entry up by its model (tests, tools). */
   find(ct: Conntrack): CacheObject | undefined {
-    return this.objects.get(ctKey(ct));
+    return this.objects.getKey(ctKey(ct));
   }
 
   /** live lists the objects that are not dead (what `-i` shows and what a bulk send carries as NEW/UPD). */

@@ -2,7 +2,7 @@ import type { Conntrack, CtEvent, Expectation } from '../ctnetlink/types.js';
 import { DatagramPacker, decodeDatagramLazy, type SyncRejectReason } from '../sync/datagram.js';
 import { writeSyncMessage, type SyncLazyMessage, type SyncOp } from '../sync/message.js';
 import { NET_T } from '../sync/consts.js';
-import { bodyOfPayload, CacheObject, ExternalCache, InternalCache, payloadOf, sendsEvent, type KernelEventOrigin, type KernelPayload } from './cache.js';
+import { bodyOfPayload, CacheObject, ExternalCache, TransientObject, InternalCache, payloadOf, sendsEvent, type KernelEventOrigin, type KernelPayload } from './cache.js';
 import { decodeConntrack } from '../ctnetlink/conntrack.js';
 import { acceptsConntrack } from './filter.js';
 import { ExpObject, ExternalExpCache, helperAccepts, InternalExpCache, type ExpSettings, type SyncObject } from './exp-cache.js';
@@ -189,7 +189,7 @@ export class Replicator {
   /** transientObject carries one kernel payload to the transmit queue without a cache (its key is unused). */
   private transientObject(p: KernelPayload, status: CacheObject['status']): CacheObject {
     const family = p[0] === AF_INET6 ? 'ipv6' : 'ipv4';
-    return new CacheObject('', family, bodyOfPayload(p, NFGENMSG_LEN, p.length, family, this.encodeOpts), undefined, status, 0);
+    return new TransientObject(family, bodyOfPayload(p, NFGENMSG_LEN, p.length, family, this.encodeOpts), status);
   }
 
   /**
@@ -637,7 +637,10 @@ export class Replicator {
     if (obj instanceof ExpObject) {
       writeSyncMessage(w, { kind: 'exp', op: OP_OF[obj.status], seq, flags, exp: obj.exp }, this.encodeOpts);
     } else if (obj !== undefined) {
-      this.packer.commitBody(CT_TYPE[obj.status], flags, seq, obj.body);
+      // A cached entry's body is copied from its arena record; a transient one's is a string.
+      const at = obj.at;
+      if (at >= 0) this.packer.commitBytes(CT_TYPE[obj.status], flags, seq, obj.arena.bytes, obj.arena.bodyStart(at), obj.arena.bodyLength(at));
+      else this.packer.commitBody(CT_TYPE[obj.status], flags, seq, obj.body);
       return;
     } else if (kind === 'ack' || kind === 'nack') {
       if (kind === 'nack') this.awaitNack = { seq, acked: false };

@@ -233,8 +233,25 @@ export class DatagramPacker {
    * once, natively. Same packing rule and errors as commit.
    */
   commitBody(type: number, flags: number, seq: number, body: string): void {
+    writeLatin1(this.buf, body, this.dataHeader(type, flags, seq, body.length));
+    this.used += NETHDR_SIZ + body.length;
+  }
+
+  /** commitBytes is commitBody for a body held as bytes [start, start + len) of `src` (a cache's record). */
+  commitBytes(type: number, flags: number, seq: number, src: Uint8Array, start: number, len: number): void {
+    const b = this.buf;
+    const at = this.dataHeader(type, flags, seq, len);
+    for (let i = 0; i < len; i++) b[at + i] = src[start + i]!;
+    this.used += NETHDR_SIZ + len;
+  }
+
+  /**
+   * dataHeader makes room for a data message with a body of `bodyLen` bytes (sending the datagram
+   * first if it would not fit), writes its header and returns where its body goes.
+   */
+  private dataHeader(type: number, flags: number, seq: number, bodyLen: number): number {
     if ((flags & ~(NET_F.HELLO | NET_F.HELLO_BACK)) !== 0) throw new RangeError(`flags 0x${flags.toString(16)} would not be data`);
-    const len = NETHDR_SIZ + body.length;
+    const len = NETHDR_SIZ + bodyLen;
     if (len > SYNC_MAX_MESSAGE) throw new RangeError(`message of ${len} bytes exceeds conntrackd's ${SYNC_MAX_MESSAGE}`);
     if (len >= this.size) throw new RangeError(`a ${len}-byte message cannot fit a ${this.size}-byte channel buffer (MTU ${this.mtu})`);
     if (this.used + len >= this.size) this.flush();
@@ -248,8 +265,7 @@ export class DatagramPacker {
     b[at + 5] = (seq >>> 16) & 0xff;
     b[at + 6] = (seq >>> 8) & 0xff;
     b[at + 7] = seq & 0xff;
-    writeLatin1(b, body, at + NETHDR_SIZ);
-    this.used += len;
+    return at + NETHDR_SIZ;
   }
 
   /** flush sends the datagram being filled, if any. */

@@ -3,8 +3,7 @@ import { KernelCtView, scanKernelCt, type KernelTupleView } from '../ctnetlink/s
 import type { Family } from '../wire/ip.js';
 import { Reader } from '../wire/reader.js';
 import type { Writer } from '../wire/writer.js';
-import { putBe16At, putBe32At, putU8Pad3At } from '../wire/byte-order.js';
-import { latin1Of } from '../wire/latin1.js';
+import { be16At, be32At, putBe16At, putBe32At, putU8Pad3At } from '../wire/byte-order.js';
 import { encodeConntrackBody, type SyncEncodeOptions } from './conntrack.js';
 import { hasPorts, IPS_DST_NAT_DONE, IPS_SRC_NAT_DONE, NTA, PROTO } from './consts.js';
 
@@ -66,7 +65,7 @@ function bytesTo(out: Uint8Array, n: number, b: Uint8Array, at: number, len: num
 }
 
 /** Room for the longest body bodyBytesFromView writes (IPv6 with every attribute it knows: 180 bytes). */
-const MAX_FAST_BODY = 256;
+export const MAX_FAST_BODY = 256;
 const fastBody = new Uint8Array(MAX_FAST_BODY);
 
 /**
@@ -74,7 +73,7 @@ const fastBody = new Uint8Array(MAX_FAST_BODY);
  * scanKernelCt accepted into `v` (`b` holds its bytes) and returns its length; `out` must hold
  * MAX_FAST_BODY bytes.
  */
-function bodyBytesFromView(out: Uint8Array, b: Uint8Array, v: KernelCtView, opts: SyncEncodeOptions): number {
+export function bodyBytesFromView(out: Uint8Array, b: Uint8Array, v: KernelCtView, opts: SyncEncodeOptions): number {
   const o = v.orig;
   const a = o.addrLen;
   // ct2msg's order (CT_EMIT_ORDER): address group, STATUS, L4PROTO, the protocol's part, TIMEOUT, MARK, NAT, SYNPROXY, ZONE.
@@ -127,11 +126,6 @@ function bodyBytesFromView(out: Uint8Array, b: Uint8Array, v: KernelCtView, opts
 }
 
 
-/** bodyOfView is the body of bodyBytesFromView as a latin1 string (what a cache keeps, sync/ct-body.ts). */
-export function bodyOfView(b: Uint8Array, v: KernelCtView, opts: SyncEncodeOptions): string {
-  return latin1Of(fastBody, 0, bodyBytesFromView(fastBody, b, v, opts));
-}
-
 /** ICMP request type → the reply type the kernel puts in the reply tuple (nf_conntrack_proto_icmp{,v6}.c invmap). */
 const ICMP_REPLY: Readonly<Record<number, number>> = { 8: 0, 13: 14, 15: 16, 17: 18 };
 const ICMPV6_REPLY: Readonly<Record<number, number>> = { 128: 129, 139: 140 };
@@ -169,71 +163,60 @@ export function bodyShowsEntry(b: Uint8Array, v: KernelCtView): boolean {
   return r.icmpId < 0 && r.icmpType < 0 && r.icmpCode < 0;
 }
 
-/** u8 / be16 / be32 of a latin1 string at `o`. */
-function s8(s: string, o: number): number {
-  return s.charCodeAt(o);
-}
-function s16(s: string, o: number): number {
-  return (s.charCodeAt(o) << 8) | s.charCodeAt(o + 1);
-}
-function s32(s: string, o: number): number {
-  return ((s.charCodeAt(o) << 24) | (s.charCodeAt(o + 1) << 16) | (s.charCodeAt(o + 2) << 8) | s.charCodeAt(o + 3)) >>> 0;
-}
-
 /**
  * inheritFromBody completes `v`, the scan of an UPDATE event, with what the entry's previous body
- * `prev` (a bodyOfView string) holds of the attributes the event lacks: an UPDATE carries
+ * bytes [start, end) of `prev` (a body bodyBytesFromView wrote) hold of the attributes the event lacks: an UPDATE carries
  * CTA_PROTOINFO, CTA_MARK and CTA_SYNPROXY only when they changed or are set
  * (ctnetlink_conntrack_event), and the attributes it does not carry are unchanged (CTA_TIMEOUT
  * and CTA_ZONE come with every UPDATE of an entry that has them; kept the same way all the same). The same merge
  * compactCt makes of two kernel messages, one attribute group at a time.
  */
-export function inheritFromBody(v: KernelCtView, prev: string): void {
+export function inheritFromBody(v: KernelCtView, prev: Uint8Array, start: number, end: number): void {
   const protoAbsent = !v.hasProtoInfo;
   const synAbsent = !v.hasSynproxy;
-  for (let o = 0, len = 0; o + 4 <= prev.length; o += (len + 3) & ~3) {
-    len = s16(prev, o);
+  for (let o = start, len = 0; o + 4 <= end; o += (len + 3) & ~3) {
+    len = be16At(prev, o);
     if (len < 4) return;
     const p = o + 4;
-    switch (s16(prev, o + 2)) {
+    switch (be16At(prev, o + 2)) {
       case NTA.TCP_STATE:
-        if (protoAbsent) v.tcpState = s8(prev, p);
+        if (protoAbsent) v.tcpState = prev[p]!;
         break;
       case NTA.TCP_WSCALE_ORIG:
-        if (protoAbsent) v.tcpWscaleOrig = s8(prev, p);
+        if (protoAbsent) v.tcpWscaleOrig = prev[p]!;
         break;
       case NTA.TCP_WSCALE_REPL:
-        if (protoAbsent) v.tcpWscaleReply = s8(prev, p);
+        if (protoAbsent) v.tcpWscaleReply = prev[p]!;
         break;
       case NTA.SCTP_STATE:
-        if (protoAbsent) v.sctpState = s8(prev, p);
+        if (protoAbsent) v.sctpState = prev[p]!;
         break;
       case NTA.SCTP_VTAG_ORIG:
-        if (protoAbsent) v.sctpVtagOrig = s32(prev, p);
+        if (protoAbsent) v.sctpVtagOrig = be32At(prev, p);
         break;
       case NTA.SCTP_VTAG_REPL:
-        if (protoAbsent) v.sctpVtagReply = s32(prev, p);
+        if (protoAbsent) v.sctpVtagReply = be32At(prev, p);
         break;
       case NTA.DCCP_STATE:
-        if (protoAbsent) v.dccpState = s8(prev, p);
+        if (protoAbsent) v.dccpState = prev[p]!;
         break;
       case NTA.DCCP_ROLE:
-        if (protoAbsent) v.dccpRole = s8(prev, p);
+        if (protoAbsent) v.dccpRole = prev[p]!;
         break;
       case NTA.TIMEOUT:
-        if (v.timeout < 0) v.timeout = s32(prev, p);
+        if (v.timeout < 0) v.timeout = be32At(prev, p);
         break;
       case NTA.MARK:
-        if (v.mark < 0) v.mark = s32(prev, p);
+        if (v.mark < 0) v.mark = be32At(prev, p);
         break;
       case NTA.ZONE:
-        if (v.zone < 0) v.zone = s16(prev, p);
+        if (v.zone < 0) v.zone = be16At(prev, p);
         break;
       case NTA.SYNPROXY:
         if (synAbsent) {
-          v.synIts = s32(prev, p);
-          v.synIsn = s32(prev, p + 4);
-          v.synTsoff = s32(prev, p + 8);
+          v.synIts = be32At(prev, p);
+          v.synIsn = be32At(prev, p + 4);
+          v.synTsoff = be32At(prev, p + 8);
         }
         break;
     }

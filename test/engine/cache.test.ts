@@ -54,6 +54,46 @@ describe('internal cache', () => {
     assert.equal(c.size, 0);
   });
 
+  it("keeps every entry's key and body through a churn that grows and compacts its record arena", () => {
+    // NEW rounds without a mark, UPDATE rounds with one (a longer body: its record moves), and
+    // destroys whose objects are released (garbage): thousands of entries, so the arena grows and compacts.
+    const c = new InternalCache(1 << 20);
+    const ct = (k: number, round: number): Conntrack => {
+      const src = `10.${k >> 8}.${k & 0xff}.1`;
+      return {
+        ...entry(1, { timeout: 100 + round }),
+        orig: { family: 'ipv4', src, dst: '192.0.2.1', proto: IPPROTO.TCP, srcPort: 1000 + (k % 50000), dstPort: 80 },
+        reply: { family: 'ipv4', src: '192.0.2.1', dst: src, proto: IPPROTO.TCP, srcPort: 80, dstPort: 1000 + (k % 50000) },
+        ...(round % 2 === 1 ? { mark: 0x10000 + k } : {}),
+      };
+    };
+    const model = new Map<number, Conntrack>();
+    for (let round = 0; round < 6; round++) {
+      for (let i = 0; i < 3000; i++) {
+        const k = (i * 7 + round * 13) % 4000;
+        const held = model.get(k);
+        if ((i + round) % 5 === 0 && held !== undefined) {
+          c.release(c.onKernelEvent('destroy', held)!);
+          model.delete(k);
+        } else {
+          const e = ct(k, round);
+          c.onKernelEvent(round % 2 === 1 ? 'update' : 'new', e);
+          model.set(k, e);
+        }
+      }
+    }
+    assert.equal(c.size, model.size);
+    for (const e of model.values()) {
+      const obj = c.find(e);
+      const p = payloadOf('new', e);
+      assert.equal(obj?.body, bodyOfPayload(p, 4, p.length, 'ipv4', {}));
+      assert.equal(obj.key, ctKey(e));
+      assert.equal(c.get(ctKey(e)), obj);
+    }
+    const s = c.arenaStats;
+    assert.ok(s.compactions > 0 && s.growths > 0, `the arena grew and compacted: ${JSON.stringify(s)}`);
+  });
+
   it('does not send back what its own commit or flush caused, and ignores injected entries', () => {
     const c = new InternalCache(10);
     assert.notEqual(c.onKernelEvent('new', entry(1), 'commit'), undefined);

@@ -1,6 +1,10 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { decodeDatagram, encodeDatagrams, SYNC_REJECT_INFO, type SyncRejectReason } from '../../src/sync/datagram.js';
+import fc from 'fast-check';
+import { DatagramPacker, decodeDatagram, encodeDatagrams, SYNC_REJECT_INFO, type SyncRejectReason } from '../../src/sync/datagram.js';
+import { ctBodyOf } from '../../src/sync/ct-body.js';
+import { bytesOfLatin1 } from '../../src/wire/latin1.js';
+import { conntrack } from '../helpers/arbitraries.js';
 import { encodeSyncMessage, type SyncMessage, type SyncMode } from '../../src/sync/message.js';
 import type { DecodeCode } from '../../src/wire/decode-error.js';
 import { be16, be32, bytes, CT_BODY, ctl, EXP_BODY, msg, nta } from './build.js';
@@ -183,5 +187,33 @@ describe('sync datagram: batching (§2.9)', () => {
   it('a message that can never fit the buffer is refused (conntrackd would loop forever)', () => {
     assert.throws(() => encodeDatagrams([ack(1)], 44), RangeError); // 16-byte buffer: 0 + 16 is not < 16
     assert.deepStrictEqual(encodeDatagrams([ack(1)], 45).map((d) => d.length), [16]);
+  });
+});
+
+describe('DatagramPacker data messages', () => {
+  it('a body given as bytes (a cache record) packs as the same body given as a string, and as the encoder writes it', () => {
+    fc.assert(
+      fc.property(fc.array(fc.tuple(conntrack(), fc.nat(0xffffffff), fc.nat(5)), { minLength: 1, maxLength: 40 }), (items) => {
+        const viaString: Uint8Array[] = [];
+        const viaBytes: Uint8Array[] = [];
+        const a = new DatagramPacker(1500, 28, (d) => viaString.push(d));
+        const b = new DatagramPacker(1500, 28, (d) => viaBytes.push(d));
+        const expected: SyncMessage[] = [];
+        for (const [ct, seq, pad] of items) {
+          if (ct.orig === undefined) continue;
+          const body = ctBodyOf(ct);
+          a.commitBody(0, 0, seq, body);
+          const held = new Uint8Array(pad + body.length);
+          held.set(bytesOfLatin1(body), pad);
+          b.commitBytes(0, 0, seq, held, pad, body.length);
+          expected.push({ kind: 'ct', op: 'new', seq, flags: 0, ct });
+        }
+        a.flush();
+        b.flush();
+        assert.deepEqual(viaBytes, viaString);
+        assert.deepEqual(viaString, encodeDatagrams(expected, 1500));
+      }),
+      { numRuns: 100 },
+    );
   });
 });

@@ -1,0 +1,106 @@
+// RecordTable, the internal cache's index over arena records: the same answers as a Map through any
+// sequence of operations, and hashes that agree with KeyTable's for the same bytes.
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import fc from 'fast-check';
+import { hashKey } from '../../src/engine/key-table.js';
+import { RecordArena, type ArenaHolder } from '../../src/engine/record-arena.js';
+import { hashBytes, RecordTable } from '../../src/engine/record-table.js';
+import { bytesOfLatin1, writeLatin1 } from '../../src/wire/latin1.js';
+
+interface Item extends ArenaHolder {
+  v: number;
+}
+
+describe('RecordTable', () => {
+  it('answers as a Map does through any sets, gets, removes and clears (colliding keys, compactions included)', () => {
+    const key = fc.oneof(fc.uint8Array({ maxLength: 3 }), fc.integer({ min: 0, max: 300 }).map((i) => bytesOfLatin1(String(i))));
+    const op = fc.oneof(
+      fc.record({ kind: fc.constant('set' as const), key, v: fc.integer(), pad: fc.nat(200) }),
+      fc.record({ kind: fc.constant('get' as const), key }),
+      fc.record({ kind: fc.constant('remove' as const), key }),
+      fc.record({ kind: fc.constant('clear' as const) }),
+    );
+    const seen = { compactions: 0, growths: 0 };
+    fc.assert(
+      fc.property(fc.array(op, { maxLength: 600 }), (ops) => {
+        const arena = new RecordArena((): Iterable<Item> => t.values(), 0);
+        const t: RecordTable<Item> = new RecordTable<Item>(arena);
+        const m = new Map<string, Item>();
+        const probe = (k: Uint8Array): number => {
+          t.probe.set(k);
+          return k.length;
+        };
+        for (const o of ops) {
+          if (o.kind === 'set') {
+            const s = Buffer.from(o.key).toString('latin1');
+            const old = t.get(probe(o.key));
+            const body = new Uint8Array(o.pad).fill(o.v & 0xff);
+            if (old !== undefined) {
+              old.v = o.v;
+              arena.setBody(old, body, body.length);
+            } else {
+              const item: Item = { at: -1, v: o.v };
+              arena.create(item, t.probe, t.probeLength, body, body.length);
+              t.insert(item);
+              m.set(s, item);
+            }
+          } else if (o.kind === 'get') {
+            assert.equal(t.get(probe(o.key)), m.get(Buffer.from(o.key).toString('latin1')));
+          } else if (o.kind === 'remove') {
+            const s = Buffer.from(o.key).toString('latin1');
+            const it = m.get(s);
+            if (it !== undefined) {
+              assert.ok(t.remove(it));
+              arena.free(it);
+              m.delete(s);
+            }
+          } else {
+            t.clear();
+            arena.clear();
+            for (const it of m.values()) it.at = -1;
+            m.clear();
+          }
+          assert.equal(t.size, m.size);
+        }
+        for (const [k, v] of m) {
+          assert.equal(t.getKey(k), v);
+          assert.equal(arena.keyOf(v.at), k);
+        }
+        assert.deepEqual(new Set(t.values()), new Set(m.values()));
+        seen.compactions += arena.stats.compactions;
+        seen.growths += arena.stats.growths;
+      }),
+      { numRuns: 300 },
+    );
+    assert.ok(seen.compactions > 0 && seen.growths > 0, `both exercised: ${JSON.stringify(seen)}`);
+  });
+
+  it('insert only right after a get that missed', () => {
+    const t: RecordTable<Item> = new RecordTable<Item>(new RecordArena((): Iterable<Item> => t.values()));
+    const a = t.arena;
+    const one: Item = { at: -1, v: 1 };
+    assert.throws(() => t.insert(one));
+    t.probe[0] = 7;
+    assert.equal(t.get(1), undefined);
+    a.create(one, t.probe, 1, new Uint8Array(0), 0);
+    t.insert(one);
+    assert.equal(t.get(1), one);
+    assert.throws(() => t.insert({ at: -1, v: 2 }), 'a get that found the key');
+    assert.equal(t.remove(one), true);
+    assert.equal(t.remove(one), false);
+  });
+
+  it('hashes bytes as KeyTable hashes the same bytes as a latin1 string, and never to 0', () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 60 }), (b) => {
+        const s = Buffer.from(b).toString('latin1');
+        const copy = new Uint8Array(b.length + 3);
+        writeLatin1(copy, s, 3);
+        assert.equal(hashBytes(b, 0, b.length), hashKey(s));
+        assert.equal(hashBytes(copy, 3, b.length), hashKey(s));
+        assert.notEqual(hashBytes(b, 0, b.length), 0);
+      }),
+    );
+  });
+});
