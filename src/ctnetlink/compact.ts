@@ -10,9 +10,9 @@ import type { Conntrack } from './types.js';
 
 /**
  * A conntrack entry kept as the kernel sent it: its CTA_* attributes, minus the volatile ones
- * (counters, timestamps, use, id), as a latin1 string (see wire/latin1.ts). This is how a
- * replicating node's internal cache holds the local table: one string per entry, decoded into
- * the Conntrack model only when something shows it.
+ * (counters, timestamps, use, id), as a latin1 string (see wire/latin1.ts): how a replicating
+ * node's internal cache holds an entry whose sync message body cannot stand for it (engine/cache.ts
+ * CacheObject.kernel), decoded into the Conntrack model only when something shows it.
  */
 
 
