@@ -173,7 +173,13 @@ export class Ftfw<T extends FtfwCarrier<T>> {
   private heldObjects = 0;
   private hello: 'init' | 'say' | 'done' = 'init';
   private sayHelloBack = false;
-  /** The kind of the last message received in sequence (an ALIVE right after a RESYNC is acknowledged at once). */
+  /**
+   * The ALIVE queued right behind our last RESYNC or NACK (the proof a keepstated peer acknowledges
+   * at once), until it is sent: one at a time, moved behind a later request, so that a burst of
+   * gaps does not double the control traffic (each of whose losses would be a gap again).
+   */
+  private proofAlive: FtfwNode<T> | undefined;
+  /** The kind of the last message received in sequence (an ALIVE right after a RESYNC or NACK is acknowledged at once). */
   private lastKindRecv: RxHeader['kind'] | undefined;
 
   // receiver
@@ -246,7 +252,14 @@ export class Ftfw<T extends FtfwCarrier<T>> {
    */
   requestResync(): void {
     this.tx.push(new ControlNode<T>(RESYNC));
-    this.tx.push(new ControlNode<T>(ALIVE));
+    this.queueProofAlive();
+  }
+
+  /** queueProofAlive puts the proof ALIVE at the end of the transmit queue: right behind the request just queued. */
+  private queueProofAlive(): void {
+    if (this.proofAlive !== undefined) this.tx.remove(this.proofAlive);
+    this.proofAlive = new ControlNode<T>(ALIVE);
+    this.tx.push(this.proofAlive);
   }
 
   /** transmit is transmitEach collecting the items (tests, tools). */
@@ -270,6 +283,7 @@ export class Ftfw<T extends FtfwCarrier<T>> {
     let n = 0;
     for (let node = this.tx.head; node !== undefined; node = this.tx.head) {
       this.tx.remove(node);
+      if (node === this.proofAlive) this.proofAlive = undefined;
       this.seq = next(this.seq);
       const seq = this.seq;
       let flags = 0;
@@ -356,10 +370,14 @@ export class Ftfw<T extends FtfwCarrier<T>> {
         this.stats.before++;
         return 'before';
       } else {
-        // A gap: process this message anyway, acknowledge what came in order, ask for the rest.
+        // A gap: process this message anyway, acknowledge what came in order, ask for the rest —
+        // with an ALIVE behind the NACK, as behind a RESYNC (requestResync): a keepstated peer
+        // acknowledges it at once, after the retransmissions, and that ACK is the proof that they
+        // are all in (Replicator.caughtUp) instead of the peer's next alive timer and ours.
         inSync = false;
         if (this.ackPending) this.ack((exp - 1) >>> 0);
         this.tx.push(new ControlNode<T>({ kind: 'nack', from: exp, to: (h.seq - 1) >>> 0 }));
+        this.queueProofAlive();
         // conntrackd's arithmetic (nethdr_track_seq): seq − last + 1, i.e. the gap plus 2, in 32 bits.
         this.stats.lost = (this.stats.lost + ((h.seq - this.lastSeqRecv + 1) >>> 0)) >>> 0;
         this.window = this.cfg.ackWindow - 1;
@@ -374,12 +392,12 @@ export class Ftfw<T extends FtfwCarrier<T>> {
         this.ackFrom = h.seq;
         this.ackPending = true;
       }
-      // An ALIVE right behind a RESYNC is acknowledged at once instead of on the window or the
-      // alive timer: a keepstated peer that asks for our table sends one there and takes our
-      // ACK of it, queued after the bulk, as the end of the answer (conntrackd never sends that
-      // pair, so its exchanges are unchanged).
-      const answerResync = h.kind === 'alive' && this.lastKindRecv === 'resync';
-      if (--this.window <= 0 || answerResync) {
+      // An ALIVE right behind a RESYNC or a NACK is acknowledged at once instead of on the window
+      // or the alive timer: a keepstated peer that asks for our table or for retransmissions
+      // sends one there and takes our ACK of it, queued after the bulk or the retransmissions, as
+      // the end of the answer (conntrackd never sends those pairs, so its exchanges are unchanged).
+      const answerRequest = h.kind === 'alive' && (this.lastKindRecv === 'resync' || this.lastKindRecv === 'nack');
+      if (--this.window <= 0 || answerRequest) {
         this.ack(h.seq);
         this.window = this.cfg.ackWindow;
       }
@@ -436,9 +454,10 @@ export class Ftfw<T extends FtfwCarrier<T>> {
         this.rs.remove(node);
         this.tx.push(node);
         this.stats.retransmitted++;
-        // A RESYNC sent again keeps its ALIVE right behind it (see requestResync): a request lost
-        // while our link was down is then answered as fast as a first one.
-        if (controlOf(node)?.kind === 'resync') this.tx.push(new ControlNode<T>(ALIVE));
+        // A RESYNC or NACK sent again keeps its ALIVE right behind it (see requestResync and the
+        // gap in onReceive): a request lost while our link was down is answered as fast as a first one.
+        const kind = controlOf(node)?.kind;
+        if (kind === 'resync' || kind === 'nack') this.queueProofAlive();
       }
       node = nextNode;
     }

@@ -139,7 +139,33 @@ describe('FTFW receiver', () => {
     b.onReceive({ kind: 'alive', seq: 15, flags: FTFW_FLAG.ALIVE });
     assert.deepEqual(
       b.transmit().map((t) => (t.kind === 'ack' || t.kind === 'nack' ? [t.kind, t.from, t.to] : t.kind)),
-      [['ack', 10, 10], ['nack', 11, 13], ['ack', 14, 15]],
+      [['ack', 10, 10], ['nack', 11, 13], 'alive', ['ack', 14, 15]],
+    );
+  });
+
+  it('puts an ALIVE behind a NACK, and acknowledges an ALIVE right behind a NACK at once: the retransmissions are then known to be in', () => {
+    const b = new Ftfw<Obj>(cfg());
+    b.onReceive({ kind: 'data', seq: 10, flags: 0 });
+    b.onReceive({ kind: 'data', seq: 13, flags: 0 }); // 11–12 lost
+    b.onReceive({ kind: 'data', seq: 15, flags: 0 }); // 14 lost: one proof ALIVE, behind the last NACK
+    const shown = (ts: TxItem<Obj>[]): unknown[] => ts.map((t) => (t.kind === 'ack' || t.kind === 'nack' ? [t.kind, t.from, t.to] : t.kind));
+    const first = b.transmit();
+    assert.deepEqual(shown(first), [['ack', 10, 10], ['nack', 11, 12], ['ack', 13, 13], ['nack', 14, 14], 'alive']);
+    // The peer's side: a NACK, then the ALIVE behind it, is answered by the retransmissions and an ACK at once.
+    const a = new Ftfw<Obj>(cfg());
+    a.onReceive({ kind: 'data', seq: 40, flags: 0 });
+    a.onAliveTimer();
+    assert.deepEqual(shown(a.transmit()), [['ack', 40, 40]]);
+    a.onReceive({ kind: 'nack', seq: 41, flags: FTFW_FLAG.NACK, from: 1, to: 1 });
+    assert.deepEqual(shown(a.transmit()), [], 'nothing to retransmit, and a NACK alone is acknowledged on the window or the timer');
+    a.onReceive({ kind: 'alive', seq: 42, flags: FTFW_FLAG.ALIVE });
+    assert.deepEqual(shown(a.transmit()), [['ack', 41, 42]]);
+    // NACKs sent again (the peer lost them) keep one ALIVE right behind the last.
+    b.onReceive({ kind: 'nack', seq: 16, flags: FTFW_FLAG.NACK, from: first[0]!.seq, to: first[3]!.seq });
+    assert.deepEqual(
+      shown(b.transmit()).filter((k) => !Array.isArray(k) || k[0] !== 'ack'),
+      [['nack', 11, 12], ['nack', 14, 14], 'alive'],
+      'one ALIVE, behind the last request resent',
     );
   });
 
@@ -155,7 +181,7 @@ describe('FTFW receiver', () => {
     b.onAliveTimer();
     assert.deepEqual(shown(b.transmit()), ['alive'], 'the alive timer says ALIVE, not ACK');
     b.onReceive({ kind: 'data', seq: 16, flags: 0 }); // a gap: NACK 14–15, no ACK of 13
-    assert.deepEqual(shown(b.transmit()), [['nack', 14, 15]]);
+    assert.deepEqual(shown(b.transmit()), [['nack', 14, 15], 'alive']);
     const answer = { key: 'bulk', version: 1 };
     b.enqueue(answer);
     b.releaseAcks();
@@ -215,14 +241,13 @@ describe('FTFW receiver', () => {
       if (t.seq >= 654 && t.seq <= 657) continue; // r2's firewall drops 654–657
       if (r2.onReceive(header(t)) === 'deliver' && t.kind === 'data') delivered.push(t.obj.key);
     }
-    // On 658 r2 sends one datagram: ACK [649..653] (what came in order since its last ACK) and NACK [654..657].
+    // On 658 r2 sends one datagram: ACK [649..653] (what came in order since its last ACK) and NACK
+    // [654..657] — and, keepstated's one addition to the capture, an ALIVE behind the NACK (the
+    // proof request, acknowledged at once by a keepstated peer).
     const answer = r2.transmit();
     assert.deepEqual(
       answer.map((t) => (t.kind === 'ack' || t.kind === 'nack' ? [t.kind, t.from, t.to] : t.kind)),
-      [
-        ['ack', 649, 653],
-        ['nack', 654, 657],
-      ],
+      [['ack', 649, 653], ['nack', 654, 657], 'alive'],
     );
     assert.equal(r2.stats.lost, 6, "conntrackd's count: 658 − 653 + 1");
     for (const t of answer) r1.onReceive(header(t));
@@ -234,15 +259,16 @@ describe('FTFW receiver', () => {
         [660, 'o5'],
         [661, 'o6'],
         [662, 'o7'],
+        [663, 'ack'], // r1 (keepstated) acknowledges the ALIVE behind the NACK at once, after the retransmissions
       ],
     );
     assert.equal(r1.stats.retransmitted, 4);
     for (const t of resent) if (r2.onReceive(header(t)) === 'deliver' && t.kind === 'data') delivered.push(t.obj.key);
     assert.deepEqual([...delivered].sort(), objs.map((o) => o.key).sort());
-    // r2's alive timer acknowledges 658..662; r1's resend queue then only holds the rest.
+    // r2's alive timer acknowledges 658..663; r1's resend queue then only holds the rest.
     r2.onAliveTimer();
     const ack = r2.transmit().find((t) => t.kind === 'ack');
-    assert.deepEqual(ack?.kind === 'ack' && [ack.from, ack.to], [658, 662]);
+    assert.deepEqual(ack?.kind === 'ack' && [ack.from, ack.to], [658, 663]);
     r1.onReceive(header(ack!));
     assert.equal(r1.pendingObjects, 0, 'every object is acknowledged');
   });

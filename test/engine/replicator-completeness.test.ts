@@ -71,6 +71,26 @@ describe('Replicator peer signals', () => {
     assert.equal(idle[0]?.external, 2000, 'complete, with every entry, before either side’s alive timer ran');
   });
 
+  it('idle without waiting for any alive timer after a gap: the ALIVE behind our NACK is acknowledged after the retransmissions', () => {
+    // Little traffic (a failback onto a small table) and one datagram lost: B's NACK and the few
+    // messages around it stay below A's ACK window, so only an ACK at once tells B that the
+    // retransmission is in — otherwise A's alive timer, then B's, then A's again.
+    let lose = -1;
+    const p = pair((i) => i === lose);
+    for (let t = 0; t < 2; t++) p.tick(); // the HELLO handshake, on a clean link: gaps count only after it
+    lose = p.sent() + 1;
+    for (let i = 0; i < 80; i++) p.a.onKernelEvent({ kind: 'new', ct: tcp(i) });
+    p.a.transmit();
+    assert.ok(p.signals.some((s) => s.signal === 'gap'), 'B saw the gap');
+    assert.ok(p.b.external.size < 80);
+    for (let t = 0; t < 4; t++) {
+      p.b.transmit();
+      p.a.transmit();
+    }
+    const last = p.signals.filter((s) => s.signal !== 'heard').at(-1);
+    assert.deepEqual(last, { signal: 'idle', external: 80 }, 'complete, with every entry, before either side’s alive timer ran');
+  });
+
   it('with loss: a gap holds it back until the retransmissions are in (property)', () => {
     fc.assert(
       fc.property(fc.array(fc.integer({ min: 0, max: 400 }), { minLength: 1, maxLength: 20 }), (lost) => {
