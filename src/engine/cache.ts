@@ -141,17 +141,20 @@ let bodyScratch = new Uint8Array(MAX_FAST_BODY);
  * it, sync/ct-body.ts). Throws DecodeError for attributes the decoder refuses.
  */
 export function bodyOfPayload(p: Uint8Array, start: number, end: number, family: Family, opts: SyncEncodeOptions): string {
+  writeBodyOfPayload(p, start, end, family, opts);
+  return bodyWriter.latin1();
+}
+
+/** writeBodyOfPayload writes bodyOfPayload's body into bodyWriter (from its start). */
+function writeBodyOfPayload(p: Uint8Array, start: number, end: number, family: Family, opts: SyncEncodeOptions): void {
   bodyWriter.reset();
   writeCtBodyFromKernel(bodyWriter, p, start, end, family, opts);
-  return bodyWriter.latin1();
 }
 
 /** writeBodyOfKernel writes into bodyScratch the body of an entry kept as compactCt attributes; returns its length. */
 function writeBodyOfKernel(kernel: string, family: Family, opts: SyncEncodeOptions): number {
   if (kernelBytes.length < kernel.length) kernelBytes = new Uint8Array(2 * kernel.length);
-  const n = writeLatin1(kernelBytes, kernel, 0);
-  bodyWriter.reset();
-  writeCtBodyFromKernel(bodyWriter, kernelBytes, 0, n, family, opts);
+  writeBodyOfPayload(kernelBytes, 0, writeLatin1(kernelBytes, kernel, 0), family, opts);
   const len = bodyWriter.length;
   if (bodyScratch.length < len) bodyScratch = new Uint8Array(2 * len);
   bodyWriter.copyInto(bodyScratch, 0);

@@ -1,3 +1,4 @@
+import { putU16At, u16At as u16 } from '../wire/byte-order.js';
 import { latin1Of } from '../wire/latin1.js';
 
 /**
@@ -5,11 +6,13 @@ import { latin1Of } from '../wire/latin1.js';
  * sent for it — in one growing Uint8Array instead of two strings per entry: a burst of new entries
  * then allocates one JS object each (the CacheObject) where it allocated three, and the young
  * generation's collector copies a third of the objects (the key and body strings were two thirds
- * of what a 100 000-entry burst left in the young generation, and ~1 µs an entry of the sender's
- * CPU went to scavenging them; bench/RESULTS.md).
+ * of what a 100 000-entry burst left in the young generation; the sender's JS heap fell from 153
+ * to 27 B an entry, its RSS at 1 000 000 entries from 341 to 313 MiB — its CPU per entry did not
+ * move beyond the benchmark's noise; bench/RESULTS.md).
  *
- * A record at offset `at`: key length, body length, body capacity (u16 each, little-endian),
- * then the key, then the body (capacity bytes). A body that grows past its record's capacity
+ * A record at offset `at`: key length, body length, body capacity (u16 each),
+ * then the key, then the body (capacity bytes). The lengths are in host order (wire/byte-order.ts u16At):
+ * records never leave the process. A body that grows past its record's capacity
  * moves to a new record; the old one becomes garbage. Space runs out → the arena compacts into a
  * new buffer when at least a third of it is garbage, and doubles otherwise. Compaction moves the
  * records of the holders `holders()` lists (every record still in use must have its holder there)
@@ -25,18 +28,13 @@ const HEADER = 6;
 const MAX_FIELD = 0xffff;
 const MIN_BYTES = 64;
 
-const u16 = (b: Uint8Array, o: number): number => b[o]! | (b[o + 1]! << 8);
-const putU16 = (b: Uint8Array, o: number, v: number): void => {
-  b[o] = v & 0xff;
-  b[o + 1] = v >>> 8;
-};
 
 export class RecordArena {
   /** The records; replaced when the arena grows or compacts (read it after a create or setBody, not before). */
   bytes: Uint8Array;
   private end = 0;
   private garbage = 0;
-  /** Compactions and growths so far (tests, `-s`-style diagnostics). */
+  /** Compactions and growths so far (InternalCache.arenaStats; tests). */
   readonly stats = { compactions: 0, growths: 0 };
   private keyScratch = new Uint8Array(64);
 
@@ -95,9 +93,9 @@ export class RecordArena {
     if (keyLen > MAX_FIELD || bodyLen > MAX_FIELD) throw new RangeError(`a record of a ${keyLen}-byte key and a ${bodyLen}-byte body does not fit the arena's 16-bit lengths`);
     const at = this.allocate(HEADER + keyLen + bodyLen);
     const b = this.bytes;
-    putU16(b, at, keyLen);
-    putU16(b, at + 2, bodyLen);
-    putU16(b, at + 4, bodyLen);
+    putU16At(b, at, keyLen);
+    putU16At(b, at + 2, bodyLen);
+    putU16At(b, at + 4, bodyLen);
     const k = at + HEADER;
     for (let i = 0; i < keyLen; i++) b[k + i] = key[i]!;
     const s = k + keyLen;
@@ -119,7 +117,7 @@ export class RecordArena {
       this.create(h, key, keyLen, body, len);
       return;
     }
-    putU16(b, at + 2, len);
+    putU16At(b, at + 2, len);
     at += HEADER + u16(b, at);
     for (let i = 0; i < len; i++) b[at + i] = body[i]!;
   }

@@ -125,7 +125,6 @@ export function bodyBytesFromView(out: Uint8Array, b: Uint8Array, v: KernelCtVie
   return n;
 }
 
-
 /** ICMP request type → the reply type the kernel puts in the reply tuple (nf_conntrack_proto_icmp{,v6}.c invmap). */
 const ICMP_REPLY: Readonly<Record<number, number>> = { 8: 0, 13: 14, 15: 16, 17: 18 };
 const ICMPV6_REPLY: Readonly<Record<number, number>> = { 128: 129, 139: 140 };
