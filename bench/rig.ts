@@ -9,7 +9,7 @@
 // A forwards C → 10.235.0.0/16 to S (which drops it) through a stateful nftables forward chain, so
 // its kernel creates a conntrack entry per flow; the sync link itself is not tracked.
 import type { ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { syncConf, type SyncLinkSpec } from '../lab/conntrackd.js';
@@ -103,10 +103,14 @@ export class Daemon {
     const conf = join(dir, 'conntrackd.conf');
     writeFileSync(conf, confText(dir, link, o));
     // KS_PROF_DIR=dir: keepstated writes V8 CPU profiles there (one per thread) when it stops;
-    // KS_NODE_FLAGS="…": node/V8 flags for keepstated (profiling, GC experiments).
+    // KS_NODE_FLAGS="…": node/V8 flags for keepstated (profiling, GC experiments);
+    // KS_STDIO_DIR=dir: each keepstated's stdout and stderr go to a file of its own there (what
+    // --trace-* flags print), instead of nowhere.
     const prof = [...(process.env.KS_PROF_DIR !== undefined ? ['--cpu-prof', `--cpu-prof-dir=${process.env.KS_PROF_DIR}`] : []), ...(process.env.KS_NODE_FLAGS?.split(' ').filter(Boolean) ?? [])];
     const argv = system === 'conntrackd' ? ['conntrackd', '-C', conf] : [process.execPath, ...DAEMON_NODE_FLAGS, ...prof, KEEPSTATED, '-C', conf];
-    const child = ns.spawn(argv[0]!, argv.slice(1), { stdio: 'ignore' });
+    const out = system === 'keepstate' && process.env.KS_STDIO_DIR !== undefined ? openSync(join(process.env.KS_STDIO_DIR, `keepstated-${process.hrtime.bigint()}.out`), 'w') : 'ignore';
+    const child = ns.spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', out, out] });
+    if (typeof out === 'number') closeSync(out);
     const d = new Daemon(system, dir, join(dir, 'ctl'), child);
     rig.daemons.add(d);
     const end = Date.now() + 30_000; // hang guard

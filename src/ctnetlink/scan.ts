@@ -83,21 +83,14 @@ export function isVolatileCta(type: number): boolean {
 }
 
 
-/** The type of the attribute attrAt read last (one walk at a time: the scan is synchronous). */
-let attrType = 0;
-
 /**
- * attrAt reads the attribute header at `o` of a walk that ends at `end`: its length (header
- * included), with its type in attrType; -1 when it does not fit or its type is 31 or more (a
- * walk keeps the types it saw as bits of one number).
+ * The walks below read each attribute header in place (struct nlattr: u16 nla_len, u16 nla_type,
+ * host order) with no helper call per attribute: this scan runs for every event a replicating
+ * node sees, and a header read through a function that returns the type in a module variable cost
+ * about twice the time (bench/pipeline.ts). A header that does not fit its walk, a type of 31 or
+ * more (a walk keeps the types it saw as bits of one number) or a repeated type leaves the fast
+ * path.
  */
-function attrAt(b: Uint8Array, o: number, end: number): number {
-  if (end - o < 4) return -1;
-  const len = nlaU16(b, o);
-  if (len < 4 || len > end - o) return -1;
-  attrType = nlaU16(b, o + 2) & NLA_TYPE_MASK;
-  return attrType < 31 ? len : -1;
-}
 const step = (len: number): number => (len + 3) & ~3;
 
 /**
@@ -108,10 +101,11 @@ const step = (len: number): number => (len + 3) & ~3;
 export function scanKernelCt(b: Uint8Array, start: number, end: number, v: KernelCtView): boolean {
   v.reset();
   let seen = 0;
-  for (let o = start, len = 0; o < end; o += step(len)) {
-    len = attrAt(b, o, end);
-    const type = attrType;
-    if (len < 0 || (seen & (1 << type)) !== 0) return false;
+  for (let o = start; o < end; ) {
+    if (end - o < 4) return false;
+    const len = nlaU16(b, o);
+    const type = nlaU16(b, o + 2) & NLA_TYPE_MASK;
+    if (len < 4 || len > end - o || type >= 31 || (seen & (1 << type)) !== 0) return false;
     seen |= 1 << type;
     const p = o + 4;
     switch (type) {
@@ -150,6 +144,7 @@ export function scanKernelCt(b: Uint8Array, start: number, end: number, v: Kerne
         if (!isVolatileCta(type)) return false;
         v.volatileBytes += step(len);
     }
+    o += step(len);
   }
   if (v.orig.addrLen === 0) return false;
   if (v.hasReply && v.reply.addrLen !== v.orig.addrLen) return false;
@@ -162,10 +157,11 @@ export function scanTuple(b: Uint8Array, start: number, end: number, t: KernelTu
   t.start = start;
   t.end = end;
   let seen = 0;
-  for (let o = start, len = 0; o < end; o += step(len)) {
-    len = attrAt(b, o, end);
-    const type = attrType;
-    if (len < 0 || (seen & (1 << type)) !== 0) return false;
+  for (let o = start; o < end; ) {
+    if (end - o < 4) return false;
+    const len = nlaU16(b, o);
+    const type = nlaU16(b, o + 2) & NLA_TYPE_MASK;
+    if (len < 4 || len > end - o || type >= 31 || (seen & (1 << type)) !== 0) return false;
     seen |= 1 << type;
     if (type === CTA_TUPLE.IP) {
       if (!scanIp(b, o + 4, o + len, t)) return false;
@@ -174,16 +170,18 @@ export function scanTuple(b: Uint8Array, start: number, end: number, t: KernelTu
     } else {
       return false; // CTA_TUPLE_ZONE (directional zone) and anything else: general path
     }
+    o += step(len);
   }
   return t.addrLen !== 0 && t.src >= 0 && t.dst >= 0 && t.proto >= 0;
 }
 
 function scanIp(b: Uint8Array, start: number, end: number, t: KernelTupleView): boolean {
-  for (let o = start, len = 0; o < end; o += step(len)) {
-    len = attrAt(b, o, end);
-    const type = attrType;
+  for (let o = start; o < end; ) {
+    if (end - o < 4) return false;
+    const len = nlaU16(b, o);
+    const type = nlaU16(b, o + 2) & NLA_TYPE_MASK;
     const want = type === CTA_IP.V4_SRC || type === CTA_IP.V4_DST ? 4 : type === CTA_IP.V6_SRC || type === CTA_IP.V6_DST ? 16 : 0;
-    if (len < 0 || want === 0 || len !== 4 + want) return false;
+    if (want === 0 || len !== 4 + want || len > end - o) return false;
     if (t.addrLen !== 0 && t.addrLen !== want) return false;
     t.addrLen = want;
     if (type === CTA_IP.V4_SRC || type === CTA_IP.V6_SRC) {
@@ -193,140 +191,177 @@ function scanIp(b: Uint8Array, start: number, end: number, t: KernelTupleView): 
       if (t.dst >= 0) return false;
       t.dst = o + 4;
     }
+    o += step(len);
   }
   return true;
 }
 
-/** Leaf is one fixed-size attribute of a nest: its type, payload offset and length (header included). */
-type LeafReader<T> = (target: T, b: Uint8Array, type: number, p: number, len: number) => boolean;
-
-/** forEachLeaf walks a nest of fixed-size leaves, each read by `read` (false leaves the fast path), each at most once. */
-function forEachLeaf<T>(b: Uint8Array, start: number, end: number, target: T, read: LeafReader<T>): boolean {
-  let seen = 0;
-  for (let o = start, len = 0; o < end; o += step(len)) {
-    len = attrAt(b, o, end);
-    const type = attrType;
-    if (len < 0 || (seen & (1 << type)) !== 0) return false;
-    seen |= 1 << type;
-    if (!read(target, b, type, o + 4, len)) return false;
-  }
-  return true;
-}
-
-const readProto: LeafReader<KernelTupleView> = (t, b, type, p, len) => {
-  switch (type) {
-    case CTA_PROTO.NUM:
-      if (len !== 5) return false;
-      t.proto = b[p]!;
-      return true;
-    case CTA_PROTO.SRC_PORT:
-      if (len !== 6) return false;
-      t.srcPort = be16(b, p);
-      return true;
-    case CTA_PROTO.DST_PORT:
-      if (len !== 6) return false;
-      t.dstPort = be16(b, p);
-      return true;
-    case CTA_PROTO.ICMP_ID:
-    case CTA_PROTO.ICMPV6_ID:
-      if (len !== 6 || t.icmpId >= 0) return false;
-      t.icmpId = be16(b, p);
-      return true;
-    case CTA_PROTO.ICMP_TYPE:
-    case CTA_PROTO.ICMPV6_TYPE:
-      if (len !== 5 || t.icmpType >= 0) return false;
-      t.icmpType = b[p]!;
-      return true;
-    case CTA_PROTO.ICMP_CODE:
-    case CTA_PROTO.ICMPV6_CODE:
-      if (len !== 5 || t.icmpCode >= 0) return false;
-      t.icmpCode = b[p]!;
-      return true;
-    default:
-      return false;
-  }
-};
+/** scanProto reads CTA_TUPLE_PROTO's leaves: protocol number, ports, ICMP(v6) id, type and code, each at most once. */
 function scanProto(b: Uint8Array, start: number, end: number, t: KernelTupleView): boolean {
-  return forEachLeaf(b, start, end, t, readProto);
+  let seen = 0;
+  for (let o = start; o < end; ) {
+    if (end - o < 4) return false;
+    const len = nlaU16(b, o);
+    const type = nlaU16(b, o + 2) & NLA_TYPE_MASK;
+    if (len < 4 || len > end - o || type >= 31 || (seen & (1 << type)) !== 0) return false;
+    seen |= 1 << type;
+    const p = o + 4;
+    switch (type) {
+      case CTA_PROTO.NUM:
+        if (len !== 5) return false;
+        t.proto = b[p]!;
+        break;
+      case CTA_PROTO.SRC_PORT:
+        if (len !== 6) return false;
+        t.srcPort = be16(b, p);
+        break;
+      case CTA_PROTO.DST_PORT:
+        if (len !== 6) return false;
+        t.dstPort = be16(b, p);
+        break;
+      case CTA_PROTO.ICMP_ID:
+      case CTA_PROTO.ICMPV6_ID:
+        if (len !== 6 || t.icmpId >= 0) return false;
+        t.icmpId = be16(b, p);
+        break;
+      case CTA_PROTO.ICMP_TYPE:
+      case CTA_PROTO.ICMPV6_TYPE:
+        if (len !== 5 || t.icmpType >= 0) return false;
+        t.icmpType = b[p]!;
+        break;
+      case CTA_PROTO.ICMP_CODE:
+      case CTA_PROTO.ICMPV6_CODE:
+        if (len !== 5 || t.icmpCode >= 0) return false;
+        t.icmpCode = b[p]!;
+        break;
+      default:
+        return false;
+    }
+    o += step(len);
+  }
+  return true;
 }
 
+/** scanProtoInfo reads CTA_PROTOINFO: one nest of TCP, SCTP or DCCP state, each kind at most once. */
 function scanProtoInfo(b: Uint8Array, start: number, end: number, v: KernelCtView): boolean {
   let seen = 0;
-  for (let o = start, len = 0; o < end; o += step(len)) {
-    len = attrAt(b, o, end);
-    const type = attrType;
-    if (len < 0 || (seen & (1 << type)) !== 0) return false;
+  for (let o = start; o < end; ) {
+    if (end - o < 4) return false;
+    const len = nlaU16(b, o);
+    const type = nlaU16(b, o + 2) & NLA_TYPE_MASK;
+    if (len < 4 || len > end - o || type >= 31 || (seen & (1 << type)) !== 0) return false;
     seen |= 1 << type;
-    const reader = type === CTA_PROTOINFO.TCP ? readTcp : type === CTA_PROTOINFO.SCTP ? readSctp : type === CTA_PROTOINFO.DCCP ? readDccp : undefined;
-    if (reader === undefined || !forEachLeaf(b, o + 4, o + len, v, reader)) return false;
+    const ok = type === CTA_PROTOINFO.TCP ? scanTcp(b, o + 4, o + len, v) : type === CTA_PROTOINFO.SCTP ? scanSctp(b, o + 4, o + len, v) : type === CTA_PROTOINFO.DCCP && scanDccp(b, o + 4, o + len, v);
+    if (!ok) return false;
+    o += step(len);
   }
   return true;
 }
 
-const readTcp: LeafReader<KernelCtView> = (v, b, type, p, len) => {
-  switch (type) {
-    case CTA_PROTOINFO_TCP.STATE:
-      if (len !== 5) return false;
-      v.tcpState = b[p]!;
-      return true;
-    case CTA_PROTOINFO_TCP.WSCALE_ORIGINAL:
-      if (len !== 5) return false;
-      v.tcpWscaleOrig = b[p]!;
-      return true;
-    case CTA_PROTOINFO_TCP.WSCALE_REPLY:
-      if (len !== 5) return false;
-      v.tcpWscaleReply = b[p]!;
-      return true;
-    case CTA_PROTOINFO_TCP.FLAGS_ORIGINAL:
-    case CTA_PROTOINFO_TCP.FLAGS_REPLY:
-      return len === 6; // not replicated
-    default:
-      return false;
+function scanTcp(b: Uint8Array, start: number, end: number, v: KernelCtView): boolean {
+  let seen = 0;
+  for (let o = start; o < end; ) {
+    if (end - o < 4) return false;
+    const len = nlaU16(b, o);
+    const type = nlaU16(b, o + 2) & NLA_TYPE_MASK;
+    if (len < 4 || len > end - o || type >= 31 || (seen & (1 << type)) !== 0) return false;
+    seen |= 1 << type;
+    const p = o + 4;
+    switch (type) {
+      case CTA_PROTOINFO_TCP.STATE:
+        if (len !== 5) return false;
+        v.tcpState = b[p]!;
+        break;
+      case CTA_PROTOINFO_TCP.WSCALE_ORIGINAL:
+        if (len !== 5) return false;
+        v.tcpWscaleOrig = b[p]!;
+        break;
+      case CTA_PROTOINFO_TCP.WSCALE_REPLY:
+        if (len !== 5) return false;
+        v.tcpWscaleReply = b[p]!;
+        break;
+      case CTA_PROTOINFO_TCP.FLAGS_ORIGINAL:
+      case CTA_PROTOINFO_TCP.FLAGS_REPLY:
+        if (len !== 6) return false; // not replicated
+        break;
+      default:
+        return false;
+    }
+    o += step(len);
   }
-};
-
-const readSctp: LeafReader<KernelCtView> = (v, b, type, p, len) => {
-  switch (type) {
-    case CTA_PROTOINFO_SCTP.STATE:
-      if (len !== 5) return false;
-      v.sctpState = b[p]!;
-      return true;
-    case CTA_PROTOINFO_SCTP.VTAG_ORIGINAL:
-      if (len !== 8) return false;
-      v.sctpVtagOrig = be32(b, p);
-      return true;
-    case CTA_PROTOINFO_SCTP.VTAG_REPLY:
-      if (len !== 8) return false;
-      v.sctpVtagReply = be32(b, p);
-      return true;
-    default:
-      return false;
-  }
-};
-
-const readDccp: LeafReader<KernelCtView> = (v, b, type, p, len) => {
-  switch (type) {
-    case CTA_PROTOINFO_DCCP.STATE:
-      if (len !== 5) return false;
-      v.dccpState = b[p]!;
-      return true;
-    case CTA_PROTOINFO_DCCP.ROLE:
-      if (len !== 5) return false;
-      v.dccpRole = b[p]!;
-      return true;
-    default:
-      return false; // handshake seq (u64) and padding: general path
-  }
-};
-
-const readSynproxy: LeafReader<KernelCtView> = (v, b, type, p, len) => {
-  if (len !== 8) return false;
-  if (type === CTA_SYNPROXY.ISN) v.synIsn = be32(b, p);
-  else if (type === CTA_SYNPROXY.ITS) v.synIts = be32(b, p);
-  else if (type === CTA_SYNPROXY.TSOFF) v.synTsoff = be32(b, p);
-  else return false;
   return true;
-};
+}
+
+function scanSctp(b: Uint8Array, start: number, end: number, v: KernelCtView): boolean {
+  let seen = 0;
+  for (let o = start; o < end; ) {
+    if (end - o < 4) return false;
+    const len = nlaU16(b, o);
+    const type = nlaU16(b, o + 2) & NLA_TYPE_MASK;
+    if (len < 4 || len > end - o || type >= 31 || (seen & (1 << type)) !== 0) return false;
+    seen |= 1 << type;
+    const p = o + 4;
+    switch (type) {
+      case CTA_PROTOINFO_SCTP.STATE:
+        if (len !== 5) return false;
+        v.sctpState = b[p]!;
+        break;
+      case CTA_PROTOINFO_SCTP.VTAG_ORIGINAL:
+        if (len !== 8) return false;
+        v.sctpVtagOrig = be32(b, p);
+        break;
+      case CTA_PROTOINFO_SCTP.VTAG_REPLY:
+        if (len !== 8) return false;
+        v.sctpVtagReply = be32(b, p);
+        break;
+      default:
+        return false;
+    }
+    o += step(len);
+  }
+  return true;
+}
+
+function scanDccp(b: Uint8Array, start: number, end: number, v: KernelCtView): boolean {
+  let seen = 0;
+  for (let o = start; o < end; ) {
+    if (end - o < 4) return false;
+    const len = nlaU16(b, o);
+    const type = nlaU16(b, o + 2) & NLA_TYPE_MASK;
+    if (len < 4 || len > end - o || type >= 31 || (seen & (1 << type)) !== 0) return false;
+    seen |= 1 << type;
+    const p = o + 4;
+    switch (type) {
+      case CTA_PROTOINFO_DCCP.STATE:
+        if (len !== 5) return false;
+        v.dccpState = b[p]!;
+        break;
+      case CTA_PROTOINFO_DCCP.ROLE:
+        if (len !== 5) return false;
+        v.dccpRole = b[p]!;
+        break;
+      default:
+        return false; // handshake seq (u64) and padding: general path
+    }
+    o += step(len);
+  }
+  return true;
+}
+
+/** scanSynproxy reads CTA_SYNPROXY: ISN, ITS and TSOFF, u32 each, each at most once. */
 function scanSynproxy(b: Uint8Array, start: number, end: number, v: KernelCtView): boolean {
-  return forEachLeaf(b, start, end, v, readSynproxy);
+  let seen = 0;
+  for (let o = start; o < end; ) {
+    if (end - o < 4) return false;
+    const len = nlaU16(b, o);
+    const type = nlaU16(b, o + 2) & NLA_TYPE_MASK;
+    if (len !== 8 || len > end - o || type >= 31 || (seen & (1 << type)) !== 0) return false;
+    seen |= 1 << type;
+    if (type === CTA_SYNPROXY.ISN) v.synIsn = be32(b, o + 4);
+    else if (type === CTA_SYNPROXY.ITS) v.synIts = be32(b, o + 4);
+    else if (type === CTA_SYNPROXY.TSOFF) v.synTsoff = be32(b, o + 4);
+    else return false;
+    o += 8;
+  }
+  return true;
 }
