@@ -1,5 +1,5 @@
 import type { InjectStats } from '../control/stats.js';
-import { ExternalEntry } from '../engine/cache.js';
+import { BodyEntry } from '../engine/cache.js';
 import { fastJob, planCommitRequests, tryWriteCommitRequest, type CommitJob } from '../engine/commit-bytes.js';
 import type { CommitOptions } from '../engine/commit.js';
 import { mergeCtBodies } from '../sync/ct-body.js';
@@ -147,11 +147,11 @@ export class Injector {
   private async runBatch(batch: Map<string, Pending>): Promise<void> {
     const nowMs = Date.now();
     const opts: CommitOptions = { nowMs, tcpWindowTracking: this.opts.tcpWindowTracking };
-    const dels: ExternalEntry[] = [];
-    const ups: ExternalEntry[] = [];
+    const dels: BodyEntry[] = [];
+    const ups: BodyEntry[] = [];
     const upOps: SyncOp[] = [];
     for (const [key, p] of batch) {
-      const e = new ExternalEntry(key, p.body, p.atMs);
+      const e = new BodyEntry(key, p.body, p.atMs);
       if (p.op === 'del') dels.push(e);
       else {
         ups.push(e);
@@ -179,7 +179,7 @@ export class Injector {
     // does); the others go through the model afterwards, masters first.
     const fast = await this.committer.runEach('create', Array.from(ups.keys()), (w, i) => tryWriteCommitRequest(w, ups[i]!, opts));
     const rest = fast.declined.map((i) => ups[i]!);
-    const opOf = new Map<ExternalEntry, SyncOp>(fast.declined.map((i) => [ups[i]!, upOps[i]!]));
+    const opOf = new Map<BodyEntry, SyncOp>(fast.declined.map((i) => [ups[i]!, upOps[i]!]));
     const jobs = this.plan(rest, opts);
     if (jobs.length < rest.length) {
       const planned = new Set(jobs.map((j) => j.entry));
@@ -188,7 +188,7 @@ export class Injector {
     const pass1 = jobs.filter((j) => j.pass === 1);
     const pass2 = jobs.filter((j) => j.pass === 2);
     // Each pass: how many, the op and the job of request k (the job built only for a retry), its failures.
-    const passes: { n: number; op: (k: number) => SyncOp; job: (k: number) => CommitJob<ExternalEntry>; failures: () => Promise<readonly CommitFailure[]> }[] = [
+    const passes: { n: number; op: (k: number) => SyncOp; job: (k: number) => CommitJob<BodyEntry>; failures: () => Promise<readonly CommitFailure[]> }[] = [
       { n: fast.accepted.length, op: (k) => upOps[fast.accepted[k]!]!, job: (k) => fastJob(ups[fast.accepted[k]!]!, opts), failures: async () => fast.failures },
       ...[pass1, pass2].map((part) => ({
         n: part.length,
@@ -236,11 +236,11 @@ export class Injector {
   }
 
   /** plan is planCommitRequests, entry by entry when the batch holds one it cannot plan (it is left out). */
-  private plan(entries: readonly ExternalEntry[], opts: CommitOptions): CommitJob<ExternalEntry>[] {
+  private plan(entries: readonly BodyEntry[], opts: CommitOptions): CommitJob<BodyEntry>[] {
     try {
       return planCommitRequests(entries, opts);
     } catch {
-      const out: CommitJob<ExternalEntry>[] = [];
+      const out: CommitJob<BodyEntry>[] = [];
       for (const e of entries) {
         try {
           out.push(...planCommitRequests([e], opts));

@@ -310,11 +310,16 @@ export class SyncNode {
       let failed = 0;
       let total = 0;
       this.events?.leave('new');
+      // The entries as they are now, unchanged until the commit ends (what the peer sends
+      // meanwhile goes to new entries; a retry writes what was planned).
+      const external = this.replicator.external;
+      const unpin = external.pin();
       try {
         // Bodies on the fast path (no master tuple) are written as they are read and sent chunk by
         // chunk, so the kernel starts at once; the others go through the model afterwards, masters
         // first: a related entry's create needs its master in the kernel.
-        const entries = since === undefined ? this.replicator.external.values() : receivedSince(this.replicator.external.values(), since);
+        const held = [...external.values()];
+        const entries = since === undefined ? held : receivedSince(held, since);
         const fast = await this.committer.runEach('create', entries, (w, e) => tryWriteCommitRequest(w, e, opts));
         const jobs = planCommitRequests(fast.declined, opts);
         total = fast.accepted.length + jobs.length;
@@ -344,6 +349,7 @@ export class SyncNode {
           }
         }
       } finally {
+        unpin();
         if (!this.stopped) this.events?.join('new'); // (a node stopped meanwhile has closed the socket)
       }
       const ms = Date.now() - t0;

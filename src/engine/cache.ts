@@ -3,15 +3,14 @@ import { decodeConntrack, encodeConntrack } from '../ctnetlink/conntrack.js';
 import { KernelCtView, scanKernelCt } from '../ctnetlink/scan.js';
 import type { Conntrack } from '../ctnetlink/types.js';
 import { CtFilterFields, fieldsOfConntrack, fieldsOfView, filterAccepts, type CtFilter } from './filter.js';
-import { ctBodyOf, decodeCtBody, mergeCtBodies, syncIdentityOf } from '../sync/ct-body.js';
+import { ctBodyOf, decodeCtBody, mergeCtBodyBytes, mergedBody, syncIdentityOf } from '../sync/ct-body.js';
 import type { SyncOp } from '../sync/message.js';
 import { FtfwNode } from './ftfw.js';
-import { KeyTable } from './key-table.js';
 import { RecordArena } from './record-arena.js';
 import { RecordTable } from './record-table.js';
 import { natReplyTuple } from './commit.js';
 import { bodyBytesFromView, bodyShowsEntry, inheritFromBody, MAX_FAST_BODY, writeCtBodyFromKernel } from '../sync/from-kernel.js';
-import type { SyncEncodeOptions } from '../sync/conntrack.js';
+import { decodeConntrackBody, type SyncEncodeOptions } from '../sync/conntrack.js';
 import { DecodeError } from '../wire/decode-error.js';
 import { writeLatin1 } from '../wire/latin1.js';
 import { Writer } from '../wire/writer.js';
@@ -399,10 +398,11 @@ export class InternalCache {
 }
 
 /**
- * ExternalEntry is one entry received from a peer: its message body as received (a string, see
- * sync/ct-body.ts) and when it was last received (ms). `ct` decodes the body.
+ * BodyEntry is one received entry as strings: its identity, message body (latin1, see
+ * sync/ct-body.ts) and when it was received (ms). The injector (DisableExternalCache) commits
+ * these; `ct` decodes the body.
  */
-export class ExternalEntry {
+export class BodyEntry {
   constructor(
     readonly key: string,
     readonly body: string,
@@ -412,32 +412,113 @@ export class ExternalEntry {
   get ct(): Conntrack {
     return decodeCtBody(this.body);
   }
+  get bodyLength(): number {
+    return this.body.length;
+  }
+  copyBody(into: Uint8Array): void {
+    writeLatin1(into, this.body, 0);
+  }
+}
+
+/**
+ * ExternalEntry is one entry of the external cache: its identity and the message body received
+ * for it are a record of the cache's RecordArena (`at`, -1 once the entry has left the cache).
+ * When it was last received is kept in ms after the cache's first entry (`rel`): a small integer
+ * for 24 days (V8 keeps it unboxed; past that it becomes a boxed number, still exact).
+ */
+export class ExternalEntry {
+  at = -1;
+  constructor(
+    private readonly cache: ExternalCache,
+    public rel: number,
+  ) {}
+
+  get receivedAtMs(): number {
+    return this.cache.epochMs + this.rel;
+  }
+  /** key is the entry's identity (scanCtBody) as a latin1 string; '' once it has left the cache. */
+  get key(): string {
+    return this.at < 0 ? '' : this.cache.arena.keyOf(this.at);
+  }
+  /** body is the message body as a latin1 string (slow paths: output, tests); '' once it has left the cache. */
+  get body(): string {
+    return this.at < 0 ? '' : this.cache.arena.bodyOf(this.at);
+  }
+  get bodyLength(): number {
+    return this.at < 0 ? 0 : this.cache.arena.bodyLength(this.at);
+  }
+  /** copyBody copies the body's bytes into `into` (bodyLength of room) at 0. */
+  copyBody(into: Uint8Array): void {
+    if (this.at < 0) return;
+    const a = this.cache.arena;
+    const s = a.bodyStart(this.at);
+    into.set(a.bytes.subarray(s, s + a.bodyLength(this.at)), 0);
+  }
+  get ct(): Conntrack {
+    const a = this.cache.arena;
+    if (this.at < 0) throw new Error('the entry has left the external cache');
+    const s = a.bodyStart(this.at);
+    return decodeConntrackBody(a.bytes, s, s + a.bodyLength(this.at));
+  }
 }
 
 /**
  * ExternalCache holds the peers' entries, applying the message-type rules of §1.5: NEW replaces,
  * UPD updates or creates (a sender coalesces NEW into UPD, so an unknown tuple in an UPD is a
  * create), DEL removes. Past `limit` (HashLimit) a new entry is refused and counted. Entries are
- * keyed by scanCtBody's identity.
+ * keyed by scanCtBody's identity; keys and bodies are records of one RecordArena (no string per
+ * entry: a receiver's collector then has one object an entry to copy and mark, not four).
+ *
+ * An entry changes in place, except while the cache is pinned (`pin`, during a commit): then a
+ * change gives the tuple a new ExternalEntry and the old one keeps its record, unchanged, until
+ * the last unpin — what the commit holds stays what it planned (a retry writes the same request).
  */
 export class ExternalCache {
-  private readonly entries = new KeyTable<ExternalEntry>();
+  /** The entries' keys and bodies; compaction moves the records of the table's entries and the pinned ones. */
+  readonly arena: RecordArena = new RecordArena(() => this.holders());
+  private readonly entries = new RecordTable<ExternalEntry>(this.arena);
   readonly stats = { refusedOverLimit: 0, deletedUnknown: 0, added: 0, updated: 0, deleted: 0 };
+  /** receivedAtMs of an entry is epochMs + its rel: the first entry's time (NaN before it). */
+  epochMs = Number.NaN;
+  private pins = 0;
+  /** Entries replaced or removed while pinned: their records are freed at the last unpin. */
+  private retired: ExternalEntry[] = [];
 
   constructor(private readonly limit: number) {}
+
+  private *holders(): Generator<ExternalEntry> {
+    yield* this.entries.values();
+    yield* this.retired;
+  }
 
   get size(): number {
     return this.entries.size;
   }
   get(key: string): ExternalEntry | undefined {
-    return this.entries.get(key);
+    return this.entries.getKey(key);
   }
   /** find looks an entry up by its model (tests, tools). */
   find(ct: Conntrack): ExternalEntry | undefined {
-    return this.entries.get(syncIdentityOf(ct));
+    return this.entries.getKey(syncIdentityOf(ct));
   }
   values(): IterableIterator<ExternalEntry> {
     return this.entries.values();
+  }
+
+  /**
+   * pin keeps every entry as it is now for whoever holds them (a commit), until the returned
+   * function is called: changes meanwhile go to new entries (see the class comment).
+   */
+  pin(): () => void {
+    this.pins++;
+    let done = false;
+    return () => {
+      if (done) return;
+      done = true;
+      if (--this.pins > 0) return;
+      for (const e of this.retired) this.arena.free(e);
+      this.retired = [];
+    };
   }
 
   /** apply is applyBody for a model entry (tests, tools): the body is what a peer would send for it. */
@@ -446,34 +527,94 @@ export class ExternalCache {
     return this.applyBody(op, syncIdentityOf(ct), ctBodyOf(ct), nowMs);
   }
 
-  /**
-   * applyBody applies one received data message (its identity and validated body, see
-   * decodeDatagramLazy); returns false when the entry was refused (over HashLimit) or unknown (DEL).
-   */
+  /** applyBody is applyBytes for an identity and a validated body given as latin1 strings (tests, tools, the expiry sweep). */
   applyBody(op: SyncOp, key: string, body: string, nowMs: number): boolean {
-    const existing = this.entries.get(key);
+    if (stringBody.length < body.length) stringBody = new Uint8Array(2 * body.length);
+    if (stringKey.length < key.length) stringKey = new Uint8Array(2 * key.length);
+    writeLatin1(stringBody, body, 0);
+    writeLatin1(stringKey, key, 0);
+    return this.applyBytes(op, stringBody, 0, body.length, stringKey, 0, key.length, nowMs);
+  }
+
+  /**
+   * applyBytes applies one received data message: its validated body at [start, end) of `b` and
+   * its identity at [keyAt, keyAt + keyLen) of `keys` (see decodeDatagramLazy). Returns false
+   * when the entry was refused (over HashLimit) or unknown (DEL).
+   */
+  applyBytes(op: SyncOp, b: Uint8Array, start: number, end: number, keys: Uint8Array, keyAt: number, keyLen: number, nowMs: number): boolean {
+    const t = this.entries;
+    const probe = t.probe;
+    if (keyLen > probe.length) throw new RangeError(`an identity of ${keyLen} bytes`);
+    for (let i = 0; i < keyLen; i++) probe[i] = keys[keyAt + i]!;
+    const existing = t.get(keyLen);
     if (op === 'del') {
       if (existing === undefined) {
         this.stats.deletedUnknown++;
         return false;
       }
-      this.entries.delete(key);
+      t.remove(existing);
+      this.retire(existing);
       this.stats.deleted++;
       return true;
     }
-    if (existing === undefined && this.entries.size >= this.limit) {
-      this.stats.refusedOverLimit++;
-      return false;
+    if (Number.isNaN(this.epochMs)) this.epochMs = nowMs;
+    const rel = nowMs - this.epochMs;
+    if (existing === undefined) {
+      if (t.size >= this.limit) {
+        this.stats.refusedOverLimit++;
+        return false;
+      }
+      const e = new ExternalEntry(this, rel);
+      this.arena.create(e, probe, keyLen, b, end - start, start);
+      t.insert(e);
+      this.stats.added++;
+      return true;
     }
-    const merged = op === 'upd' && existing !== undefined ? mergeCtBodies(existing.body, body) : body;
-    this.entries.set(new ExternalEntry(key, merged, nowMs));
-    if (existing === undefined) this.stats.added++;
-    else this.stats.updated++;
+    let body = b;
+    let bodyAt = start;
+    let len = end - start;
+    if (op === 'upd') {
+      const a = this.arena;
+      const ps = a.bodyStart(existing.at);
+      len = mergeCtBodyBytes(a.bytes, ps, ps + a.bodyLength(existing.at), b, start, end);
+      body = mergedBody();
+      bodyAt = 0;
+    }
+    if (this.pins === 0) {
+      this.arena.setBody(existing, body, len, bodyAt);
+      existing.rel = rel;
+    } else {
+      // Pinned: the tuple gets a new entry; the old one keeps its record for the commit.
+      const e = new ExternalEntry(this, rel);
+      this.arena.create(e, probe, keyLen, body, len, bodyAt);
+      t.remove(existing);
+      this.retired.push(existing);
+      t.get(keyLen);
+      t.insert(e);
+    }
+    this.stats.updated++;
     return true;
   }
 
-  /** flush empties the cache (`-f external`). */
+  /** retire frees a removed entry's record, or keeps it until the last unpin. */
+  private retire(e: ExternalEntry): void {
+    if (this.pins > 0) this.retired.push(e);
+    else this.arena.free(e);
+  }
+
+  /** flush empties the cache (`-f external`); pinned entries keep their records until the unpin. */
   flush(): void {
+    if (this.pins > 0) for (const e of this.entries.values()) this.retired.push(e);
+    else {
+      for (const e of this.entries.values()) e.at = -1;
+      for (const e of this.retired) e.at = -1;
+      this.retired = [];
+      this.arena.clear();
+    }
     this.entries.clear();
   }
 }
+
+/** applyBody's scratch for a body and an identity given as strings. */
+let stringBody = new Uint8Array(512);
+let stringKey = new Uint8Array(64);

@@ -4,7 +4,6 @@ import { NTA } from '../sync/consts.js';
 import { encodeConntrackAttrs } from '../ctnetlink/conntrack.js';
 import { encodeNfgenmsg, nfgenmsgFor } from '../ctnetlink/nfgenmsg.js';
 import type { Conntrack } from '../ctnetlink/types.js';
-import { writeLatin1 } from '../wire/latin1.js';
 import { be16At as be16, be32At as be32, putBe16At, putBe32At, putU16At, putU8Pad3At } from '../wire/byte-order.js';
 import type { Writer } from '../wire/writer.js';
 import { commitEntry, commitTimeout, ICMP_REPLY, ICMPV6_REPLY, NAT_PORT_PROTOS, natReplyTuple, TCP_FLAG_BE_LIBERAL, TCP_FLAG_WINDOW_SCALE, type CommitOptions } from './commit.js';
@@ -258,6 +257,18 @@ function protoInfo(out: Uint8Array, n: number, b: Uint8Array, v: BodyView, proto
  * CommitJob is one entry of a commit: the entry, the writer of its create request's payload, and
  * of the delete request that clears the way when the entry already exists (failback).
  */
+/**
+ * CommitSource is what the commit reads of a received entry: its body's bytes (copied out:
+ * bodyLength bytes into the front of a buffer), when it was received, and its model (`ct`, for the
+ * bodies off the fast path).
+ */
+export interface CommitSource {
+  readonly receivedAtMs: number;
+  readonly bodyLength: number;
+  copyBody(into: Uint8Array): void;
+  readonly ct: Conntrack;
+}
+
 export interface CommitJob<E> {
   readonly entry: E;
   /** 1 for entries without a master, 2 for related ones: pass 2 starts once pass 1 is done. */
@@ -278,15 +289,16 @@ let planBuf = new Uint8Array(1024);
  * are written from their bytes; the others through the model (commitEntry, then the request
  * encoder), which gives the same bytes for any body.
  */
-export function planCommitRequests<E extends { readonly body: string; readonly receivedAtMs: number; readonly ct: Conntrack }>(
+export function planCommitRequests<E extends CommitSource>(
   entries: Iterable<E>,
   opts: CommitOptions,
 ): CommitJob<E>[] {
   const first: CommitJob<E>[] = [];
   const second: CommitJob<E>[] = [];
   for (const e of entries) {
-    if (planBuf.length < e.body.length) planBuf = new Uint8Array(2 * e.body.length);
-    const n = writeLatin1(planBuf, e.body, 0);
+    const n = e.bodyLength;
+    if (planBuf.length < n) planBuf = new Uint8Array(2 * n);
+    e.copyBody(planBuf);
     if (scanBody(planBuf, n, planView)) {
       first.push(fastJob(e, opts));
       continue;
@@ -319,7 +331,7 @@ const fastView = new BodyView();
 let fastBuf = new Uint8Array(1024);
 
 /** fastJob is the CommitJob of a body on the fast path (tryWriteCommitRequest accepted it). */
-export function fastJob<E extends { readonly body: string; readonly receivedAtMs: number }>(e: E, opts: CommitOptions): CommitJob<E> {
+export function fastJob<E extends CommitSource>(e: E, opts: CommitOptions): CommitJob<E> {
   return { entry: e, pass: 1, write: (w) => writeFast(w, e, opts), writeDelete: (w) => writeFastDelete(w, e), writeUpdate: (w) => writeFastUpdate(w, e, opts) };
 }
 
@@ -328,9 +340,10 @@ export function fastJob<E extends { readonly body: string; readonly receivedAtMs
  * returns false having written nothing (the body needs the model: planCommitRequests). Bodies with
  * a master tuple are never on the fast path, so what it accepts may be created before anything else.
  */
-export function tryWriteCommitRequest(w: Writer, e: { readonly body: string; readonly receivedAtMs: number }, opts: CommitOptions): boolean {
-  if (fastBuf.length < e.body.length) fastBuf = new Uint8Array(2 * e.body.length);
-  const n = writeLatin1(fastBuf, e.body, 0);
+export function tryWriteCommitRequest(w: Writer, e: CommitSource, opts: CommitOptions): boolean {
+  const n = e.bodyLength;
+  if (fastBuf.length < n) fastBuf = new Uint8Array(2 * n);
+  e.copyBody(fastBuf);
   if (!scanBody(fastBuf, n, fastView)) return false;
   writeCommitRequest(w, fastBuf, fastView, e.receivedAtMs, opts);
   return true;
@@ -344,23 +357,28 @@ export function writeDeleteRequest(w: Writer, b: Uint8Array, v: BodyView): void 
   w.advance(n);
 }
 
-/** scanFast puts a body into fastBuf and scans it into fastView (accepted when planned: bodies never change). */
-function scanFast(body: string): void {
-  if (fastBuf.length < body.length) fastBuf = new Uint8Array(2 * body.length);
-  scanBody(fastBuf, writeLatin1(fastBuf, body, 0), fastView);
+/**
+ * scanFast puts a body into fastBuf and scans it into fastView (accepted when planned: the
+ * entries a commit holds do not change while it runs, ExternalCache.pin).
+ */
+function scanFast(e: CommitSource): void {
+  const n = e.bodyLength;
+  if (fastBuf.length < n) fastBuf = new Uint8Array(2 * n);
+  e.copyBody(fastBuf);
+  scanBody(fastBuf, n, fastView);
 }
 
-function writeFastDelete(w: Writer, e: { readonly body: string }): void {
-  scanFast(e.body);
+function writeFastDelete(w: Writer, e: CommitSource): void {
+  scanFast(e);
   writeDeleteRequest(w, fastBuf, fastView);
 }
 
-function writeFast(w: Writer, e: { readonly body: string; readonly receivedAtMs: number }, opts: CommitOptions): void {
-  scanFast(e.body);
+function writeFast(w: Writer, e: CommitSource, opts: CommitOptions): void {
+  scanFast(e);
   writeCommitRequest(w, fastBuf, fastView, e.receivedAtMs, opts);
 }
 
-function writeFastUpdate(w: Writer, e: { readonly body: string; readonly receivedAtMs: number }, opts: CommitOptions): void {
-  scanFast(e.body);
+function writeFastUpdate(w: Writer, e: CommitSource, opts: CommitOptions): void {
+  scanFast(e);
   writeUpdateRequest(w, fastBuf, fastView, e.receivedAtMs, opts);
 }

@@ -2,8 +2,9 @@ import { putU16At, u16At as u16 } from '../wire/byte-order.js';
 import { latin1Of } from '../wire/latin1.js';
 
 /**
- * RecordArena keeps the internal cache's per-entry bytes — the entry's key, then the message body
- * sent for it — in one growing Uint8Array instead of two strings per entry: a burst of new entries
+ * RecordArena keeps a cache's per-entry bytes — the entry's key, then its message body (the
+ * internal cache's: what it sends; the external cache's: what it received) — in one growing
+ * Uint8Array instead of two strings per entry. For the internal cache: a burst of new entries
  * then allocates one JS object each (the CacheObject) where it allocated three, and the young
  * generation's collector copies a third of the objects (the key and body strings were two thirds
  * of what a 100 000-entry burst left in the young generation; the sender's JS heap fell from 153
@@ -87,9 +88,9 @@ export class RecordArena {
 
   /**
    * create gives `h` (which has no record) a record holding key bytes [0, keyLen) of `key` and
-   * body bytes [0, bodyLen) of `body`.
+   * body bytes [bodyAt, bodyAt + bodyLen) of `body`.
    */
-  create(h: ArenaHolder, key: Uint8Array, keyLen: number, body: Uint8Array, bodyLen: number): void {
+  create(h: ArenaHolder, key: Uint8Array, keyLen: number, body: Uint8Array, bodyLen: number, bodyAt = 0): void {
     if (keyLen > MAX_FIELD || bodyLen > MAX_FIELD) throw new RangeError(`a record of a ${keyLen}-byte key and a ${bodyLen}-byte body does not fit the arena's 16-bit lengths`);
     const at = this.allocate(HEADER + keyLen + bodyLen);
     const b = this.bytes;
@@ -99,12 +100,12 @@ export class RecordArena {
     const k = at + HEADER;
     for (let i = 0; i < keyLen; i++) b[k + i] = key[i]!;
     const s = k + keyLen;
-    for (let i = 0; i < bodyLen; i++) b[s + i] = body[i]!;
+    for (let i = 0; i < bodyLen; i++) b[s + i] = body[bodyAt + i]!;
     h.at = at;
   }
 
-  /** setBody replaces the body of `h`'s record with bytes [0, len) of `body` (the key stays). */
-  setBody(h: ArenaHolder, body: Uint8Array, len: number): void {
+  /** setBody replaces the body of `h`'s record with bytes [bodyAt, bodyAt + len) of `body`, not the arena's own (the key stays). */
+  setBody(h: ArenaHolder, body: Uint8Array, len: number, bodyAt = 0): void {
     let at = h.at;
     const b = this.bytes;
     if (u16(b, at + 4) < len) {
@@ -114,12 +115,12 @@ export class RecordArena {
       const key = this.keyScratch;
       for (let i = 0; i < keyLen; i++) key[i] = b[at + HEADER + i]!;
       this.free(h);
-      this.create(h, key, keyLen, body, len);
+      this.create(h, key, keyLen, body, len, bodyAt);
       return;
     }
     putU16At(b, at + 2, len);
     at += HEADER + u16(b, at);
-    for (let i = 0; i < len; i++) b[at + i] = body[i]!;
+    for (let i = 0; i < len; i++) b[at + i] = body[bodyAt + i]!;
   }
 
   /** free gives `h`'s record up (it becomes garbage); `h` holds none afterwards. */

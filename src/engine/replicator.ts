@@ -1,7 +1,8 @@
 import type { Conntrack, CtEvent, Expectation } from '../ctnetlink/types.js';
 import { DatagramPacker, decodeDatagramLazy, type SyncRejectReason } from '../sync/datagram.js';
-import { writeSyncMessage, type SyncLazyMessage, type SyncOp } from '../sync/message.js';
+import { rawKeys, writeSyncMessage, type SyncCtRawMessage, type SyncLazyMessage, type SyncOp } from '../sync/message.js';
 import { NET_T } from '../sync/consts.js';
+import { latin1Of } from '../wire/latin1.js';
 import { bodyOfPayload, CacheObject, ExternalCache, TransientObject, InternalCache, payloadOf, sendsEvent, type KernelEventOrigin, type KernelPayload } from './cache.js';
 import { decodeConntrack } from '../ctnetlink/conntrack.js';
 import { acceptsConntrack } from './filter.js';
@@ -474,7 +475,7 @@ export class Replicator {
           peer('idle');
         }
       }
-      if (verdict === 'deliver' && m.kind === 'ct-raw') this.deliverCt(m.op, m.key, m.body, nowMs);
+      if (verdict === 'deliver' && m.kind === 'ct-raw') this.deliverCt(m, nowMs);
       else if (verdict === 'deliver' && m.kind === 'exp') {
         if (this.ports.injectExp !== undefined) this.ports.injectExp(m.op, m.exp, nowMs);
         else this.externalExp.apply(m.op, m.exp, nowMs);
@@ -556,9 +557,10 @@ export class Replicator {
   }
 
   /** deliverCt puts one delivered conntrack message into the external cache, or hands it to the inject port. */
-  private deliverCt(op: SyncOp, key: string, body: string, nowMs: number): void {
-    if (this.ports.inject !== undefined) this.ports.inject(op, key, body, nowMs);
-    else this.external.applyBody(op, key, body, nowMs);
+  private deliverCt(m: SyncCtRawMessage, nowMs: number): void {
+    const keys = rawKeys();
+    if (this.ports.inject !== undefined) this.ports.inject(m.op, latin1Of(keys, m.keyAt, m.keyAt + m.keyLen), latin1Of(m.bytes, m.start, m.end), nowMs);
+    else this.external.applyBytes(m.op, m.bytes, m.start, m.end, keys, m.keyAt, m.keyLen, nowMs);
   }
 
   /** transmit sends what is queued, in as few datagrams as the MTU allows; returns how many messages went out. */

@@ -54,7 +54,9 @@ function offsetsFast(b: Uint8Array, start: number, end: number): boolean {
   }
   return true;
 }
-const key = new Uint8Array(64);
+/** CT_KEY_MAX bounds the identity scanCtBodyKey writes (IPv6 at most: 1 + 32 address bytes, then protocol, ports, ICMP type/code/id and zone with their ids: 50). */
+export const CT_KEY_MAX = 64;
+const key = new Uint8Array(CT_KEY_MAX);
 
 /** The attributes that make an entry's identity, in the order they are put into the key. */
 const KEY_ATTRS = [NTA.L4PROTO, NTA.PORT, NTA.ICMP_TYPE, NTA.ICMP_CODE, NTA.ICMP_ID] as const;
@@ -67,6 +69,14 @@ const KEY_SIZES = [1, 4, 1, 1, 2] as const;
  * the DecodeError decodeConntrackBody would throw (BAD_LENGTH / BAD_VALUE / BAD_SIZE / MISSING).
  */
 export function scanCtBody(b: Uint8Array, start: number, end: number, path: Path = ['sync', 'ct']): string {
+  return latin1Of(key, 0, scanCtBodyKey(b, start, end, key, 0, path));
+}
+
+/**
+ * scanCtBodyKey is scanCtBody writing the identity's bytes into `out` at `at` (CT_KEY_MAX bytes of
+ * room) instead of making a string; returns their count. Same validation, same errors.
+ */
+export function scanCtBodyKey(b: Uint8Array, start: number, end: number, out: Uint8Array, at: number, path: Path = ['sync', 'ct']): number {
   if (!offsetsFast(b, start, end)) {
     offs.fill(-1);
     walkNta(b, start, end, RAW_ATTRS, offs, path, 'ct'); // throws the reason
@@ -79,24 +89,24 @@ export function scanCtBody(b: Uint8Array, start: number, end: number, path: Path
     if (masterL3 < 0) throw new DecodeError('MISSING', [...path, 'NTA_MASTER_IPV4'], 0, 'master attributes without NTA_MASTER_IPV4 / IPV6');
     if (offs[NTA.MASTER_L4PROTO]! < 0) throw new DecodeError('MISSING', [...path, 'NTA_MASTER_L4PROTO'], 0, 'master addresses without NTA_MASTER_L4PROTO');
   }
-  let n = 0;
+  let n = at;
   const alen = l3 === NTA.IPV4 ? 8 : 32;
-  key[n++] = l3;
-  for (let i = 0, a = offs[l3]!; i < alen; i++) key[n++] = b[a + i]!;
+  out[n++] = l3;
+  for (let i = 0, a = offs[l3]!; i < alen; i++) out[n++] = b[a + i]!;
   for (let k = 0; k < KEY_ATTRS.length; k++) {
     const id = KEY_ATTRS[k]!;
     const p = offs[id]!;
     if (p < 0) continue;
-    key[n++] = id;
-    for (let i = 0, size = KEY_SIZES[k]!; i < size; i++) key[n++] = b[p + i]!;
+    out[n++] = id;
+    for (let i = 0, size = KEY_SIZES[k]!; i < size; i++) out[n++] = b[p + i]!;
   }
   const zp = offs[NTA.ZONE]!;
   if (zp >= 0 && (b[zp] !== 0 || b[zp + 1] !== 0)) {
-    key[n++] = NTA.ZONE;
-    key[n++] = b[zp]!;
-    key[n++] = b[zp + 1]!;
+    out[n++] = NTA.ZONE;
+    out[n++] = b[zp]!;
+    out[n++] = b[zp + 1]!;
   }
-  return latin1Of(key, 0, n);
+  return n - at;
 }
 
 /** SLOT maps an attribute id to the model field it sets: the IPv4 and IPv6 forms of one thing share a slot. */
@@ -121,6 +131,7 @@ function setsNothing(id: number, len: number): boolean {
 }
 
 let merged = new Uint8Array(4096);
+let nextBytes = new Uint8Array(4096);
 let prevBytes = new Uint8Array(4096);
 const present = new Uint8Array(NTA.MAX);
 
@@ -130,40 +141,52 @@ const present = new Uint8Array(NTA.MAX);
  * view of merging the two decoded entries field by field.
  */
 export function mergeCtBodies(prev: string, next: string): string {
-  const need = Math.max(prev.length, next.length);
-  if (merged.length < prev.length + next.length) merged = new Uint8Array(2 * (prev.length + next.length));
-  if (prevBytes.length < need) prevBytes = new Uint8Array(2 * need);
-  writeLatin1(prevBytes, next, 0);
-  const b = prevBytes;
-  const start = 0;
-  const end = next.length;
+  if (nextBytes.length < next.length) nextBytes = new Uint8Array(2 * next.length);
+  if (prevBytes.length < prev.length) prevBytes = new Uint8Array(2 * prev.length);
+  writeLatin1(nextBytes, next, 0);
+  writeLatin1(prevBytes, prev, 0);
+  const n = mergeCtBodyBytes(prevBytes, 0, prev.length, nextBytes, 0, next.length);
+  return latin1Of(merged, 0, n);
+}
+
+/**
+ * mergeCtBodyBytes is mergeCtBodies for bodies given as bytes: `prev` at [ps, pe) of `pb`, the
+ * update at [ns, ne) of `nb`. The result is bytes [0, returned length) of mergedBody(), valid
+ * until the next merge.
+ */
+export function mergeCtBodyBytes(pb: Uint8Array, ps: number, pe: number, nb: Uint8Array, ns: number, ne: number): number {
+  if (merged.length < pe - ps + (ne - ns)) merged = new Uint8Array(2 * (pe - ps + (ne - ns)));
   present.fill(0);
   let n = 0;
-  for (let o = start; o + 4 <= end; ) {
-    const len = (b[o]! << 8) | b[o + 1]!;
-    const id = (b[o + 2]! << 8) | b[o + 3]!;
+  for (let o = ns; o + 4 <= ne; ) {
+    const len = (nb[o]! << 8) | nb[o + 1]!;
+    const id = (nb[o + 2]! << 8) | nb[o + 3]!;
     if (len < 4) break;
-    const step = Math.min((len + 3) & ~3, end - o);
+    const step = Math.min((len + 3) & ~3, ne - o);
     if (!setsNothing(id, len)) {
       if (id < present.length) present[slot(id)] = 1;
-      merged.set(b.subarray(o, o + step), n);
+      merged.set(nb.subarray(o, o + step), n);
       n += step;
     }
     o += step;
   }
-  writeLatin1(prevBytes, prev, 0);
-  for (let o = 0; o + 4 <= prev.length; ) {
-    const len = (prevBytes[o]! << 8) | prevBytes[o + 1]!;
-    const id = (prevBytes[o + 2]! << 8) | prevBytes[o + 3]!;
+  for (let o = ps; o + 4 <= pe; ) {
+    const len = (pb[o]! << 8) | pb[o + 1]!;
+    const id = (pb[o + 2]! << 8) | pb[o + 3]!;
     if (len < 4) break;
-    const step = Math.min((len + 3) & ~3, prev.length - o);
+    const step = Math.min((len + 3) & ~3, pe - o);
     if (id >= present.length || present[slot(id)] === 0) {
-      merged.set(prevBytes.subarray(o, o + step), n);
+      merged.set(pb.subarray(o, o + step), n);
       n += step;
     }
     o += step;
   }
-  return latin1Of(merged, 0, n);
+  return n;
+}
+
+/** mergedBody is the buffer mergeCtBodyBytes writes into. */
+export function mergedBody(): Uint8Array {
+  return merged;
 }
 
 /** decodeCtBody decodes a body kept by a cache (validated by scanCtBody when it was received). */

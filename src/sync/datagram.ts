@@ -4,7 +4,7 @@ import { Writer } from '../wire/writer.js';
 import type { SyncEncodeOptions } from './conntrack.js';
 import { NET_F, NETHDR_ACK_SIZ, NETHDR_SIZ, SYNC_MAX_MESSAGE, SYNC_VERSION } from './consts.js';
 import { decodeSyncHeader, isRangeForm, seqBefore, versionByte, type SyncHeader } from './header.js';
-import { classifySync, decodeSyncBody, decodeSyncBodyLazy, writeSyncMessage, type SyncDecodeOptions, type SyncLazyMessage, type SyncMessage } from './message.js';
+import { classifySync, decodeSyncBody, decodeSyncBodyLazy, resetRawKeys, writeSyncMessage, type SyncDecodeOptions, type SyncLazyMessage, type SyncMessage } from './message.js';
 
 /**
  * Datagrams: several messages back to back, never split (§2.9), and the receive walk of
@@ -77,10 +77,11 @@ export function decodeDatagram(bytes: Uint8Array, opts: DatagramDecodeOptions = 
 
 /**
  * decodeDatagramLazy is decodeDatagram for a receiver's hot path: conntrack messages come back as
- * their validated body bytes and identity ('ct-raw', see ct-body.ts), refused exactly as
- * decodeDatagram refuses them; everything else is decoded as usual.
+ * their validated body's place and identity bytes ('ct-raw', valid until the next call), refused
+ * exactly as decodeDatagram refuses them; everything else is decoded as usual.
  */
 export function decodeDatagramLazy(bytes: Uint8Array, opts: DatagramDecodeOptions = {}): DecodedDatagram<SyncLazyMessage> {
+  resetRawKeys();
   return walkDatagram(bytes, opts, decodeSyncBodyLazy);
 }
 

@@ -3,8 +3,7 @@ import { DecodeError } from '../wire/decode-error.js';
 import { Writer } from '../wire/writer.js';
 import type { Path } from './attrs.js';
 import { decodeConntrackBody, encodeConntrackBody, type SyncEncodeOptions } from './conntrack.js';
-import { scanCtBody } from './ct-body.js';
-import { latin1Of } from '../wire/latin1.js';
+import { CT_KEY_MAX, scanCtBodyKey } from './ct-body.js';
 import { NET_F, NET_T, NETHDR_ACK_SIZ, NETHDR_SIZ, SYNC_MAX_MESSAGE, SYNC_VERSION } from './consts.js';
 import { decodeExpectationBody, encodeExpectationBody } from './expectation.js';
 import { decodeSyncHeader, seqBefore, versionByte, type SyncHeader } from './header.js';
@@ -182,26 +181,54 @@ export function decodeSyncBody(b: Uint8Array, off: number, h: SyncHeader, c: 'da
 }
 
 /**
- * SyncCtRawMessage is a conntrack message a receiver keeps undecoded: its validated body as a
- * latin1 string and the entry's identity (scanCtBody). decodeCtBody(body) gives the model.
+ * SyncCtRawMessage is a conntrack message a receiver keeps undecoded: where its validated body
+ * lies in the received bytes, and the entry's identity (scanCtBodyKey) as bytes of rawKeys().
+ * decodeConntrackBody of the body gives the model. Both stay valid only until the next receive
+ * walk (decodeDatagramLazy): the caller applies the messages before reading the next datagram.
  */
 export interface SyncCtRawMessage {
   readonly kind: 'ct-raw';
   readonly op: SyncOp;
   readonly seq: number;
   readonly flags: number;
-  readonly body: string;
-  readonly key: string;
+  /** The received bytes; the body is [start, end). */
+  readonly bytes: Uint8Array;
+  readonly start: number;
+  readonly end: number;
+  /** The identity is bytes [keyAt, keyAt + keyLen) of rawKeys(). */
+  readonly keyAt: number;
+  readonly keyLen: number;
 }
 export type SyncLazyMessage = Exclude<SyncMessage, SyncCtMessage> | SyncCtRawMessage;
+
+/** The identities of one receive walk's conntrack messages, back to back (a walk starts them anew: resetRawKeys). */
+let rawKeyBytes = new Uint8Array(4096);
+let rawKeysEnd = 0;
+
+/** rawKeys is the buffer the last receive walk wrote its messages' identities into (SyncCtRawMessage.keyAt). */
+export function rawKeys(): Uint8Array {
+  return rawKeyBytes;
+}
+
+/** resetRawKeys starts a receive walk: the identities of the previous one are dropped. */
+export function resetRawKeys(): void {
+  rawKeysEnd = 0;
+}
 
 /** decodeSyncBodyLazy is decodeSyncBody with conntrack bodies validated and kept as bytes; throws DecodeError only. */
 export function decodeSyncBodyLazy(b: Uint8Array, off: number, h: SyncHeader, c: 'data' | 'ack' | 'nack' | 'resync' | 'alive'): SyncLazyMessage {
   if (c === 'data' && h.type <= NET_T.STATE_CT_DEL) {
     const start = off + NETHDR_SIZ;
     const end = off + h.len;
-    const key = scanCtBody(b, start, end, CT_PATH);
-    return { kind: 'ct-raw', op: OPS[h.type]!, seq: h.seq, flags: h.flags, body: latin1Of(b, start, end), key };
+    if (rawKeyBytes.length - rawKeysEnd < CT_KEY_MAX) {
+      const grown = new Uint8Array(2 * rawKeyBytes.length);
+      grown.set(rawKeyBytes.subarray(0, rawKeysEnd));
+      rawKeyBytes = grown;
+    }
+    const keyAt = rawKeysEnd;
+    const keyLen = scanCtBodyKey(b, start, end, rawKeyBytes, keyAt, CT_PATH);
+    rawKeysEnd += keyLen;
+    return { kind: 'ct-raw', op: OPS[h.type]!, seq: h.seq, flags: h.flags, bytes: b, start, end, keyAt, keyLen };
   }
   return decodeSyncBody(b, off, h, c) as SyncLazyMessage; // not a conntrack message: handled above
 }

@@ -8,6 +8,7 @@ import { compactCt, decodeCompactCt } from '../../src/ctnetlink/compact.js';
 import { ctCacheDumpJson, formatCtCacheLine } from '../../src/control/format.js';
 import { bytesOfLatin1 } from '../../src/wire/latin1.js';
 import { conntrack, firewallEntry, ipv4, ipv6 } from '../helpers/arbitraries.js';
+import { ctBodyOf, decodeCtBody, mergeCtBodies, syncIdentityOf } from '../../src/sync/ct-body.js';
 import { replyTuple } from '../../src/engine/commit.js';
 import { IPPROTO, IPS } from '../../src/ctnetlink/consts.js';
 import type { Conntrack } from '../../src/ctnetlink/types.js';
@@ -173,6 +174,84 @@ describe('external cache', () => {
     assert.equal(c.size, 0);
     assert.equal(c.apply('del', entry(1), 5000), false);
     assert.equal(c.stats.deletedUnknown, 1);
+  });
+
+  /** A churn of NEW, UPD and DEL messages over `keys` tuples: bodies of varied length, so records move, grow and are freed. */
+  function churn(apply: (op: 'new' | 'upd' | 'del', ct: Conntrack, nowMs: number) => void, rounds: number, keys: number, salt = 0): void {
+    for (let round = 0; round < rounds; round++) {
+      for (let i = 0; i < 2500; i++) {
+        const k = (i * 7 + round * 13 + salt) % keys;
+        const op = (i + round) % 7 === 0 ? 'del' : (i + round) % 3 === 0 ? 'new' : 'upd';
+        const src = `10.${k >> 8}.${k & 0xff}.1`;
+        const ct: Conntrack = {
+          ...entry(1, { timeout: 100 + round }),
+          orig: { family: 'ipv4', src, dst: '192.0.2.1', proto: IPPROTO.TCP, srcPort: 1000 + k, dstPort: 80 },
+          reply: { family: 'ipv4', src: '192.0.2.1', dst: src, proto: IPPROTO.TCP, srcPort: 80, dstPort: 1000 + k },
+          ...((i + round) % 2 === 1 ? { mark: 0x10000 + k } : {}),
+          ...((i + round) % 4 === 1 ? { labels: Uint8Array.from({ length: 16 }, (_, j) => (j === k % 16 ? k & 0xff : 0)) } : {}),
+        };
+        apply(op, ct, round * 1000 + i);
+      }
+    }
+  }
+
+  it('holds what a string model holds (NEW replaces, UPD merges, DEL removes) through a churn that grows and compacts its arena', () => {
+    const c = new ExternalCache(1 << 20);
+    const model = new Map<string, { body: string; at: number }>();
+    churn(
+      (op, ct, nowMs) => {
+        const key = syncIdentityOf(ct);
+        const body = ctBodyOf(ct);
+        const held = model.get(key);
+        assert.equal(c.applyBody(op, key, body, nowMs), op !== 'del' || held !== undefined);
+        if (op === 'del') model.delete(key);
+        else model.set(key, { body: op === 'upd' && held !== undefined ? mergeCtBodies(held.body, body) : body, at: nowMs });
+      },
+      24,
+      3000,
+    );
+    assert.equal(c.size, model.size);
+    for (const [key, m] of model) {
+      const e = c.get(key);
+      assert.equal(e?.body, m.body);
+      assert.equal(e.key, key);
+      assert.equal(e.receivedAtMs, m.at);
+      assert.deepEqual(e.ct, decodeCtBody(m.body));
+    }
+    assert.deepEqual(new Set([...c.values()].map((e) => e.key)), new Set(model.keys()));
+    const s = c.arena.stats;
+    assert.ok(s.compactions > 0 && s.growths > 0, `the arena grew and compacted: ${JSON.stringify(s)}`);
+  });
+
+  it('pinned, keeps every entry it had unchanged for their holder, while changes go to new entries, and frees them at the unpin', () => {
+    const c = new ExternalCache(1 << 20);
+    const bodies = new Map<string, string>();
+    churn((op, ct, nowMs) => void c.apply(op, ct, nowMs), 3, 2000);
+    const held = [...c.values()];
+    for (const e of held) bodies.set(e.key, e.body);
+    const unpin = c.pin();
+    // Changes while pinned, with growths and compactions moving every record, retired ones too.
+    const compactionsBefore = c.arena.stats.compactions;
+    churn((op, ct, nowMs) => void c.apply(op, ct, nowMs), 6, 3000, 5);
+    c.flush();
+    churn((op, ct, nowMs) => void c.apply(op, ct, nowMs), 6, 3000, 11);
+    assert.ok(c.arena.stats.compactions > compactionsBefore, 'the arena compacted while pinned');
+    for (const e of held) {
+      assert.ok(e.at >= 0);
+      assert.equal(e.body, bodies.get(e.key), 'a held entry still has the body it had at the pin');
+      assert.notEqual(c.get(e.key), e, 'the cache has moved on to a new entry');
+    }
+    const garbage = c.arena.garbageBytes;
+    unpin();
+    unpin(); // a second call does nothing
+    assert.ok(held.every((e) => e.at === -1), 'the held entries gave their records up');
+    assert.ok(c.arena.garbageBytes > garbage);
+    // Unpinned, a change is made in place again.
+    const [first] = c.values();
+    assert.ok(first !== undefined);
+    c.applyBody('upd', first.key, first.body, 99_999);
+    assert.equal(c.get(first.key), first);
+    assert.equal(first.receivedAtMs, 99_999);
   });
 
   it('refuses new entries past HashLimit and counts them', () => {

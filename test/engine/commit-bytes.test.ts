@@ -6,19 +6,16 @@ import fc from 'fast-check';
 import { IPPROTO, IPS, TCP_CONNTRACK } from '../../src/ctnetlink/consts.js';
 import { ctCreate, ctDelete } from '../../src/ctnetlink/requests.js';
 import type { Conntrack } from '../../src/ctnetlink/types.js';
+import { BodyEntry } from '../../src/engine/cache.js';
 import { BodyView, planCommitRequests, scanBody } from '../../src/engine/commit-bytes.js';
 import { commitEntry, natReplyTuple, type CommitOptions } from '../../src/engine/commit.js';
-import { ctBodyOf, decodeCtBody, scanCtBody } from '../../src/sync/ct-body.js';
+import { ctBodyOf, scanCtBody } from '../../src/sync/ct-body.js';
 import { bytesOfLatin1 } from '../../src/wire/latin1.js';
 import { Writer } from '../../src/wire/writer.js';
 import { conntrack, firewallEntry } from '../helpers/arbitraries.js';
 
-interface Entry {
-  readonly body: string;
-  readonly receivedAtMs: number;
-  readonly ct: Conntrack;
-}
-const entryOf = (body: string, receivedAtMs: number): Entry => ({ body, receivedAtMs, ct: decodeCtBody(body) });
+type Entry = BodyEntry;
+const entryOf = (body: string, receivedAtMs: number): Entry => new BodyEntry('', body, receivedAtMs);
 
 /** viaModel: what ConntrackClient.create sends for commitEntry's request (it adds IPS_CONFIRMED to a status). */
 function viaModel(e: Entry, opts: CommitOptions): Uint8Array {
