@@ -451,8 +451,9 @@ export class ExternalEntry {
   copyBody(into: Uint8Array): void {
     if (this.at < 0) return;
     const a = this.cache.arena;
+    const b = a.bytes;
     const s = a.bodyStart(this.at);
-    into.set(a.bytes.subarray(s, s + a.bodyLength(this.at)), 0);
+    for (let i = 0, n = a.bodyLength(this.at); i < n; i++) into[i] = b[s + i]!;
   }
   get ct(): Conntrack {
     const a = this.cache.arena;
