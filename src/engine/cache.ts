@@ -415,8 +415,13 @@ export class BodyEntry {
   get bodyLength(): number {
     return this.body.length;
   }
-  copyBody(into: Uint8Array): void {
-    writeLatin1(into, this.body, 0);
+  get bodyOffset(): number {
+    return 0;
+  }
+  /** bodyArray copies the body into `scratch` (bodyLength bytes of room) and returns it. */
+  bodyArray(scratch: Uint8Array): Uint8Array {
+    writeLatin1(scratch, this.body, 0);
+    return scratch;
   }
 }
 
@@ -447,13 +452,12 @@ export class ExternalEntry {
   get bodyLength(): number {
     return this.at < 0 ? 0 : this.cache.arena.bodyLength(this.at);
   }
-  /** copyBody copies the body's bytes into `into` (bodyLength of room) at 0. */
-  copyBody(into: Uint8Array): void {
-    if (this.at < 0) return;
-    const a = this.cache.arena;
-    const b = a.bytes;
-    const s = a.bodyStart(this.at);
-    for (let i = 0, n = a.bodyLength(this.at); i < n; i++) into[i] = b[s + i]!;
+  get bodyOffset(): number {
+    return this.at < 0 ? 0 : this.cache.arena.bodyStart(this.at);
+  }
+  /** bodyArray is the arena's bytes, which hold the body at bodyOffset (valid until the cache next changes). */
+  bodyArray(_scratch: Uint8Array): Uint8Array {
+    return this.cache.arena.bytes;
   }
   get ct(): Conntrack {
     const a = this.cache.arena;

@@ -35,17 +35,18 @@ for (const id of [
 const le16 = (b: Uint8Array, o: number): number => b[o]! | (b[o + 1]! << 8);
 
 /**
- * scanBody records where the attributes of a (validated) body [0, len) are; false when the body is
- * outside the fast path: an attribute it does not handle, a repeated one, or NAT addresses of the
- * other family.
+ * scanBody records where the attributes of a (validated) body [start, start + len) of `b` are; false
+ * when the body is outside the fast path: an attribute it does not handle, a repeated one, or NAT
+ * addresses of the other family.
  */
-export function scanBody(b: Uint8Array, len: number, v: BodyView): boolean {
+export function scanBody(b: Uint8Array, len: number, v: BodyView, start = 0): boolean {
   v.at.fill(-1);
   v.l3 = -1;
-  for (let o = 0; o + 4 <= len; ) {
+  const end = start + len;
+  for (let o = start; o + 4 <= end; ) {
     const n = be16(b, o);
     const id = be16(b, o + 2);
-    if (n < 4 || n > len - o || id >= NTA.MAX || FAST[id] === 0 || v.at[id] !== -1) return false;
+    if (n < 4 || n > end - o || id >= NTA.MAX || FAST[id] === 0 || v.at[id] !== -1) return false;
     v.at[id] = o + 4;
     if (id === NTA.IPV4 || id === NTA.IPV6) {
       if (v.l3 !== -1) return false;
@@ -258,14 +259,16 @@ function protoInfo(out: Uint8Array, n: number, b: Uint8Array, v: BodyView, proto
  * of the delete request that clears the way when the entry already exists (failback).
  */
 /**
- * CommitSource is what the commit reads of a received entry: its body's bytes (copied out:
- * bodyLength bytes into the front of a buffer), when it was received, and its model (`ct`, for the
- * bodies off the fast path).
+ * CommitSource is what the commit reads of a received entry: its body's bytes, when it was
+ * received, and its model (`ct`, for the bodies off the fast path). bodyArray gives the array that
+ * holds the body at [bodyOffset, bodyOffset + bodyLength): the entry's own (read, not copied), or
+ * `scratch` (bodyLength bytes of room) with the body copied to its front.
  */
 export interface CommitSource {
   readonly receivedAtMs: number;
   readonly bodyLength: number;
-  copyBody(into: Uint8Array): void;
+  readonly bodyOffset: number;
+  bodyArray(scratch: Uint8Array): Uint8Array;
   readonly ct: Conntrack;
 }
 
@@ -298,8 +301,7 @@ export function planCommitRequests<E extends CommitSource>(
   for (const e of entries) {
     const n = e.bodyLength;
     if (planBuf.length < n) planBuf = new Uint8Array(2 * n);
-    e.copyBody(planBuf);
-    if (scanBody(planBuf, n, planView)) {
+    if (scanBody(e.bodyArray(planBuf), n, planView, e.bodyOffset)) {
       first.push(fastJob(e, opts));
       continue;
     }
@@ -341,11 +343,9 @@ export function fastJob<E extends CommitSource>(e: E, opts: CommitOptions): Comm
  * a master tuple are never on the fast path, so what it accepts may be created before anything else.
  */
 export function tryWriteCommitRequest(w: Writer, e: CommitSource, opts: CommitOptions): boolean {
-  const n = e.bodyLength;
-  if (fastBuf.length < n) fastBuf = new Uint8Array(2 * n);
-  e.copyBody(fastBuf);
-  if (!scanBody(fastBuf, n, fastView)) return false;
-  writeCommitRequest(w, fastBuf, fastView, e.receivedAtMs, opts);
+  const b = bodyOf(e);
+  if (!scanBody(b, e.bodyLength, fastView, e.bodyOffset)) return false;
+  writeCommitRequest(w, b, fastView, e.receivedAtMs, opts);
   return true;
 }
 
@@ -361,24 +361,27 @@ export function writeDeleteRequest(w: Writer, b: Uint8Array, v: BodyView): void 
  * scanFast puts a body into fastBuf and scans it into fastView (accepted when planned: the
  * entries a commit holds do not change while it runs, ExternalCache.pin).
  */
-function scanFast(e: CommitSource): void {
-  const n = e.bodyLength;
-  if (fastBuf.length < n) fastBuf = new Uint8Array(2 * n);
-  e.copyBody(fastBuf);
-  scanBody(fastBuf, n, fastView);
+function scanFast(e: CommitSource): Uint8Array {
+  const b = bodyOf(e);
+  scanBody(b, e.bodyLength, fastView, e.bodyOffset);
+  return b;
+}
+
+/** bodyOf is the array holding `e`'s body (fastBuf when it has to be copied). */
+function bodyOf(e: CommitSource): Uint8Array {
+  if (fastBuf.length < e.bodyLength) fastBuf = new Uint8Array(2 * e.bodyLength);
+  return e.bodyArray(fastBuf);
 }
 
 function writeFastDelete(w: Writer, e: CommitSource): void {
-  scanFast(e);
-  writeDeleteRequest(w, fastBuf, fastView);
+  writeDeleteRequest(w, scanFast(e), fastView);
 }
 
 function writeFast(w: Writer, e: CommitSource, opts: CommitOptions): void {
-  scanFast(e);
-  writeCommitRequest(w, fastBuf, fastView, e.receivedAtMs, opts);
+  writeCommitRequest(w, scanFast(e), fastView, e.receivedAtMs, opts);
 }
 
 function writeFastUpdate(w: Writer, e: CommitSource, opts: CommitOptions): void {
-  scanFast(e);
-  writeUpdateRequest(w, fastBuf, fastView, e.receivedAtMs, opts);
+  const b = scanFast(e);
+  writeUpdateRequest(w, b, fastView, e.receivedAtMs, opts);
 }
