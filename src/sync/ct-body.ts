@@ -7,11 +7,12 @@ import { CT_ATTRS, decodeConntrackBody, encodeConntrackBody, type SyncEncodeOpti
 import { NTA } from './consts.js';
 
 /**
- * A received conntrack message body kept as bytes (a latin1 string, see wire/latin1.ts): what a
- * receiver's external cache holds per entry. scanCtBody validates a body exactly as
- * decodeConntrackBody does (same errors, same refusals) and returns the entry's identity without
- * building the model; mergeCtBodies applies an update at the attribute level; decodeCtBody gives
- * the model when something needs it (commit, `-e`).
+ * A received conntrack message body kept as bytes: what a receiver's external cache holds per
+ * entry (a record of its arena, engine/cache.ts), or a latin1 string (wire/latin1.ts) where one is
+ * handed around (the injector, tests). scanCtBodyKey validates a body exactly as
+ * decodeConntrackBody does (same errors, same refusals) and writes the entry's identity without
+ * building the model (scanCtBody: as a string); mergeCtBodyBytes applies an update at the
+ * attribute level (mergeCtBodies: on strings); decodeCtBody gives the model of a string body.
  */
 
 /** Where each attribute's payload starts (-1 = absent); slot NTA.MAX holds the last address group's id. */
