@@ -5,9 +5,9 @@
  * follows a bucket, an entry and the key string for each probe — measured as the largest single
  * item of a replicating node's profile in a 100 000-entry burst.
  *
- * What a key is and how a value is compared with one is the subclass's (`matches`): KeyTable keys
- * by a string the value carries, RecordTable by bytes kept in a RecordArena. Hashes are computed
- * by the caller and are never 0 (0 marks an empty slot).
+ * What a key is and how a value is compared with one is the subclass's (`matches`): RecordTable
+ * keys by bytes kept in a RecordArena (both caches). Hashes are computed by the caller and are
+ * never 0 (0 marks an empty slot).
  *
  * Iteration is in slot order, not insertion order, and must not run across a delete (collect, then
  * delete), as the caches do.
@@ -15,7 +15,7 @@
 
 const MIN_CAPACITY = 16;
 
-/** FNV-1a's 32-bit offset basis and prime: one step per key byte (hashBytes, hashKey). */
+/** FNV-1a's 32-bit offset basis and prime: one step per key byte (record-table.ts hashBytes). */
 export const FNV_OFFSET = 0x811c9dc5 | 0;
 export const FNV_PRIME = 0x01000193;
 

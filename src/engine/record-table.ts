@@ -5,7 +5,7 @@ import type { ArenaHolder, RecordArena } from './record-arena.js';
 /** PROBE_BYTES is the longest key a RecordTable looks up (a tuple nest's raw bytes stay far below it). */
 const PROBE_BYTES = 512;
 
-/** hashBytes is FNV-1a over bytes [start, start + len) of `b` (hashKey of the same bytes as a latin1 string), never 0. */
+/** hashBytes is 32-bit FNV-1a over bytes [start, start + len) of `b`, never 0 (1 instead: 0 marks an empty slot). */
 export function hashBytes(b: Uint8Array, start: number, len: number): number {
   let h = FNV_OFFSET;
   for (let i = start; i < start + len; i++) h = Math.imul(h ^ b[i]!, FNV_PRIME);
