@@ -532,7 +532,7 @@ export class ExternalCache {
     return this.applyBody(op, syncIdentityOf(ct), ctBodyOf(ct), nowMs);
   }
 
-  /** applyBody is applyBytes for an identity and a validated body given as latin1 strings (tests, tools, the expiry sweep). */
+  /** applyBody is applyBytes for an identity and a validated body given as latin1 strings (tests, tools). */
   applyBody(op: SyncOp, key: string, body: string, nowMs: number): boolean {
     if (stringBody.length < body.length) stringBody = new Uint8Array(2 * body.length);
     if (stringKey.length < key.length) stringKey = new Uint8Array(2 * key.length);
@@ -557,9 +557,7 @@ export class ExternalCache {
         this.stats.deletedUnknown++;
         return false;
       }
-      t.remove(existing);
-      this.retire(existing);
-      this.stats.deleted++;
+      this.remove(existing);
       return true;
     }
     if (Number.isNaN(this.epochMs)) this.epochMs = nowMs;
@@ -592,19 +590,19 @@ export class ExternalCache {
       // Pinned: the tuple gets a new entry; the old one keeps its record for the commit.
       const e = new ExternalEntry(this, rel);
       this.arena.create(e, probe, keyLen, body, len, bodyAt);
-      t.remove(existing);
+      t.replaceFound(e);
       this.retired.push(existing);
-      t.get(keyLen);
-      t.insert(e);
     }
     this.stats.updated++;
     return true;
   }
 
-  /** retire frees a removed entry's record, or keeps it until the last unpin. */
-  private retire(e: ExternalEntry): void {
+  /** remove takes an entry out (a DEL, or CacheTimeout's expiry); its record is freed, or kept until the last unpin. */
+  remove(e: ExternalEntry): void {
+    if (!this.entries.remove(e)) return;
     if (this.pins > 0) this.retired.push(e);
     else this.arena.free(e);
+    this.stats.deleted++;
   }
 
   /** flush empties the cache (`-f external`); pinned entries keep their records until the unpin. */

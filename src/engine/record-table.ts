@@ -66,6 +66,16 @@ export class RecordTable<V extends ArenaHolder> extends OpenTable<V, number> {
     this.putAt(this.lastSlot, this.lastHash, v);
   }
 
+  /**
+   * replaceFound puts `v`, whose record holds the same key, in the place of the value the last get
+   * found (nothing may have changed the table since).
+   */
+  replaceFound(v: V): void {
+    if (!this.lastValid || this.lastSlot < 0) throw new Error('RecordTable.replaceFound must follow a get that found the key');
+    this.lastValid = false;
+    this.putAt(this.lastSlot, this.lastHash, v);
+  }
+
   /** remove takes `v` itself out of the table; true when it was there. */
   remove(v: V): boolean {
     this.lastValid = false;

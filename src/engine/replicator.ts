@@ -3,7 +3,7 @@ import { DatagramPacker, decodeDatagramLazy, type SyncRejectReason } from '../sy
 import { rawKeys, writeSyncMessage, type SyncCtRawMessage, type SyncLazyMessage, type SyncOp } from '../sync/message.js';
 import { NET_T } from '../sync/consts.js';
 import { latin1Of } from '../wire/latin1.js';
-import { bodyOfPayload, CacheObject, ExternalCache, TransientObject, InternalCache, payloadOf, sendsEvent, type KernelEventOrigin, type KernelPayload } from './cache.js';
+import { bodyOfPayload, CacheObject, ExternalCache, type ExternalEntry, TransientObject, InternalCache, payloadOf, sendsEvent, type KernelEventOrigin, type KernelPayload } from './cache.js';
 import { decodeConntrack } from '../ctnetlink/conntrack.js';
 import { acceptsConntrack } from './filter.js';
 import { ExpObject, ExternalExpCache, helperAccepts, InternalExpCache, type ExpSettings, type SyncObject } from './exp-cache.js';
@@ -434,9 +434,9 @@ export class Replicator {
     if (nowMs - this.lastExpiryScanMs < 1000) return n; // a scan of the external cache per second
     this.lastExpiryScanMs = nowMs;
     const oldest = nowMs - (this.cfg.cacheTimeoutSec ?? 180) * 1000;
-    let stale: string[] | undefined;
-    for (const e of this.external.values()) if (e.receivedAtMs <= oldest) (stale ??= []).push(e.key);
-    if (stale !== undefined) for (const k of stale) this.external.applyBody('del', k, '', nowMs);
+    let stale: ExternalEntry[] | undefined;
+    for (const e of this.external.values()) if (e.receivedAtMs <= oldest) (stale ??= []).push(e);
+    if (stale !== undefined) for (const e of stale) this.external.remove(e);
     this.externalExp.expireOlderThan(oldest); // expectations age out the same way
     return n;
   }

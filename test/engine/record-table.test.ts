@@ -90,6 +90,26 @@ describe('RecordTable', () => {
     assert.equal(t.remove(one), false);
   });
 
+  it('replaceFound only right after a get that found the key, and the key then finds the new value', () => {
+    const t: RecordTable<Item> = new RecordTable<Item>(new RecordArena((): Iterable<Item> => t.values()));
+    const a = t.arena;
+    const one: Item = { at: -1, v: 1 };
+    const two: Item = { at: -1, v: 2 };
+    t.probe[0] = 7;
+    assert.equal(t.get(1), undefined);
+    assert.throws(() => t.replaceFound(two), 'a get that missed');
+    a.create(one, t.probe, 1, new Uint8Array(0), 0);
+    t.insert(one);
+    assert.equal(t.get(1), one);
+    a.create(two, t.probe, 1, new Uint8Array(0), 0);
+    t.replaceFound(two);
+    assert.throws(() => t.replaceFound(one), 'only once per get');
+    assert.equal(t.get(1), two);
+    assert.equal(t.size, 1);
+    assert.equal(t.remove(one), false);
+    assert.equal(t.remove(two), true);
+  });
+
   it('hashes bytes with 32-bit FNV-1a wherever they lie, and never to 0', () => {
     // The published FNV-1a test vectors, then a BigInt reference for any bytes at any offset.
     const ascii = (t: string): Uint8Array => Uint8Array.from(t, (c) => c.charCodeAt(0));
