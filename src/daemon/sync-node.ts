@@ -310,8 +310,9 @@ export class SyncNode {
       let failed = 0;
       let total = 0;
       this.events?.leave('new');
-      // The entries as they are now, unchanged until the commit ends (what the peer sends
-      // meanwhile goes to new entries; a retry writes what was planned).
+      // The entries as they are now, unchanged until the commit ends: what the peer sends
+      // meanwhile goes to new records, and the pinned cache's arena neither moves nor reuses the
+      // ones taken here, so a retry writes what was planned.
       const external = this.replicator.external;
       const unpin = external.pin();
       try {

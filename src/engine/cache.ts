@@ -6,8 +6,8 @@ import { CtFilterFields, fieldsOfConntrack, fieldsOfView, filterAccepts, type Ct
 import { ctBodyOf, decodeCtBody, mergeCtBodyBytes, mergedBody, syncIdentityOf } from '../sync/ct-body.js';
 import type { SyncOp } from '../sync/message.js';
 import { FtfwNode } from './ftfw.js';
-import { RecordArena } from './record-arena.js';
-import { RecordTable } from './record-table.js';
+import { RecordArena, relocateHolders } from './record-arena.js';
+import { OffsetTable, RecordTable } from './record-table.js';
 import { natReplyTuple } from './commit.js';
 import { bodyBytesFromView, bodyShowsEntry, inheritFromBody, MAX_FAST_BODY, writeCtBodyFromKernel } from '../sync/from-kernel.js';
 import { decodeConntrackBody, type SyncEncodeOptions } from '../sync/conntrack.js';
@@ -91,7 +91,7 @@ export class CacheObject extends FtfwNode<CacheObject> {
 }
 
 /** An arena no record is ever put in: TransientObject's. */
-const NO_ARENA = new RecordArena(() => [], 0);
+const NO_ARENA = new RecordArena(() => undefined, 0);
 
 /**
  * TransientObject carries one kernel payload's body to the transmit queue without a cache
@@ -194,7 +194,7 @@ export function sendsEvent(kind: 'new' | 'update' | 'destroy', origin: KernelEve
  */
 export class InternalCache {
   /** The objects' keys and bodies; compaction moves the records of every object in the table. */
-  private readonly arena: RecordArena = new RecordArena(() => this.objects.values());
+  private readonly arena: RecordArena = new RecordArena(relocateHolders(() => this.objects.values()));
   private readonly objects = new RecordTable<CacheObject>(this.arena);
   readonly stats = { refusedOverLimit: 0, added: 0, updated: 0, deleted: 0, filtered: 0 };
 
@@ -324,8 +324,7 @@ export class InternalCache {
       obj.kernel = compactCt(p, start, end, prev);
       n = writeBodyOfKernel(obj.kernel, family, this.encodeOpts);
     }
-    if (obj.at < 0) arena.create(obj, this.objects.probe, this.objects.probeLength, bodyScratch, n);
-    else arena.setBody(obj, bodyScratch, n);
+    obj.at = obj.at < 0 ? arena.create(this.objects.probe, this.objects.probeLength, bodyScratch, n) : arena.setBody(obj.at, bodyScratch, n);
     obj.family = family;
   }
 
@@ -383,7 +382,10 @@ export class InternalCache {
 
   /** release removes a dead object once the protocol no longer holds it, and frees its record. */
   release(obj: CacheObject): void {
-    if (obj.status === 'dead' && this.objects.remove(obj)) this.arena.free(obj);
+    if (obj.status === 'dead' && this.objects.remove(obj)) {
+      this.arena.free(obj.at);
+      obj.at = -1;
+    }
   }
 
   /** find looks an entry up by its model (tests, tools). */
@@ -426,42 +428,41 @@ export class BodyEntry {
 }
 
 /**
- * ExternalEntry is one entry of the external cache: its identity and the message body received
- * for it are a record of the cache's RecordArena (`at`, -1 once the entry has left the cache).
- * When it was last received is kept in ms after the cache's first entry (`rel`): a small integer
- * for 24 days (V8 keeps it unboxed; past that it becomes a boxed number, still exact).
+ * ExternalEntry shows one entry of the external cache: the record at `at` of the cache's
+ * RecordArena, which holds the entry's identity, the message body received for it and when it
+ * was last received. The cache keeps records, not these: each lookup makes one, valid until the
+ * cache next changes — or, for what was taken while the cache is pinned, until the unpin.
  */
 export class ExternalEntry {
-  at = -1;
   constructor(
     private readonly cache: ExternalCache,
-    public rel: number,
+    readonly at: number,
   ) {}
 
+  /** When the entry was last received (ms, the clock applyBytes was given). */
   get receivedAtMs(): number {
-    return this.cache.epochMs + this.rel;
+    return this.cache.arena.stampOf(this.at);
   }
-  /** key is the entry's identity (scanCtBody) as a latin1 string; '' once it has left the cache. */
+  /** key is the entry's identity (scanCtBody) as a latin1 string. */
   get key(): string {
-    return this.at < 0 ? '' : this.cache.arena.keyOf(this.at);
+    return this.cache.arena.keyOf(this.at);
   }
-  /** body is the message body as a latin1 string (slow paths: output, tests); '' once it has left the cache. */
+  /** body is the message body as a latin1 string (slow paths: output, tests). */
   get body(): string {
-    return this.at < 0 ? '' : this.cache.arena.bodyOf(this.at);
+    return this.cache.arena.bodyOf(this.at);
   }
   get bodyLength(): number {
-    return this.at < 0 ? 0 : this.cache.arena.bodyLength(this.at);
+    return this.cache.arena.bodyLength(this.at);
   }
   get bodyOffset(): number {
-    return this.at < 0 ? 0 : this.cache.arena.bodyStart(this.at);
+    return this.cache.arena.bodyStart(this.at);
   }
-  /** bodyArray is the arena's bytes, which hold the body at bodyOffset (valid until the cache next changes). */
+  /** bodyArray is the arena's bytes, which hold the body at bodyOffset (valid as the entry is). */
   bodyArray(_scratch: Uint8Array): Uint8Array {
     return this.cache.arena.bytes;
   }
   get ct(): Conntrack {
     const a = this.cache.arena;
-    if (this.at < 0) throw new Error('the entry has left the external cache');
     const s = a.bodyStart(this.at);
     return decodeConntrackBody(a.bytes, s, s + a.bodyLength(this.at));
   }
@@ -470,59 +471,54 @@ export class ExternalEntry {
 /**
  * ExternalCache holds the peers' entries, applying the message-type rules of §1.5: NEW replaces,
  * UPD updates or creates (a sender coalesces NEW into UPD, so an unknown tuple in an UPD is a
- * create), DEL removes. Past `limit` (HashLimit) a new entry is refused and counted. Entries are
- * keyed by scanCtBody's identity; keys and bodies are records of one RecordArena (no string per
- * entry: a receiver's collector then has one object an entry to copy and mark, not four).
+ * create), DEL removes. Past `limit` (HashLimit) a new entry is refused and counted. An entry is
+ * one record of a RecordArena — identity, body, receive time — and the index holds its offset:
+ * no JS object per entry, so a receiver's collector has nothing of the cache's to copy or mark
+ * (ExternalEntry shows an entry on demand).
  *
  * An entry changes in place, except while the cache is pinned (`pin`, during a commit): then a
- * change gives the tuple a new ExternalEntry and the old one keeps its record, unchanged, until
- * the last unpin — what the commit holds stays what it planned (a retry writes the same request).
+ * change gives the tuple a new record, the old one stays as it was, and the arena does not
+ * compact until the last unpin — what the commit holds stays what it planned (a retry writes the
+ * same request).
  */
 export class ExternalCache {
-  /** The entries' keys and bodies; compaction moves the records of the table's entries and the pinned ones. */
-  readonly arena: RecordArena = new RecordArena(() => this.holders());
-  private readonly entries = new RecordTable<ExternalEntry>(this.arena);
+  /** The entries' records (stamped with their receive time); compaction moves the records the index holds. */
+  readonly arena: RecordArena = new RecordArena((move) => this.entries.relocate(move), 64 * 1024, true);
+  private readonly entries = new OffsetTable(this.arena);
   readonly stats = { refusedOverLimit: 0, deletedUnknown: 0, added: 0, updated: 0, deleted: 0 };
-  /** receivedAtMs of an entry is epochMs + its rel: the first entry's time (NaN before it). */
-  epochMs = Number.NaN;
   private pins = 0;
-  /** Entries replaced or removed while pinned: their records are freed at the last unpin. */
-  private retired: ExternalEntry[] = [];
+  private release: (() => void) | undefined = undefined;
 
   constructor(private readonly limit: number) {}
-
-  private *holders(): Generator<ExternalEntry> {
-    yield* this.entries.values();
-    yield* this.retired;
-  }
 
   get size(): number {
     return this.entries.size;
   }
   get(key: string): ExternalEntry | undefined {
-    return this.entries.getKey(key);
+    const at = this.entries.getKey(key);
+    return at === undefined ? undefined : new ExternalEntry(this, at);
   }
   /** find looks an entry up by its model (tests, tools). */
   find(ct: Conntrack): ExternalEntry | undefined {
-    return this.entries.getKey(syncIdentityOf(ct));
+    return this.get(syncIdentityOf(ct));
   }
-  values(): IterableIterator<ExternalEntry> {
-    return this.entries.values();
+  *values(): IterableIterator<ExternalEntry> {
+    for (const at of this.entries.values()) yield new ExternalEntry(this, at);
   }
 
   /**
    * pin keeps every entry as it is now for whoever holds them (a commit), until the returned
-   * function is called: changes meanwhile go to new entries (see the class comment).
+   * function is called: changes meanwhile go to new records (see the class comment).
    */
   pin(): () => void {
-    this.pins++;
+    if (this.pins++ === 0) this.release = this.arena.hold();
     let done = false;
     return () => {
       if (done) return;
       done = true;
       if (--this.pins > 0) return;
-      for (const e of this.retired) this.arena.free(e);
-      this.retired = [];
+      this.release?.(); // frees what was replaced or removed meanwhile
+      this.release = undefined;
     };
   }
 
@@ -543,8 +539,8 @@ export class ExternalCache {
 
   /**
    * applyBytes applies one received data message: its validated body at [start, end) of `b` and
-   * its identity at [keyAt, keyAt + keyLen) of `keys` (see decodeDatagramLazy). Returns false
-   * when the entry was refused (over HashLimit) or unknown (DEL).
+   * its identity at [keyAt, keyAt + keyLen) of `keys` (see decodeDatagramLazy), received at
+   * `nowMs`. Returns false when the entry was refused (over HashLimit) or unknown (DEL).
    */
   applyBytes(op: SyncOp, b: Uint8Array, start: number, end: number, keys: Uint8Array, keyAt: number, keyLen: number, nowMs: number): boolean {
     const t = this.entries;
@@ -552,24 +548,24 @@ export class ExternalCache {
     if (keyLen > probe.length) throw new RangeError(`an identity of ${keyLen} bytes`);
     for (let i = 0; i < keyLen; i++) probe[i] = keys[keyAt + i]!;
     const existing = t.get(keyLen);
+    const a = this.arena;
     if (op === 'del') {
       if (existing === undefined) {
         this.stats.deletedUnknown++;
         return false;
       }
-      this.remove(existing);
+      t.remove(existing);
+      this.forget(existing);
       return true;
     }
-    if (Number.isNaN(this.epochMs)) this.epochMs = nowMs;
-    const rel = nowMs - this.epochMs;
     if (existing === undefined) {
       if (t.size >= this.limit) {
         this.stats.refusedOverLimit++;
         return false;
       }
-      const e = new ExternalEntry(this, rel);
-      this.arena.create(e, probe, keyLen, b, end - start, start);
-      t.insert(e);
+      const at = a.create(probe, keyLen, b, end - start, start);
+      a.setStamp(at, nowMs);
+      t.insert(at);
       this.stats.added++;
       return true;
     }
@@ -577,43 +573,40 @@ export class ExternalCache {
     let bodyAt = start;
     let len = end - start;
     if (op === 'upd') {
-      const a = this.arena;
-      const ps = a.bodyStart(existing.at);
-      len = mergeCtBodyBytes(a.bytes, ps, ps + a.bodyLength(existing.at), b, start, end);
+      const ps = a.bodyStart(existing);
+      len = mergeCtBodyBytes(a.bytes, ps, ps + a.bodyLength(existing), b, start, end);
       body = mergedBody();
       bodyAt = 0;
     }
-    if (this.pins === 0) {
-      this.arena.setBody(existing, body, len, bodyAt);
-      existing.rel = rel;
-    } else {
-      // Pinned: the tuple gets a new entry; the old one keeps its record for the commit.
-      const e = new ExternalEntry(this, rel);
-      this.arena.create(e, probe, keyLen, body, len, bodyAt);
-      t.replaceFound(e);
-      this.retired.push(existing);
+    let at: number;
+    if (this.pins === 0) at = a.setBody(existing, body, len, bodyAt);
+    else {
+      // Pinned: the tuple gets a new record; the old one stays for the commit (the held arena frees it at the unpin).
+      at = a.create(probe, keyLen, body, len, bodyAt);
+      a.free(existing);
     }
+    a.setStamp(at, nowMs);
+    // Always: a record that moved may land where the old one was (a compaction in between).
+    t.replaceFound(at);
     this.stats.updated++;
     return true;
   }
 
-  /** remove takes an entry out (a DEL, or CacheTimeout's expiry); its record is freed, or kept until the last unpin. */
+  /** remove takes an entry out (CacheTimeout's expiry; a DEL does the same). */
   remove(e: ExternalEntry): void {
-    if (!this.entries.remove(e)) return;
-    if (this.pins > 0) this.retired.push(e);
-    else this.arena.free(e);
+    if (this.entries.remove(e.at)) this.forget(e.at);
+  }
+
+  /** forget frees the record of an entry just taken out of the index (pinned: at the last unpin). */
+  private forget(at: number): void {
+    this.arena.free(at);
     this.stats.deleted++;
   }
 
-  /** flush empties the cache (`-f external`); pinned entries keep their records until the unpin. */
+  /** flush empties the cache (`-f external`); pinned, the records stay until the unpin. */
   flush(): void {
-    if (this.pins > 0) for (const e of this.entries.values()) this.retired.push(e);
-    else {
-      for (const e of this.entries.values()) e.at = -1;
-      for (const e of this.retired) e.at = -1;
-      this.retired = [];
-      this.arena.clear();
-    }
+    if (this.pins > 0) for (const at of this.entries.values()) this.arena.free(at);
+    else this.arena.clear();
     this.entries.clear();
   }
 }

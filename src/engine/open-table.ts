@@ -98,6 +98,15 @@ export abstract class OpenTable<V, K> {
     this.count = 0;
   }
 
+  /** mapValues replaces each value with f(value), in place (keys and places unchanged). */
+  protected mapValues(f: (v: V) => V): void {
+    const slots = this.slots;
+    for (let i = 0; i < slots.length; i++) {
+      const v = slots[i];
+      if (v !== undefined) slots[i] = f(v);
+    }
+  }
+
   *values(): IterableIterator<V> {
     const slots = this.slots;
     for (let i = 0; i < slots.length; i++) {

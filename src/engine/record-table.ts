@@ -13,11 +13,11 @@ export function hashBytes(b: Uint8Array, start: number, len: number): number {
 }
 
 /**
- * RecordTable is an OpenTable of holders keyed by the key bytes of their RecordArena record: the
- * internal cache's index, with no key string per entry. A lookup writes the key into `probe` and
- * passes its length; a miss followed by `insert` (the cache's new entry) probes once.
+ * ArenaKeyedTable is an OpenTable of values keyed by the key bytes of their RecordArena record
+ * (`atOf`): a cache's index, with no key string per entry. A lookup writes the key into `probe`
+ * and passes its length; a miss followed by `insert` (the cache's new entry) probes once.
  */
-export class RecordTable<V extends ArenaHolder> extends OpenTable<V, number> {
+abstract class ArenaKeyedTable<V> extends OpenTable<V, number> {
   /** Where a lookup's key bytes go before get(len). */
   readonly probe = new Uint8Array(PROBE_BYTES);
   /** The last get's hash and slot (valid until the table changes): insert's place after a miss. */
@@ -30,8 +30,11 @@ export class RecordTable<V extends ArenaHolder> extends OpenTable<V, number> {
     super();
   }
 
+  /** atOf is the offset of the record that holds `v`'s key. */
+  protected abstract atOf(v: V): number;
+
   protected matches(v: V, len: number): boolean {
-    return this.arena.keyEquals(v.at, this.probe, len);
+    return this.arena.keyEquals(this.atOf(v), this.probe, len);
   }
 
   /** get is the holder whose key is bytes [0, len) of `probe`. */
@@ -79,9 +82,10 @@ export class RecordTable<V extends ArenaHolder> extends OpenTable<V, number> {
   /** remove takes `v` itself out of the table; true when it was there. */
   remove(v: V): boolean {
     this.lastValid = false;
-    if (v.at < 0) return false;
+    const at = this.atOf(v);
+    if (at < 0) return false;
     const a = this.arena;
-    const i = this.slotOfValue(v, hashBytes(a.bytes, a.keyStart(v.at), a.keyLength(v.at)));
+    const i = this.slotOfValue(v, hashBytes(a.bytes, a.keyStart(at), a.keyLength(at)));
     if (i < 0) return false;
     this.removeAt(i);
     return true;
@@ -90,5 +94,27 @@ export class RecordTable<V extends ArenaHolder> extends OpenTable<V, number> {
   override clear(): void {
     this.lastValid = false;
     super.clear();
+  }
+}
+
+/** RecordTable holds objects that keep their record's offset themselves (ArenaHolder): the internal cache's CacheObjects. */
+export class RecordTable<V extends ArenaHolder> extends ArenaKeyedTable<V> {
+  protected atOf(v: V): number {
+    return v.at;
+  }
+}
+
+/**
+ * OffsetTable holds record offsets alone — no object per entry — for a cache whose entry is its
+ * record (the external cache). Its arena's compaction moves the records through `relocate`.
+ */
+export class OffsetTable extends ArenaKeyedTable<number> {
+  protected atOf(at: number): number {
+    return at;
+  }
+
+  /** relocate is the arena's Relocate for the offsets this table holds (see RecordArena). */
+  relocate(move: (at: number) => number): void {
+    this.mapValues(move);
   }
 }

@@ -223,34 +223,33 @@ describe('external cache', () => {
     assert.ok(s.compactions > 0 && s.growths > 0, `the arena grew and compacted: ${JSON.stringify(s)}`);
   });
 
-  it('pinned, keeps every entry it had unchanged for their holder, while changes go to new entries, and frees them at the unpin', () => {
+  it('pinned, keeps every entry it had unchanged for their holder (no compaction moves them), while changes go to new records, and frees those at the unpin', () => {
     const c = new ExternalCache(1 << 20);
-    const bodies = new Map<string, string>();
+    const kept = new Map<string, { body: string; ms: number }>();
     churn((op, ct, nowMs) => void c.apply(op, ct, nowMs), 3, 2000);
     const held = [...c.values()];
-    for (const e of held) bodies.set(e.key, e.body);
+    for (const e of held) kept.set(e.key, { body: e.body, ms: e.receivedAtMs });
     const unpin = c.pin();
-    // Changes while pinned, with growths and compactions moving every record, retired ones too.
-    const compactionsBefore = c.arena.stats.compactions;
+    // Changes while pinned: enough for growths and, unpinned, compactions.
+    const { compactions, growths } = c.arena.stats;
     churn((op, ct, nowMs) => void c.apply(op, ct, nowMs), 6, 3000, 5);
     c.flush();
     churn((op, ct, nowMs) => void c.apply(op, ct, nowMs), 6, 3000, 11);
-    assert.ok(c.arena.stats.compactions > compactionsBefore, 'the arena compacted while pinned');
+    assert.equal(c.arena.stats.compactions, compactions, 'no compaction while pinned');
+    assert.ok(c.arena.stats.growths > growths, 'the arena grew instead');
     for (const e of held) {
-      assert.ok(e.at >= 0);
-      assert.equal(e.body, bodies.get(e.key), 'a held entry still has the body it had at the pin');
-      assert.notEqual(c.get(e.key), e, 'the cache has moved on to a new entry');
+      assert.deepEqual({ body: e.body, ms: e.receivedAtMs }, kept.get(e.key), 'a held entry still reads what it had at the pin');
+      assert.notEqual(c.get(e.key)?.at, e.at, 'the cache has moved on to a new record');
     }
     const garbage = c.arena.garbageBytes;
     unpin();
     unpin(); // a second call does nothing
-    assert.ok(held.every((e) => e.at === -1), 'the held entries gave their records up');
-    assert.ok(c.arena.garbageBytes > garbage);
+    assert.ok(c.arena.garbageBytes > garbage, 'the records replaced or removed meanwhile were freed at the unpin');
     // Unpinned, a change is made in place again.
     const [first] = c.values();
     assert.ok(first !== undefined);
     c.applyBody('upd', first.key, first.body, 99_999);
-    assert.equal(c.get(first.key), first);
+    assert.equal(c.get(first.key)?.at, first.at);
     assert.equal(first.receivedAtMs, 99_999);
   });
 

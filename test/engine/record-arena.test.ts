@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import { RecordArena, type ArenaHolder } from '../../src/engine/record-arena.js';
+import { RecordArena, relocateHolders, type ArenaHolder } from '../../src/engine/record-arena.js';
 import { bytesOfLatin1 } from '../../src/wire/latin1.js';
 
 interface Holder extends ArenaHolder {
@@ -24,21 +24,21 @@ describe('RecordArena', () => {
     fc.assert(
       fc.property(fc.array(op, { minLength: 50, maxLength: 400 }), (ops) => {
         const live: Holder[] = [];
-        const a = new RecordArena(() => live, 0);
+        const a = new RecordArena(relocateHolders(() => live), 0);
         for (const o of ops) {
           if (o.kind === 'create') {
             const h: Holder = { at: -1, key: o.key, body: o.body };
-            a.create(h, bytesOfLatin1(o.key), o.key.length, bytesOfLatin1(o.body), o.body.length);
+            h.at = a.create(bytesOfLatin1(o.key), o.key.length, bytesOfLatin1(o.body), o.body.length);
             live.push(h);
           } else if (live.length > 0) {
             const i = o.pick % live.length;
             const h = live[i]!;
             if (o.kind === 'set') {
-              a.setBody(h, bytesOfLatin1(o.body), o.body.length);
+              h.at = a.setBody(h.at, bytesOfLatin1(o.body), o.body.length);
               h.body = o.body;
             } else {
-              a.free(h);
-              assert.equal(h.at, -1);
+              a.free(h.at);
+              h.at = -1;
               live.splice(i, 1);
             }
           }
@@ -59,15 +59,15 @@ describe('RecordArena', () => {
 
   it('a body no longer than its record stays in place; a longer one moves the record and leaves garbage', () => {
     const live: Holder[] = [];
-    const a = new RecordArena(() => live);
+    const a = new RecordArena(relocateHolders(() => live));
     const h: Holder = { at: -1, key: 'k', body: 'abcdef' };
-    a.create(h, bytesOfLatin1('k'), 1, bytesOfLatin1('abcdef'), 6);
+    h.at = a.create(bytesOfLatin1('k'), 1, bytesOfLatin1('abcdef'), 6);
     live.push(h);
     const at = h.at;
-    a.setBody(h, bytesOfLatin1('xy'), 2);
+    h.at = a.setBody(h.at, bytesOfLatin1('xy'), 2);
     assert.equal(h.at, at);
     assert.equal(a.bodyOf(h.at), 'xy');
-    a.setBody(h, bytesOfLatin1('abcdefg'), 7);
+    h.at = a.setBody(h.at, bytesOfLatin1('abcdefg'), 7);
     assert.notEqual(h.at, at);
     assert.equal(a.keyOf(h.at), 'k');
     assert.equal(a.bodyOf(h.at), 'abcdefg');
@@ -75,7 +75,42 @@ describe('RecordArena', () => {
   });
 
   it('refuses a record its 16-bit lengths cannot describe', () => {
-    const a = new RecordArena(() => []);
-    assert.throws(() => a.create({ at: -1 }, new Uint8Array(1), 1, new Uint8Array(70_000), 70_000), RangeError);
+    const a = new RecordArena(() => undefined);
+    assert.throws(() => a.create(new Uint8Array(1), 1, new Uint8Array(70_000), 70_000), RangeError);
+  });
+
+  it('stamped, keeps the time of each record through moves and compactions; held, only grows, and every offset taken stays what it was', () => {
+    const live: (Holder & { ms: number })[] = [];
+    const a = new RecordArena(relocateHolders(() => live), 64, true);
+    const body = (i: number, n: number): Uint8Array => new Uint8Array(n).fill(i & 0xff);
+    for (let i = 0; i < 200; i++) {
+      const h = { at: -1, key: `k${i}`, body: '', ms: 1_700_000_000_000 + i * 4_294_967_297 }; // steps of 2^32 + 1 ms: the high part changes too
+      h.at = a.create(bytesOfLatin1(h.key), h.key.length, body(i, 8), 8);
+      a.setStamp(h.at, h.ms);
+      h.body = Buffer.from(body(i, 8)).toString('latin1');
+      live.push(h);
+    }
+    // Longer bodies move records (the stamp goes along); frees make garbage for compactions.
+    for (let round = 0; round < 3; round++) {
+      for (const h of live) {
+        h.at = a.setBody(h.at, body(round, 20 + round * 10), 20 + round * 10);
+        h.body = Buffer.from(body(round, 20 + round * 10)).toString('latin1');
+      }
+    }
+    assert.ok(a.stats.compactions > 0);
+    for (const h of live) assert.deepEqual([a.keyOf(h.at), a.bodyOf(h.at), a.stampOf(h.at)], [h.key, h.body, h.ms]);
+    // Held: offsets and bytes taken now stay, whatever is created, moved or freed meanwhile.
+    const taken = live.map((h) => ({ at: h.at, key: h.key, body: h.body, ms: h.ms }));
+    const release = a.hold();
+    const compactions = a.stats.compactions;
+    for (let round = 0; round < 4; round++) {
+      for (const h of live) h.at = a.setBody(h.at, body(round + 9, 60 + round * 30), 60 + round * 30);
+    }
+    assert.equal(a.stats.compactions, compactions, 'no compaction while held');
+    for (const t of taken) assert.deepEqual([a.keyOf(t.at), a.bodyOf(t.at), a.stampOf(t.at)], [t.key, t.body, t.ms]);
+    release();
+    release(); // once only
+    for (let round = 0; round < 4 && a.stats.compactions === compactions; round++) for (const h of live) h.at = a.setBody(h.at, body(round, 200 + round * 20), 200 + round * 20);
+    assert.ok(a.stats.compactions > compactions, 'released, it compacts again');
   });
 });

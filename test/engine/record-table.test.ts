@@ -3,8 +3,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import { RecordArena, type ArenaHolder } from '../../src/engine/record-arena.js';
-import { hashBytes, RecordTable } from '../../src/engine/record-table.js';
+import { RecordArena, relocateHolders, type ArenaHolder } from '../../src/engine/record-arena.js';
+import { hashBytes, OffsetTable, RecordTable } from '../../src/engine/record-table.js';
 import { bytesOfLatin1 } from '../../src/wire/latin1.js';
 
 interface Item extends ArenaHolder {
@@ -23,7 +23,7 @@ describe('RecordTable', () => {
     const seen = { compactions: 0, growths: 0 };
     fc.assert(
       fc.property(fc.array(op, { maxLength: 600 }), (ops) => {
-        const arena = new RecordArena((): Iterable<Item> => t.values(), 0);
+        const arena = new RecordArena(relocateHolders((): Iterable<Item> => t.values()), 0);
         const t: RecordTable<Item> = new RecordTable<Item>(arena);
         const m = new Map<string, Item>();
         const probe = (k: Uint8Array): number => {
@@ -37,10 +37,10 @@ describe('RecordTable', () => {
             const body = new Uint8Array(o.pad).fill(o.v & 0xff);
             if (old !== undefined) {
               old.v = o.v;
-              arena.setBody(old, body, body.length);
+              old.at = arena.setBody(old.at, body, body.length);
             } else {
               const item: Item = { at: -1, v: o.v };
-              arena.create(item, t.probe, t.probeLength, body, body.length);
+              item.at = arena.create(t.probe, t.probeLength, body, body.length);
               t.insert(item);
               m.set(s, item);
             }
@@ -51,7 +51,8 @@ describe('RecordTable', () => {
             const it = m.get(s);
             if (it !== undefined) {
               assert.ok(t.remove(it));
-              arena.free(it);
+              arena.free(it.at);
+              it.at = -1;
               m.delete(s);
             }
           } else {
@@ -75,14 +76,69 @@ describe('RecordTable', () => {
     assert.ok(seen.compactions > 0 && seen.growths > 0, `both exercised: ${JSON.stringify(seen)}`);
   });
 
+  it('as an OffsetTable (the values are the records), answers as a Map of bodies does, its arena compacting and records moving', () => {
+    const key = fc.integer({ min: 0, max: 200 }).map((i) => bytesOfLatin1(String(i)));
+    const op = fc.oneof(
+      fc.record({ kind: fc.constant('set' as const), key, fill: fc.nat(255), pad: fc.nat(120) }),
+      fc.record({ kind: fc.constant('remove' as const), key }),
+      fc.record({ kind: fc.constant('clear' as const) }),
+    );
+    const seen = { compactions: 0, growths: 0 };
+    fc.assert(
+      fc.property(fc.array(op, { maxLength: 500 }), (ops) => {
+        const arena = new RecordArena((move) => t.relocate(move), 0);
+        const t: OffsetTable = new OffsetTable(arena);
+        const m = new Map<string, string>();
+        const probe = (k: Uint8Array): number => {
+          t.probe.set(k);
+          return k.length;
+        };
+        for (const o of ops) {
+          const s = o.kind === 'clear' ? '' : Buffer.from(o.key).toString('latin1');
+          if (o.kind === 'set') {
+            const body = new Uint8Array(o.pad).fill(o.fill);
+            const old = t.get(probe(o.key));
+            if (old === undefined) t.insert(arena.create(t.probe, t.probeLength, body, body.length));
+            else t.replaceFound(arena.setBody(old, body, body.length)); // even at the same offset: it may have moved there
+            m.set(s, Buffer.from(body).toString('latin1'));
+          } else if (o.kind === 'remove') {
+            const at = t.get(probe(o.key));
+            assert.equal(at !== undefined, m.has(s));
+            if (at !== undefined) {
+              assert.ok(t.remove(at));
+              arena.free(at);
+              m.delete(s);
+            }
+          } else {
+            t.clear();
+            arena.clear();
+            m.clear();
+          }
+          assert.equal(t.size, m.size);
+        }
+        for (const [k, body] of m) {
+          const at = t.getKey(k);
+          assert.ok(at !== undefined && at >= 0);
+          assert.equal(arena.keyOf(at), k);
+          assert.equal(arena.bodyOf(at), body);
+        }
+        assert.equal([...t.values()].length, m.size);
+        seen.compactions += arena.stats.compactions;
+        seen.growths += arena.stats.growths;
+      }),
+      { numRuns: 300 },
+    );
+    assert.ok(seen.compactions > 0 && seen.growths > 0, `both exercised: ${JSON.stringify(seen)}`);
+  });
+
   it('insert only right after a get that missed', () => {
-    const t: RecordTable<Item> = new RecordTable<Item>(new RecordArena((): Iterable<Item> => t.values()));
+    const t: RecordTable<Item> = new RecordTable<Item>(new RecordArena(relocateHolders((): Iterable<Item> => t.values())));
     const a = t.arena;
     const one: Item = { at: -1, v: 1 };
     assert.throws(() => t.insert(one));
     t.probe[0] = 7;
     assert.equal(t.get(1), undefined);
-    a.create(one, t.probe, 1, new Uint8Array(0), 0);
+    one.at = a.create(t.probe, 1, new Uint8Array(0), 0);
     t.insert(one);
     assert.equal(t.get(1), one);
     assert.throws(() => t.insert({ at: -1, v: 2 }), 'a get that found the key');
@@ -91,17 +147,17 @@ describe('RecordTable', () => {
   });
 
   it('replaceFound only right after a get that found the key, and the key then finds the new value', () => {
-    const t: RecordTable<Item> = new RecordTable<Item>(new RecordArena((): Iterable<Item> => t.values()));
+    const t: RecordTable<Item> = new RecordTable<Item>(new RecordArena(relocateHolders((): Iterable<Item> => t.values())));
     const a = t.arena;
     const one: Item = { at: -1, v: 1 };
     const two: Item = { at: -1, v: 2 };
     t.probe[0] = 7;
     assert.equal(t.get(1), undefined);
     assert.throws(() => t.replaceFound(two), 'a get that missed');
-    a.create(one, t.probe, 1, new Uint8Array(0), 0);
+    one.at = a.create(t.probe, 1, new Uint8Array(0), 0);
     t.insert(one);
     assert.equal(t.get(1), one);
-    a.create(two, t.probe, 1, new Uint8Array(0), 0);
+    two.at = a.create(t.probe, 1, new Uint8Array(0), 0);
     t.replaceFound(two);
     assert.throws(() => t.replaceFound(one), 'only once per get');
     assert.equal(t.get(1), two);
