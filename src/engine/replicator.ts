@@ -676,11 +676,16 @@ export class Replicator {
   }
 }
 
+/** The header of every data message received, reused: the protocols read it and keep nothing of it (no object per message). */
+const dataHeader: { kind: 'data'; seq: number; flags: number } = { kind: 'data', seq: 0, flags: 0 };
+
 function rxHeader(m: SyncLazyMessage): RxHeader {
   switch (m.kind) {
     case 'ct-raw':
     case 'exp':
-      return { kind: 'data', seq: m.seq, flags: m.flags };
+      dataHeader.seq = m.seq;
+      dataHeader.flags = m.flags;
+      return dataHeader;
     case 'ack':
     case 'nack':
       return { kind: m.kind, seq: m.seq, flags: m.flags, from: m.from, to: m.to };

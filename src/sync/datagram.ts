@@ -108,59 +108,58 @@ function walkDatagram<M>(
     const flags = bytes[off + 1]!;
     const len = (bytes[off + 2]! << 8) | bytes[off + 3]!;
     const seq = ((bytes[off + 4]! << 24) | (bytes[off + 5]! << 16) | (bytes[off + 6]! << 8) | bytes[off + 7]!) >>> 0;
-    const stop = (reason: SyncRejectReason): void => {
-      errors.push({ reason, offset: off, length: remain, type, flags, seq });
+    // (No closures over this message's fields: they would be allocated once per message.)
+    if (len === 0 || len > remain) {
+      if (len !== 0 && stream) break;
+      errors.push(rejection('SYNC_BAD_SIZE', off, remain, type, flags, seq));
       off = end;
-    };
-    if (len === 0) {
-      stop('SYNC_BAD_SIZE');
-      break;
-    }
-    if (len > remain) {
-      if (stream) break;
-      stop('SYNC_BAD_SIZE');
       break;
     }
     if (isRangeForm(type, flags)) {
       if (remain < NETHDR_ACK_SIZ) {
         if (stream) break;
-        stop('SYNC_TRUNCATED');
+        errors.push(rejection('SYNC_TRUNCATED', off, remain, type, flags, seq));
+        off = end;
         break;
       }
       if (len < NETHDR_ACK_SIZ) {
-        stop('SYNC_BAD_SIZE');
+        errors.push(rejection('SYNC_BAD_SIZE', off, remain, type, flags, seq));
+        off = end;
         break;
       }
     } else if (len < NETHDR_SIZ) {
-      stop('SYNC_BAD_SIZE');
+      errors.push(rejection('SYNC_BAD_SIZE', off, remain, type, flags, seq));
+      off = end;
       break;
     }
-    const skip = (reason: SyncRejectReason, error?: DecodeError): void => {
-      errors.push(error === undefined ? { reason, offset: off, length: len, type, flags, seq } : { reason, offset: off, length: len, type, flags, seq, error });
-    };
     if (bytes[off]! >>> 4 !== SYNC_VERSION) {
-      skip('SYNC_BAD_VERSION');
+      errors.push(rejection('SYNC_BAD_VERSION', off, len, type, flags, seq));
     } else {
       const c = classifySync(type, flags, mode);
-      if (c === 'bad-header') skip('SYNC_BAD_HEADER');
-      else if (c === 'bad-type') skip('SYNC_BAD_TYPE');
-      else if (c === 'ignored') skip('SYNC_IGNORED');
+      if (c === 'bad-header') errors.push(rejection('SYNC_BAD_HEADER', off, len, type, flags, seq));
+      else if (c === 'bad-type') errors.push(rejection('SYNC_BAD_TYPE', off, len, type, flags, seq));
+      else if (c === 'ignored') errors.push(rejection('SYNC_IGNORED', off, len, type, flags, seq));
       else {
         try {
           const h = decodeSyncHeader(bytes, off, off + len);
-          if (mode === 'ftfw' && (c === 'ack' || c === 'nack') && seqBefore(h.to!, h.from!)) skip('SYNC_BAD_HEADER');
+          if (mode === 'ftfw' && (c === 'ack' || c === 'nack') && seqBefore(h.to!, h.from!)) errors.push(rejection('SYNC_BAD_HEADER', off, len, type, flags, seq));
           else messages.push(body(bytes, off, h, c));
         } catch (e) {
           // Body decoders throw DecodeError only (the fuzz tests hold them to it); anything else
           // would be a keepstate bug, and one bad datagram must still not stop the daemon.
           const err = e instanceof DecodeError ? e : new DecodeError('BAD_VALUE', ['sync'], off, `decoder bug: ${String(e)}`, { cause: e });
-          skip(err.code === 'MISSING' ? 'SYNC_INCOMPLETE' : 'SYNC_BAD_PAYLOAD', err);
+          errors.push(rejection(err.code === 'MISSING' ? 'SYNC_INCOMPLETE' : 'SYNC_BAD_PAYLOAD', off, len, type, flags, seq, err));
         }
       }
     }
     off += len;
   }
   return { messages, errors, consumed: off };
+}
+
+/** rejection is one refused message: `length` bytes skipped, or dropped (the rest) when the walk stops. */
+function rejection(reason: SyncRejectReason, offset: number, length: number, type: number, flags: number, seq: number, error?: DecodeError): SyncRejection {
+  return error === undefined ? { reason, offset, length, type, flags, seq } : { reason, offset, length, type, flags, seq, error };
 }
 
 export interface DatagramEncodeOptions extends SyncEncodeOptions {
