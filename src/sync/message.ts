@@ -1,12 +1,12 @@
 import type { Conntrack, Expectation } from '../ctnetlink/types.js';
 import { DecodeError } from '../wire/decode-error.js';
 import { Writer } from '../wire/writer.js';
-import type { Path } from './attrs.js';
+import { be32, type Path } from './attrs.js';
 import { decodeConntrackBody, encodeConntrackBody, type SyncEncodeOptions } from './conntrack.js';
 import { CT_KEY_MAX, scanCtBodyKey } from './ct-body.js';
 import { NET_F, NET_T, NETHDR_ACK_SIZ, NETHDR_SIZ, SYNC_MAX_MESSAGE, SYNC_VERSION } from './consts.js';
 import { decodeExpectationBody, encodeExpectationBody } from './expectation.js';
-import { decodeSyncHeader, seqBefore, versionByte, type SyncHeader } from './header.js';
+import { decodeSyncHeader, seqBefore, versionByte } from './header.js';
 
 /**
  * SyncMessage is one conntrackd message, typed. `seq` is the sender's u32 sequence number and
@@ -164,27 +164,35 @@ export function decodeSyncMessage(bytes: Uint8Array, opts?: SyncDecodeOptions): 
   if ((opts?.mode ?? 'ftfw') === 'ftfw' && (c === 'ack' || c === 'nack') && seqBefore(h.to!, h.from!)) {
     throw new DecodeError('BAD_VALUE', ['sync', 'header', 'to'], 12, `${c} range ends (${h.to}) before it starts (${h.from})`);
   }
-  return decodeSyncBody(bytes, 0, h, c);
+  return decodeSyncBody(bytes, 0, h.type, h.flags, h.len, h.seq, c);
 }
 
-/** decodeSyncBody builds the message whose checked header `h` starts at `off`; throws DecodeError only. */
-export function decodeSyncBody(b: Uint8Array, off: number, h: SyncHeader, c: 'data' | 'ack' | 'nack' | 'resync' | 'alive'): SyncMessage {
+/**
+ * SyncBodyDecoder builds the message at `off` whose header fields the receive walk has read and
+ * checked (`len` within the bytes and at least its header's size; a range form's 16 bytes there);
+ * it throws DecodeError only.
+ */
+export type SyncBodyDecoder<M> = (b: Uint8Array, off: number, type: number, flags: number, len: number, seq: number, c: 'data' | 'ack' | 'nack' | 'resync' | 'alive') => M;
+
+/** decodeSyncBody is the SyncBodyDecoder of typed messages. */
+export const decodeSyncBody: SyncBodyDecoder<SyncMessage> = (b, off, type, flags, len, seq, c) => {
   if (c === 'data') {
-    const end = off + h.len;
-    if (h.type <= NET_T.STATE_CT_DEL) {
-      return { kind: 'ct', op: OPS[h.type]!, seq: h.seq, flags: h.flags, ct: decodeConntrackBody(b, off + NETHDR_SIZ, end, CT_PATH) };
+    const end = off + len;
+    if (type <= NET_T.STATE_CT_DEL) {
+      return { kind: 'ct', op: OPS[type]!, seq, flags, ct: decodeConntrackBody(b, off + NETHDR_SIZ, end, CT_PATH) };
     }
-    return { kind: 'exp', op: OPS[h.type - NET_T.STATE_EXP_NEW]!, seq: h.seq, flags: h.flags, exp: decodeExpectationBody(b, off + NETHDR_SIZ, end, EXP_PATH) };
+    return { kind: 'exp', op: OPS[type - NET_T.STATE_EXP_NEW]!, seq, flags, exp: decodeExpectationBody(b, off + NETHDR_SIZ, end, EXP_PATH) };
   }
-  if (c === 'alive') return { kind: 'alive', seq: h.seq, flags: h.flags };
-  return { kind: c, seq: h.seq, flags: h.flags, from: h.from!, to: h.to! };
-}
+  if (c === 'alive') return { kind: 'alive', seq, flags };
+  return { kind: c, seq, flags, from: be32(b, off + 8), to: be32(b, off + 12) };
+};
 
 /**
  * SyncCtRawMessage is a conntrack message a receiver keeps undecoded: where its validated body
  * lies in the received bytes, and the entry's identity (scanCtBodyKey) as bytes of rawKeys().
- * decodeConntrackBody of the body gives the model. Both stay valid only until the next receive
- * walk (decodeDatagramLazy): the caller applies the messages before reading the next datagram.
+ * decodeConntrackBody of the body gives the model. The message object itself, its body and its
+ * identity stay valid only until the next receive walk (decodeDatagramLazy), which reuses them:
+ * the caller applies the messages before reading the next datagram.
  */
 export interface SyncCtRawMessage {
   readonly kind: 'ct-raw';
@@ -205,21 +213,27 @@ export type SyncLazyMessage = Exclude<SyncMessage, SyncCtMessage> | SyncCtRawMes
 let rawKeyBytes = new Uint8Array(4096);
 let rawKeysEnd = 0;
 
+type Mutable<T> = { -readonly [K in keyof T]: T[K] };
+/** One receive walk's conntrack messages, reused by the next: no object per message received. */
+const rawMessages: Mutable<SyncCtRawMessage>[] = [];
+let rawMessagesUsed = 0;
+
 /** rawKeys is the buffer the last receive walk wrote its messages' identities into (SyncCtRawMessage.keyAt). */
 export function rawKeys(): Uint8Array {
   return rawKeyBytes;
 }
 
-/** resetRawKeys starts a receive walk: the identities of the previous one are dropped. */
+/** resetRawKeys starts a receive walk: the identities and messages of the previous one are dropped. */
 export function resetRawKeys(): void {
   rawKeysEnd = 0;
+  rawMessagesUsed = 0;
 }
 
-/** decodeSyncBodyLazy is decodeSyncBody with conntrack bodies validated and kept as bytes; throws DecodeError only. */
-export function decodeSyncBodyLazy(b: Uint8Array, off: number, h: SyncHeader, c: 'data' | 'ack' | 'nack' | 'resync' | 'alive'): SyncLazyMessage {
-  if (c === 'data' && h.type <= NET_T.STATE_CT_DEL) {
+/** decodeSyncBodyLazy is decodeSyncBody with conntrack bodies validated and kept as bytes. */
+export const decodeSyncBodyLazy: SyncBodyDecoder<SyncLazyMessage> = (b, off, type, flags, len, seq, c) => {
+  if (c === 'data' && type <= NET_T.STATE_CT_DEL) {
     const start = off + NETHDR_SIZ;
-    const end = off + h.len;
+    const end = off + len;
     if (rawKeyBytes.length - rawKeysEnd < CT_KEY_MAX) {
       const grown = new Uint8Array(2 * rawKeyBytes.length);
       grown.set(rawKeyBytes.subarray(0, rawKeysEnd));
@@ -228,10 +242,24 @@ export function decodeSyncBodyLazy(b: Uint8Array, off: number, h: SyncHeader, c:
     const keyAt = rawKeysEnd;
     const keyLen = scanCtBodyKey(b, start, end, rawKeyBytes, keyAt, CT_PATH);
     rawKeysEnd += keyLen;
-    return { kind: 'ct-raw', op: OPS[h.type]!, seq: h.seq, flags: h.flags, bytes: b, start, end, keyAt, keyLen };
+    let m = rawMessages[rawMessagesUsed];
+    if (m === undefined) {
+      m = { kind: 'ct-raw', op: 'new', seq: 0, flags: 0, bytes: b, start: 0, end: 0, keyAt: 0, keyLen: 0 };
+      rawMessages.push(m);
+    }
+    rawMessagesUsed++;
+    m.op = OPS[type]!;
+    m.seq = seq;
+    m.flags = flags;
+    m.bytes = b;
+    m.start = start;
+    m.end = end;
+    m.keyAt = keyAt;
+    m.keyLen = keyLen;
+    return m;
   }
-  return decodeSyncBody(b, off, h, c) as SyncLazyMessage; // not a conntrack message: handled above
-}
+  return decodeSyncBody(b, off, type, flags, len, seq, c) as SyncLazyMessage; // not a conntrack message: handled above
+};
 
 const CT_PATH: Path = ['sync', 'ct'];
 const EXP_PATH: Path = ['sync', 'exp'];
