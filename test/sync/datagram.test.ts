@@ -216,4 +216,26 @@ describe('DatagramPacker data messages', () => {
       { numRuns: 100 },
     );
   });
+
+  it('keeps every datagram it handed out as it was while it packs on, across many chunks (each commit kind)', () => {
+    const cts = fc.sample(conntrack(), { numRuns: 3000, seed: 7 }).filter((ct) => ct.orig !== undefined);
+    const got: Uint8Array[] = [];
+    const p = new DatagramPacker(1500, 28, (d) => got.push(d));
+    const expected: SyncMessage[] = [];
+    cts.forEach((ct, i) => {
+      const body = ctBodyOf(ct);
+      if (i % 3 === 0) p.commitBody(0, 0, i, body);
+      else if (i % 3 === 1) p.commitBytes(0, 0, i, bytesOfLatin1(body), 0, body.length);
+      else {
+        p.writer.reset();
+        p.writer.bytes(encodeSyncMessage({ kind: 'ct', op: 'new', seq: i, flags: 0, ct }));
+        p.commit();
+      }
+      expected.push({ kind: 'ct', op: 'new', seq: i, flags: 0, ct });
+    });
+    p.flush();
+    const want = encodeDatagrams(expected, 1500);
+    assert.ok(want.reduce((n, d) => n + d.length, 0) > 4 * 64 * 1024, 'more than four chunks');
+    assert.deepEqual(got, want);
+  });
 });
