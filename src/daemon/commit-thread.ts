@@ -24,7 +24,7 @@ port.on('message', (m: CommitThreadRequest) => {
 function handle(m: CommitThreadRequest): Promise<void> {
   return sender.send(m.buf, m.ends).then(
     (refused) => {
-      const failures = refused.map(({ i, error: e }) => ({ i, errno: e.errno, code: e.code, message: `${m.op} conntrack: ${e.code}${e.extAckMsg !== undefined ? ` (${e.extAckMsg})` : ''}` }));
+      const failures = refused.map((f) => ({ i: f.i, errno: f.errno, code: f.code, message: `${m.op} conntrack: ${f.code}${f.extAckMsg !== undefined ? ` (${f.extAckMsg})` : ''}` }));
       port.postMessage({ kind: 'done', id: m.id, failures } satisfies CommitThreadReply);
     },
     (e: unknown) => port.postMessage({ kind: 'failed', id: m.id, message: String(e) } satisfies CommitThreadReply),

@@ -1,12 +1,18 @@
 import { ErrnoError, NativeSocket, netlinkSockaddr, SOCK, SOL_SOCKET, SO, AF } from '../native/socket.js';
 import { NLM_F, NLMSG, NLMSG_HDRLEN, NETLINK_OPT, SOL_NETLINK } from './consts.js';
-import { decodeAck, NetlinkError } from './errors.js';
+import { decodeAck, errnoName, NetlinkError } from './errors.js';
 import { HOST_LITTLE_ENDIAN } from '../wire/byte-order.js';
 
-/** BatchFailure is one message of a batch the kernel refused: its index and the error. */
+/**
+ * BatchFailure is one message of a batch the kernel refused: its index, errno (its name in
+ * `code`) and the extended-ack message when the kernel gave one. A plain record, not an Error: a
+ * failback commit gets one per entry (100 000 EEXIST), and an Error captures a stack each.
+ */
 export interface BatchFailure {
   readonly i: number;
-  readonly error: NetlinkError;
+  readonly errno: number;
+  readonly code: string;
+  readonly extAckMsg?: string;
 }
 
 /**
@@ -105,7 +111,7 @@ export class BatchSender {
         if (len < NLMSG_HDRLEN || o + len > d.length) break; // a torn message: nothing more to read here
         if (dv.getUint16(o + 4, HOST_LITTLE_ENDIAN) === NLMSG.ERROR) {
           const ack = decodeAck(d.subarray(o + NLMSG_HDRLEN, o + len), dv.getUint16(o + 6, HOST_LITTLE_ENDIAN));
-          if (ack.error !== 0) failures.push({ i: ack.seq, error: new NetlinkError(ack.error, this.op, ack.seq, ack.extAckMsg, ack.extAckOffset, ack.missingType) });
+          if (ack.error !== 0) failures.push(ack.extAckMsg !== undefined ? { i: ack.seq, errno: ack.error, code: errnoName(ack.error), extAckMsg: ack.extAckMsg } : { i: ack.seq, errno: ack.error, code: errnoName(ack.error) });
           if (ack.seq === last) return;
         }
         o += (len + 3) & ~3;

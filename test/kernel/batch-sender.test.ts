@@ -63,7 +63,7 @@ describe('BatchSender', { skip }, () => {
     try {
       const failures = await sender.send(buf, ends);
       assert.deepEqual(
-        failures.map((f) => [f.i, f.error.code]).sort((a, b) => Number(a[0]) - Number(b[0])),
+        failures.map((f) => [f.i, f.code]).sort((a, b) => Number(a[0]) - Number(b[0])),
         [
           [7, 'EINVAL'],
           [1500, 'EEXIST'],
@@ -83,7 +83,7 @@ describe('BatchSender', { skip }, () => {
     try {
       const failures = await sender.send(buf, ends);
       assert.deepEqual(
-        failures.map((f) => [f.i, f.error.code]),
+        failures.map((f) => [f.i, f.code]),
         [[7, 'ENOENT']],
       );
       assert.equal((await ct.count()).entries, 3000 - 1 - 2099);
