@@ -486,9 +486,6 @@ export class ExternalCache {
   readonly arena: RecordArena = new RecordArena((move) => this.entries.relocate(move), 64 * 1024, true);
   private readonly entries = new OffsetTable(this.arena);
   readonly stats = { refusedOverLimit: 0, deletedUnknown: 0, added: 0, updated: 0, deleted: 0 };
-  private pins = 0;
-  private release: (() => void) | undefined = undefined;
-
   constructor(private readonly limit: number) {}
 
   get size(): number {
@@ -511,15 +508,7 @@ export class ExternalCache {
    * function is called: changes meanwhile go to new records (see the class comment).
    */
   pin(): () => void {
-    if (this.pins++ === 0) this.release = this.arena.hold();
-    let done = false;
-    return () => {
-      if (done) return;
-      done = true;
-      if (--this.pins > 0) return;
-      this.release?.(); // frees what was replaced or removed meanwhile
-      this.release = undefined;
-    };
+    return this.arena.hold(); // a held arena neither moves records nor reuses them; frees at the last release
   }
 
   /** apply is applyBody for a model entry (tests, tools): the body is what a peer would send for it. */
@@ -579,7 +568,7 @@ export class ExternalCache {
       bodyAt = 0;
     }
     let at: number;
-    if (this.pins === 0) at = a.setBody(existing, body, len, bodyAt);
+    if (!a.held) at = a.setBody(existing, body, len, bodyAt);
     else {
       // Pinned: the tuple gets a new record; the old one stays for the commit (the held arena frees it at the unpin).
       at = a.create(probe, keyLen, body, len, bodyAt);
@@ -605,7 +594,7 @@ export class ExternalCache {
 
   /** flush empties the cache (`-f external`); pinned, the records stay until the unpin. */
   flush(): void {
-    if (this.pins > 0) for (const at of this.entries.values()) this.arena.free(at);
+    if (this.arena.held) for (const at of this.entries.values()) this.arena.free(at);
     else this.arena.clear();
     this.entries.clear();
   }

@@ -192,6 +192,11 @@ export class RecordArena {
     this.garbage = 0;
   }
 
+  /** held: a hold() is not released yet. */
+  get held(): boolean {
+    return this.holds > 0;
+  }
+
   /**
    * hold keeps every record where it is until the returned function is called (once; holds
    * nest): the arena grows instead of compacting, so that offsets taken before stay valid, and

@@ -109,54 +109,48 @@ function walkDatagram<M>(
     const flags = bytes[off + 1]!;
     const len = (bytes[off + 2]! << 8) | bytes[off + 3]!;
     const seq = ((bytes[off + 4]! << 24) | (bytes[off + 5]! << 16) | (bytes[off + 6]! << 8) | bytes[off + 7]!) >>> 0;
-    // (No closures over this message's fields: they would be allocated once per message.)
-    if (len === 0 || len > remain) {
-      if (len !== 0 && stream) break;
-      errors.push(rejection('SYNC_BAD_SIZE', off, remain, type, flags, seq));
+    // A stream waits for the rest of a message cut by the end of this read.
+    if (stream && len !== 0 && (len > remain || (isRangeForm(type, flags) && remain < NETHDR_ACK_SIZ))) break;
+    const badSize = sizeRejection(type, flags, len, remain);
+    if (badSize !== undefined) {
+      errors.push(rejection(badSize, off, remain, type, flags, seq));
       off = end;
       break;
     }
-    if (isRangeForm(type, flags)) {
-      if (remain < NETHDR_ACK_SIZ) {
-        if (stream) break;
-        errors.push(rejection('SYNC_TRUNCATED', off, remain, type, flags, seq));
-        off = end;
-        break;
-      }
-      if (len < NETHDR_ACK_SIZ) {
-        errors.push(rejection('SYNC_BAD_SIZE', off, remain, type, flags, seq));
-        off = end;
-        break;
-      }
-    } else if (len < NETHDR_SIZ) {
-      errors.push(rejection('SYNC_BAD_SIZE', off, remain, type, flags, seq));
-      off = end;
-      break;
-    }
-    if (bytes[off]! >>> 4 !== SYNC_VERSION) {
-      errors.push(rejection('SYNC_BAD_VERSION', off, len, type, flags, seq));
-    } else {
-      const c = classifySync(type, flags, mode);
-      if (c === 'bad-header') errors.push(rejection('SYNC_BAD_HEADER', off, len, type, flags, seq));
-      else if (c === 'bad-type') errors.push(rejection('SYNC_BAD_TYPE', off, len, type, flags, seq));
-      else if (c === 'ignored') errors.push(rejection('SYNC_IGNORED', off, len, type, flags, seq));
-      else {
-        try {
-          // (A range form's 16 bytes are there: checked above.)
-          if (mode === 'ftfw' && (c === 'ack' || c === 'nack') && seqBefore(be32(bytes, off + 12), be32(bytes, off + 8))) errors.push(rejection('SYNC_BAD_HEADER', off, len, type, flags, seq));
-          else messages.push(body(bytes, off, type, flags, len, seq, c));
-        } catch (e) {
-          // Body decoders throw DecodeError only (the fuzz tests hold them to it); anything else
-          // would be a keepstate bug, and one bad datagram must still not stop the daemon.
-          const err = e instanceof DecodeError ? e : new DecodeError('BAD_VALUE', ['sync'], off, `decoder bug: ${String(e)}`, { cause: e });
-          errors.push(rejection(err.code === 'MISSING' ? 'SYNC_INCOMPLETE' : 'SYNC_BAD_PAYLOAD', off, len, type, flags, seq, err));
-        }
+    let refused: SyncRejectReason | undefined;
+    let error: DecodeError | undefined;
+    const c = bytes[off]! >>> 4 !== SYNC_VERSION ? 'bad-version' : classifySync(type, flags, mode);
+    if (c === 'bad-version' || c === 'bad-header' || c === 'bad-type' || c === 'ignored') refused = CLASS_REJECTION[c];
+    // (A range form's 16 bytes are there: sizeRejection checked it.)
+    else if (mode === 'ftfw' && (c === 'ack' || c === 'nack') && seqBefore(be32(bytes, off + 12), be32(bytes, off + 8))) refused = 'SYNC_BAD_HEADER';
+    else {
+      try {
+        messages.push(body(bytes, off, type, flags, len, seq, c));
+      } catch (e) {
+        // Body decoders throw DecodeError only (the fuzz tests hold them to it); anything else
+        // would be a keepstate bug, and one bad datagram must still not stop the daemon.
+        error = e instanceof DecodeError ? e : new DecodeError('BAD_VALUE', ['sync'], off, `decoder bug: ${String(e)}`, { cause: e });
+        refused = error.code === 'MISSING' ? 'SYNC_INCOMPLETE' : 'SYNC_BAD_PAYLOAD';
       }
     }
+    if (refused !== undefined) errors.push(rejection(refused, off, len, type, flags, seq, error));
     off += len;
   }
   return { messages, errors, consumed: off };
 }
+
+/**
+ * sizeRejection says why a message's len cannot be walked (the walk stops there), or undefined:
+ * 0, past the bytes, or shorter than its header; a range form (ACK/NACK/RESYNC) cut before its 16 bytes.
+ */
+function sizeRejection(type: number, flags: number, len: number, remain: number): SyncRejectReason | undefined {
+  if (len === 0 || len > remain) return 'SYNC_BAD_SIZE';
+  if (isRangeForm(type, flags)) return remain < NETHDR_ACK_SIZ ? 'SYNC_TRUNCATED' : len < NETHDR_ACK_SIZ ? 'SYNC_BAD_SIZE' : undefined;
+  return len < NETHDR_SIZ ? 'SYNC_BAD_SIZE' : undefined;
+}
+
+/** What each header a receiver refuses (a wrong version, or classifySync's verdict) is counted as. */
+const CLASS_REJECTION = { 'bad-version': 'SYNC_BAD_VERSION', 'bad-header': 'SYNC_BAD_HEADER', 'bad-type': 'SYNC_BAD_TYPE', ignored: 'SYNC_IGNORED' } as const satisfies Record<string, SyncRejectReason>;
 
 /** rejection is one refused message: `length` bytes skipped, or dropped (the rest) when the walk stops. */
 function rejection(reason: SyncRejectReason, offset: number, length: number, type: number, flags: number, seq: number, error?: DecodeError): SyncRejection {
