@@ -13,7 +13,7 @@ import { validateAdvert, type DiscardReason, type LocalVrrpConfig } from '../vrr
 import { Notifier } from './notify.js';
 import { hostAccounts, hostStat, hostWhich, insecurePath, ScriptUsers, type Accounts } from './script-user.js';
 import { VirtualRouter, type TimelineEntry, type TimerPort } from './router.js';
-import { SplitBrainWatch, type SplitBrainStatus } from './split-brain.js';
+import { SplitBrainWatch, arrivalOnTimers, inHandover, type SplitBrainStatus } from './split-brain.js';
 import { realTimers } from './timers.js';
 import { LinkTracker } from './track-interface.js';
 import { ScriptTracker } from './track-script.js';
@@ -113,14 +113,15 @@ export interface PeerSeen {
   readonly advertIntUs: number;
   readonly adverts: number;
   readonly lastHeardMs: number; // Date.now()
-  /** The longest wait between two of its adverts (ms, monotonic clock): how late a master ever was. */
+  /**
+   * The longest wait between two of its adverts as they arrived (ms, the kernel's stamps): how late
+   * a master ever was, not how late this process read them.
+   */
   readonly maxGapMs: number;
-  /** When its last advert came (µs, the timers' monotonic clock). */
+  /** When its last advert arrived (µs, on the timers' monotonic clock). */
   readonly lastHeardUs: number;
 }
 
-/** HANDOVER_SLACK_US: transit and scheduling on top of the old master's advert interval (µs). */
-const HANDOVER_SLACK_US = 10_000;
 /** At most this many peers are kept per instance for status (a VRID rarely has more than a few routers). */
 const MAX_PEERS_SHOWN = 16;
 
@@ -205,6 +206,7 @@ class Instance {
         this.received++;
         const adv = v.advert;
         const advertIntUs = adv.version === 2 ? adv.advertIntSec * US_PER_S : adv.maxAdvertIntCs * US_PER_CS;
+        this.arrivalUs = arrivalOnTimers(m.timers.nowUs(), Date.now() * 1000, a.arrivedUs);
         this.heard(a.src, adv.priority, advertIntUs);
         this.router.handle({ kind: 'advert', priority: adv.priority, src: a.src, advertIntUs });
         this.reportMaster();
@@ -215,6 +217,8 @@ class Instance {
 
   /** When this router last started to advertise as master (timers' µs), for the handover grace. */
   private claimedAtUs: number | undefined;
+  /** When the advert being handled arrived (timers' µs; the kernel's stamp, not when it was read). */
+  private arrivalUs = 0;
   /** The master last told to the state port (StatePort.masterSeen). */
   private masterReported: string | undefined;
 
@@ -233,9 +237,9 @@ class Instance {
     const prev = this.peers.get(address);
     this.peers.delete(address); // re-inserted last: the map stays ordered by last heard
     if (this.peers.size >= MAX_PEERS_SHOWN) this.peers.delete(this.peers.keys().next().value!);
-    const nowUs = this.m.timers.nowUs();
-    const gapMs = prev !== undefined ? (nowUs - prev.lastHeardUs) / 1000 : 0;
-    this.peers.set(address, { address, priority, advertIntUs, adverts: (prev?.adverts ?? 0) + 1, lastHeardMs: Date.now(), lastHeardUs: nowUs, maxGapMs: Math.max(prev?.maxGapMs ?? 0, Math.round(gapMs * 10) / 10) });
+    const atUs = this.arrivalUs;
+    const gapMs = prev !== undefined ? (atUs - prev.lastHeardUs) / 1000 : 0;
+    this.peers.set(address, { address, priority, advertIntUs, adverts: (prev?.adverts ?? 0) + 1, lastHeardMs: Date.now(), lastHeardUs: atUs, maxGapMs: Math.max(prev?.maxGapMs ?? 0, Math.round(gapMs * 10) / 10) });
   }
 
   /** silence says how long ago the master last spoke, for the log line of a takeover by Master_Down_Interval. */
@@ -398,11 +402,8 @@ class Instance {
    * one comes garp_lower_prio_delay after the other master fell silent: after the heal.
    */
   private heardLowerPriority(src: string, priority: number): void {
-    // The master we took over from may have had one advert in flight when ours went out: within
-    // one of its advert intervals (and a little) of our claim it is the ordinary handover, still
-    // answered by the FSM but not counted as a split brain.
-    const peerIntUs = this.peers.get(src)?.advertIntUs ?? this.cfg.advertIntervalUs;
-    if (this.claimedAtUs !== undefined && this.m.timers.nowUs() - this.claimedAtUs <= peerIntUs + HANDOVER_SLACK_US) return;
+    // The ordinary handover is still answered by the FSM, but not counted as a split brain.
+    if (inHandover(this.arrivalUs, this.claimedAtUs, this.peers.get(src)?.advertIntUs ?? this.cfg.advertIntervalUs)) return;
     this.splitBrain.heard(src, priority, this.router.state.effectivePriority);
     this.m.notifier.masterRxLowerPriority(this.cfg.name, this.cfg.notify, this.router.state.effectivePriority);
     this.lowerPriorityGarp();

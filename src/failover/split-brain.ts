@@ -13,6 +13,30 @@ import type { TimerPort } from './router.js';
  * episode starts and ends, and in between at most every LOG_EVERY_US that it goes on.
  */
 
+/** HANDOVER_SLACK_US: transit and scheduling on top of the old master's advert interval (µs). */
+const HANDOVER_SLACK_US = 10_000;
+
+/**
+ * inHandover tells whether an advert of a lower priority, heard as master, belongs to the ordinary
+ * handover: the master we took over from may have had one advert in flight when our claim went
+ * out, so one that *arrived* within one of its advert intervals (and a little) of the claim, or
+ * before it, is not a split brain. Arrival, not reading: a router held up just after its claim (a
+ * starved CPU) reads the old master's last advert late, and must not count it. All in the timers'
+ * µs; `claimedAtUs` undefined: not claimed yet.
+ */
+export function inHandover(arrivalUs: number, claimedAtUs: number | undefined, peerIntervalUs: number): boolean {
+  return claimedAtUs !== undefined && arrivalUs - claimedAtUs <= peerIntervalUs + HANDOVER_SLACK_US;
+}
+
+/**
+ * arrivalOnTimers maps the kernel's arrival stamp of an advert (CLOCK_REALTIME µs) onto the timers'
+ * monotonic µs: now less its age. Without a stamp, or with one from the future (the realtime
+ * clock stepped back meanwhile), the advert counts as arriving now.
+ */
+export function arrivalOnTimers(nowUs: number, realtimeNowUs: number, arrivedUs: number | undefined): number {
+  return arrivedUs === undefined ? nowUs : nowUs - Math.max(0, realtimeNowUs - arrivedUs);
+}
+
 /** SplitBrainStatus is what status shows. */
 export interface SplitBrainStatus {
   /** Adverts of another master heard, since start. */

@@ -30,6 +30,7 @@ export const SO = {
   BINDTODEVICE: 25, // the interface name as bytes
   SNDBUFFORCE: 32, // SO_SNDBUF without the cap; needs CAP_NET_ADMIN
   RCVBUFFORCE: 33, // SO_RCVBUF without the cap; needs CAP_NET_ADMIN
+  TIMESTAMPNS: 35, // int flag; each datagram then carries its arrival time, cmsg SCM_TIMESTAMPNS (same number)
 } as const;
 
 /** IP holds the IP_* options at level SOL_IP. */

@@ -7,6 +7,7 @@ import {
   IPV6_OPT,
   SOL_IPV6,
   decodeCmsgInt,
+  decodeCmsgTimespec,
   decodeCmsgs,
   decodeIn6Pktinfo,
   decodeInPktinfo,
@@ -59,6 +60,11 @@ export interface ReceivedAdvert {
   readonly dst: string; // IP destination: the group, or our address for unicast
   readonly ttl: number; // IPv4 TTL or IPv6 hop limit
   readonly ifindex: number; // the interface it arrived on (IP_PKTINFO / IPV6_PKTINFO)
+  /**
+   * When the kernel received it (SO_TIMESTAMPNS): CLOCK_REALTIME, µs since the epoch. A process
+   * held up (CPU starvation, a long task) reads an advert late; this says when it really came.
+   */
+  readonly arrivedUs?: number;
 }
 
 /** DropReason is why a received datagram was not handed on. */
@@ -88,7 +94,7 @@ export interface ChannelHandlers {
 
 /** The largest VRRP packet: v3 IPv6 with 255 addresses is 8 + 16 × 255 bytes; plus an IPv4 header with options. */
 const SLOT = 8192;
-const CTRL = 128; // room for IP_PKTINFO, or IPV6_PKTINFO + IPV6_HOPLIMIT (16-byte cmsg headers)
+const CTRL = 128; // room for IP_PKTINFO, or IPV6_PKTINFO + IPV6_HOPLIMIT, and SCM_TIMESTAMPNS (16-byte cmsg headers): 96 at most
 
 /**
  * VrrpChannel is the advert socket of one interface and family: a raw socket of IP protocol 112
@@ -132,6 +138,7 @@ export class VrrpChannel {
       // Link-local destinations (the group ff02::12, fe80:: peers) need the interface as scope id.
       const dests = targets.map((a) => (opts.family === 'ipv4' ? inet4Sockaddr(a) : inet6Sockaddr(a, 0, isLinkScope6(a) ? ifindex : 0)));
       sock.setsockoptBuf(SOL_SOCKET, SO.BINDTODEVICE, new TextEncoder().encode(opts.ifname));
+      sock.setsockoptInt(SOL_SOCKET, SO.TIMESTAMPNS, 1);
       const unicast = peers.length > 0;
       if (opts.family === 'ipv4') configure4(sock, opts, ifindex, unicast);
       else configure6(sock, opts, ifindex, unicast);
@@ -209,9 +216,11 @@ export class VrrpChannel {
     let ifindex: number | undefined;
     let hops: number | undefined;
     let dst: string | undefined;
+    let arrivedUs: number | undefined;
     try {
       for (const c of decodeCmsgs(d.ctrl ?? new Uint8Array(0))) {
-        if (c.level === SOL_IP && c.type === IP_OPT.PKTINFO) ifindex = decodeInPktinfo(c.data).ifindex;
+        if (c.level === SOL_SOCKET && c.type === SO.TIMESTAMPNS) arrivedUs = decodeCmsgTimespec(c.data);
+        else if (c.level === SOL_IP && c.type === IP_OPT.PKTINFO) ifindex = decodeInPktinfo(c.data).ifindex;
         else if (c.level === SOL_IPV6 && c.type === IPV6_OPT.PKTINFO) ({ ifindex, dst } = decodeIn6Pktinfo(c.data));
         else if (c.level === SOL_IPV6 && c.type === IPV6_OPT.HOPLIMIT) hops = decodeCmsgInt(c.data);
       }
@@ -259,7 +268,7 @@ export class VrrpChannel {
       return;
     }
     this.stats.received++;
-    h.onAdvert({ payload, src, dst, ttl, ifindex });
+    h.onAdvert({ payload, src, dst, ttl, ifindex, ...(arrivedUs !== undefined ? { arrivedUs } : {}) });
   }
 }
 

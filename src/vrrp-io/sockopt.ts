@@ -167,6 +167,20 @@ export function decodeIn6Pktinfo(d: Uint8Array): In6Pktinfo {
   return { dst: formatIPv6(r.bytes(16)), ifindex: r.u32ne() };
 }
 
+/**
+ * decodeCmsgTimespec reads SCM_TIMESTAMPNS: a 16-byte struct timespec (LP64: tv_sec, tv_nsec, both
+ * 64-bit), the CLOCK_REALTIME instant the kernel received the datagram, as µs since the epoch.
+ */
+export function decodeCmsgTimespec(d: Uint8Array): number {
+  const r = new Reader(d, 0, d.length, ['timespec']);
+  if (d.length !== 16) r.fail('BAD_SIZE', `timespec of ${d.length} bytes`);
+  const view = new DataView(d.buffer, d.byteOffset, d.byteLength);
+  const sec = Number(view.getBigInt64(0, HOST_LITTLE_ENDIAN));
+  const nsec = Number(view.getBigInt64(8, HOST_LITTLE_ENDIAN));
+  if (nsec < 0 || nsec >= 1e9) r.fail('BAD_VALUE', `tv_nsec ${nsec}`);
+  return sec * 1e6 + Math.floor(nsec / 1000);
+}
+
 /** decodeCmsgInt reads an int control message (IPV6_HOPLIMIT). */
 export function decodeCmsgInt(d: Uint8Array): number {
   const r = new Reader(d, 0, d.length, ['cmsg_int']);

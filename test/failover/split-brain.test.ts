@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { TimerPort } from '../../src/failover/router.js';
-import { SplitBrainWatch } from '../../src/failover/split-brain.js';
+import { SplitBrainWatch, arrivalOnTimers, inHandover } from '../../src/failover/split-brain.js';
 
 class SimTimers implements TimerPort {
   private t = 0;
@@ -69,5 +69,32 @@ describe('SplitBrainWatch', () => {
     w.heard('10.0.0.3', 90, 100);
     assert.deepEqual({ ...w.status(), lastAtMs: 0 }, { count: 2, episodes: 2, lastPeer: '10.0.0.3', lastPeerPriority: 90, lastAtMs: 0, active: true });
     w.close();
+  });
+});
+
+describe('handover grace by arrival', () => {
+  const claim = 5_000_000;
+  it('an advert that arrived within the old master’s interval (and 10 ms) of the claim, or before it, is the handover', () => {
+    assert.equal(inHandover(claim - 300_000, claim, 100_000), true, 'arrived before the claim');
+    assert.equal(inHandover(claim + 110_000, claim, 100_000), true, 'interval + slack exactly');
+    assert.equal(inHandover(claim + 110_001, claim, 100_000), false, 'a microsecond after');
+    assert.equal(inHandover(claim + 900_000, claim, 1_000_000), true, 'a slower old master');
+    assert.equal(inHandover(claim, undefined, 100_000), false, 'nothing claimed yet: not the handover (the router does not count before its claim)');
+  });
+
+  it('judges by when the advert arrived, not when a held-up process read it', () => {
+    // Read 500 ms after the claim, but the kernel stamped it 20 ms after: the handover.
+    const nowUs = claim + 500_000;
+    const realNowUs = 1_790_000_000_000_000;
+    const arrival = arrivalOnTimers(nowUs, realNowUs, realNowUs - 480_000);
+    assert.equal(arrival, claim + 20_000);
+    assert.equal(inHandover(arrival, claim, 100_000), true);
+    // Stamped 500 ms after the claim: another master indeed.
+    assert.equal(inHandover(arrivalOnTimers(nowUs, realNowUs, realNowUs), claim, 100_000), false);
+  });
+
+  it('without a stamp, or with one from the future (the realtime clock stepped back), the advert arrived now', () => {
+    assert.equal(arrivalOnTimers(7_000, 1_000_000, undefined), 7_000);
+    assert.equal(arrivalOnTimers(7_000, 1_000_000, 1_000_500), 7_000);
   });
 });

@@ -122,7 +122,7 @@ describe('sync-aware election', { skip, timeout: 240_000 }, () => {
     assert.match(text.stdout, /VI_1: MASTER, priority 200 — lan0 IPv4 VRRPv3 VRID 81/);
     // fw1 was alive: fw2 committed first and claimed the router after (router.ts).
     assert.match(text.stdout, /BACKUP → MASTER \(preempt\): state-ready \+[\d.]+ ms, claimed \+[\d.]+ ms, vips-added \+[\d.]+ ms, announced \+[\d.]+ ms/);
-    assert.doesNotMatch(text.stdout, /split brain/, 'the master being preempted is no split brain');
+    assert.doesNotMatch(text.stdout, /split brain/, `the master being preempted is no split brain\n--- fw1:\n${log(fw1)}\n--- fw2:\n${l2}`);
     // fw1's adverts, heard while fw2 was backup; and the bulk fw2 sent fw1 at its takeover, acknowledged.
     assert.match(text.stdout, /peer [\d.]+: priority 100, advert every 100 ms, \d+ adverts, last [\d.]+ s ago/);
     await until('fw1 acknowledged fw2’s bulk', () => /replication lag: every message acknowledged, last ACK \d+ ms after sending/.test(status(fw2).stdout));

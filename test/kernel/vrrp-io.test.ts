@@ -75,7 +75,8 @@ describe('VRRP channel against keepalived 2.2.7', { skip }, () => {
   let ka: Keepalived | undefined;
   let dir: string;
   const channels: VrrpChannel[] = [];
-  const got: { ch: string; adv: ReceivedAdvert }[] = [];
+  const got: { ch: string; adv: ReceivedAdvert; readUs: number }[] = [];
+  const startedUs = Date.now() * 1000;
   let ch4: VrrpChannel;
   let ch6: VrrpChannel;
   let ch4other: VrrpChannel;
@@ -95,7 +96,7 @@ describe('VRRP channel against keepalived 2.2.7', { skip }, () => {
     const open = (family: 'ipv4' | 'ipv6', ifname: string): VrrpChannel => {
       const ch = VrrpChannel.open({ family, ifname, netns: b.name });
       channels.push(ch);
-      ch.start({ onAdvert: (adv) => got.push({ ch: `${family}/${ifname}`, adv }) });
+      ch.start({ onAdvert: (adv) => got.push({ ch: `${family}/${ifname}`, adv, readUs: Date.now() * 1000 }) });
       return ch;
     };
     ch4 = open('ipv4', 'ks0');
@@ -137,6 +138,12 @@ describe('VRRP channel against keepalived 2.2.7', { skip }, () => {
       assert.equal(adv.src, ll);
       assert.equal(adv.dst, 'ff02::12');
       assert.equal(adv.ifindex, ch6.ifindex);
+    }
+    // SO_TIMESTAMPNS: each carries the kernel's arrival time, after the test began and (within
+    // Date.now()'s millisecond) no later than it was read.
+    for (const g of got) {
+      assert.equal(typeof g.adv.arrivedUs, 'number', `${g.ch}: an arrival stamp`);
+      assert.ok(g.adv.arrivedUs! >= startedUs && g.adv.arrivedUs! <= g.readUs + 1000, `${g.ch}: arrived ${g.adv.arrivedUs}, test began ${startedUs}, read ${g.readUs}`);
     }
     // SO_BINDTODEVICE: the channels of ks1 heard nothing, and nothing had to be dropped for it.
     assert.equal(of('ipv4/ks1').length, 0);

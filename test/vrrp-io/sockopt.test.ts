@@ -6,6 +6,7 @@ import {
   IP_OPT,
   SOL_IPV6,
   decodeCmsgInt,
+  decodeCmsgTimespec,
   decodeCmsgs,
   decodeIn6Pktinfo,
   decodeInPktinfo,
@@ -79,6 +80,17 @@ describe('control messages', () => {
     assert.throws(() => decodeInPktinfo(pkt4.subarray(0, 8)), (e) => e instanceof DecodeError && e.code === 'BAD_SIZE');
     assert.throws(() => decodeIn6Pktinfo(pkt6.subarray(0, 16)), (e) => e instanceof DecodeError && e.code === 'BAD_SIZE');
     assert.throws(() => decodeCmsgInt(hop.subarray(0, 1)), (e) => e instanceof DecodeError && e.code === 'BAD_SIZE');
+  });
+  it('SCM_TIMESTAMPNS: struct timespec (LP64) as µs since the epoch; a bad size or tv_nsec refused', () => {
+    // 2026-11-22T16:40:34.003217456Z: tv_sec 1_795_365_634, tv_nsec 3_217_456 (little-endian, as on x86-64).
+    const ts = Uint8Array.from(Buffer.from(le32(1_795_365_634) + '00000000' + le32(3_217_456) + '00000000', 'hex'));
+    const cs = decodeCmsgs(encodeCmsg(1, 35, ts));
+    assert.deepEqual(cs.map((c) => [c.level, c.type, c.data.length]), [[1, 35, 16]]);
+    assert.equal(decodeCmsgTimespec(cs[0]!.data), 1_795_365_634_003_217);
+    assert.equal(new Date(decodeCmsgTimespec(ts) / 1000).toISOString(), '2026-11-22T16:40:34.003Z');
+    assert.throws(() => decodeCmsgTimespec(ts.subarray(0, 8)), (e) => e instanceof DecodeError && e.code === 'BAD_SIZE');
+    const badNsec = Uint8Array.from(Buffer.from(le32(1) + '00000000' + le32(1_000_000_000) + '00000000', 'hex'));
+    assert.throws(() => decodeCmsgTimespec(badNsec), (e) => e instanceof DecodeError && e.code === 'BAD_VALUE');
   });
   it('property: any bytes give control messages or a DecodeError', () => {
     fc.assert(fc.property(fc.uint8Array({ maxLength: 96 }), (b) => decodesOrRefuses(() => decodeCmsgs(b))), { numRuns: 2000 });
