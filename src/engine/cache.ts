@@ -315,7 +315,7 @@ export class InternalCache {
     const arena = this.arena;
     let n: number;
     if (fast && prevKernel === undefined && bodyShowsEntry(p, view)) {
-      if (!replace && obj.at >= 0) inheritFromBody(view, arena.bytes, arena.bodyStart(obj.at), arena.bodyStart(obj.at) + arena.bodyLength(obj.at));
+      if (!replace && obj.at >= 0) inheritFromBody(view, arena.bytesAt(obj.at), arena.bodyStart(obj.at), arena.bodyStart(obj.at) + arena.bodyLength(obj.at));
       n = bodyBytesFromView(bodyScratch, p, view, this.encodeOpts);
       obj.kernel = undefined;
     } else {
@@ -457,14 +457,14 @@ export class ExternalEntry {
   get bodyOffset(): number {
     return this.cache.arena.bodyStart(this.at);
   }
-  /** bodyArray is the arena's bytes, which hold the body at bodyOffset (valid as the entry is). */
+  /** bodyArray is the arena segment that holds the body at bodyOffset (valid as the entry is). */
   bodyArray(_scratch: Uint8Array): Uint8Array {
-    return this.cache.arena.bytes;
+    return this.cache.arena.bytesAt(this.at);
   }
   get ct(): Conntrack {
     const a = this.cache.arena;
     const s = a.bodyStart(this.at);
-    return decodeConntrackBody(a.bytes, s, s + a.bodyLength(this.at));
+    return decodeConntrackBody(a.bytesAt(this.at), s, s + a.bodyLength(this.at));
   }
 }
 
@@ -563,7 +563,7 @@ export class ExternalCache {
     let len = end - start;
     if (op === 'upd') {
       const ps = a.bodyStart(existing);
-      len = mergeCtBodyBytes(a.bytes, ps, ps + a.bodyLength(existing), b, start, end);
+      len = mergeCtBodyBytes(a.bytesAt(existing), ps, ps + a.bodyLength(existing), b, start, end);
       body = mergedBody();
       bodyAt = 0;
     }

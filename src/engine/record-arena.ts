@@ -3,23 +3,29 @@ import { latin1Of } from '../wire/latin1.js';
 
 /**
  * RecordArena keeps a cache's per-entry bytes — the entry's key, then its message body (the
- * internal cache's: what it sends; the external cache's: what it received) — in one growing
- * Uint8Array instead of two strings per entry. For the internal cache: a burst of new entries
+ * internal cache's: what it sends; the external cache's: what it received) — in growing
+ * Uint8Array segments instead of two strings per entry. For the internal cache: a burst of new entries
  * then allocates one JS object each (the CacheObject) where it allocated three, and the young
  * generation's collector copies a third of the objects (the key and body strings were two thirds
  * of what a 100 000-entry burst left in the young generation; the sender's JS heap fell from 153
  * to 27 B an entry, its RSS at 1 000 000 entries from 341 to 313 MiB — its CPU per entry did not
  * move beyond the benchmark's noise; bench/RESULTS.md).
  *
- * A record at offset `at`: key length, body length, body capacity (u16 each), with `stamped` a
- * time in ms (48 bits: u16 high, u32 low), then the key, then the body (capacity bytes). The
- * fields are in host order (wire/byte-order.ts u16At): records never leave the process. A body
- * that grows past its record's capacity moves to a new record; the old one becomes garbage. Space
- * runs out → the arena compacts into a new buffer when at least a third of it is garbage, and
- * doubles otherwise. Compaction moves the records its owner's `relocate` hands it (every record
- * still in use must be among them) and the owner keeps the new offsets; offsets are therefore
- * valid only until the next create or setBody — or, while the arena is held (`hold`), until the
- * release: a held arena only grows, which keeps every offset.
+ * A record: key length, body length, body capacity (u16 each), with `stamped` a time in ms (48
+ * bits: u16 high, u32 low), then the key, then the body (capacity bytes). The fields are in host
+ * order (wire/byte-order.ts u16At): records never leave the process. A body that grows past its
+ * record's capacity moves to a new record; the old one becomes garbage.
+ *
+ * The bytes are segments of `segmentBytes` (1 MiB; the first starts small and doubles up to that),
+ * and a record never straddles two: its offset `at` is segment × segmentBytes + the place in it,
+ * and bytesAt(at) is the segment that keyStart/bodyStart index. Growing adds a segment, so nothing
+ * is copied and no second buffer lives beside the first: a buffer that doubled held the old one
+ * and a copy at once — at 1 000 000 entries a sender's peak RSS carried 64 MiB of arena twice.
+ * Space runs out and at least a third of what the records took is garbage → the arena compacts
+ * into new segments: it moves the records its owner's `relocate` hands it (every record still in
+ * use must be among them), and the owner keeps the new offsets. Offsets are therefore valid only
+ * until the next create or setBody — or, while the arena is held (`hold`), until the release: a
+ * held arena only grows, which keeps every offset.
  */
 
 /** ArenaHolder owns at most one record: its offset, -1 for none. */
@@ -48,19 +54,30 @@ const MAX_FIELD = 0xffff;
 const FREED = 0xffff;
 const MIN_BYTES = 64;
 const TWO_32 = 4294967296;
+/** SEGMENT_BYTES: the default segment, a power of two above the largest record (12 + 65 534 + 65 535 bytes). */
+export const SEGMENT_BYTES = 1 << 20;
+/** Offsets stay small integers (V8 Smis: below 2^31 on 64-bit): 2 GiB of records at most. */
+const MAX_OFFSET = 2 ** 31;
 
 export class RecordArena {
-  /** The records; replaced when the arena grows or compacts (read it after a create or setBody, not before). */
-  bytes: Uint8Array;
-  private end = 0;
+  /** The segments; the last one takes new records. */
+  private segs: Uint8Array[];
+  private seg: Uint8Array;
+  private segIndex = 0;
+  /** Bytes taken in the last segment. */
+  private fill = 0;
+  /** Bytes the records took (in use and garbage), segments' unused tails not included. */
+  private used = 0;
   private garbage = 0;
+  private readonly segBits: number;
+  private readonly segMask: number;
   /** Bytes before a record's key: the lengths, and the stamp when there is one. */
   private readonly header: number;
   /** hold() calls not yet released: while any, the arena grows and never compacts. */
   private holds = 0;
   /** Records freed while held: freed at the last release. */
   private freedWhileHeld: number[] = [];
-  /** Compactions and growths so far (InternalCache.arenaStats; tests). */
+  /** Compactions and growths (a first segment doubled, or a segment added) so far (InternalCache.arenaStats; tests). */
   readonly stats = { compactions: 0, growths: 0 };
   private keyScratch = new Uint8Array(64);
 
@@ -69,57 +86,80 @@ export class RecordArena {
     initialBytes = 64 * 1024,
     /** Whether records carry a time (stampOf / setStamp): the external cache's receive time. */
     stamped = false,
+    /** A power of two; tests make it small to have many. */
+    readonly segmentBytes = SEGMENT_BYTES,
   ) {
-    this.bytes = new Uint8Array(Math.max(MIN_BYTES, initialBytes));
+    if (!Number.isInteger(Math.log2(segmentBytes)) || segmentBytes < MIN_BYTES) throw new RangeError(`segmentBytes ${segmentBytes}: a power of two of at least ${MIN_BYTES}`);
+    this.segBits = Math.log2(segmentBytes);
+    this.segMask = segmentBytes - 1;
+    this.seg = new Uint8Array(Math.min(segmentBytes, Math.max(MIN_BYTES, initialBytes)));
+    this.segs = [this.seg];
     this.header = stamped ? HEADER + STAMP_BYTES : HEADER;
   }
 
-  /** usedBytes: records in use and garbage, up to the arena's end. */
+  /** usedBytes: what the records took, in use and garbage. */
   get usedBytes(): number {
-    return this.end;
+    return this.used;
   }
   get garbageBytes(): number {
     return this.garbage;
   }
+  /** segmentCount: the segments the arena has now. */
+  get segmentCount(): number {
+    return this.segs.length;
+  }
+
+  /** bytesAt is the segment that holds the record at `at`: keyStart and bodyStart index it. */
+  bytesAt(at: number): Uint8Array {
+    return this.segs[at >>> this.segBits]!;
+  }
 
   keyLength(at: number): number {
-    return u16(this.bytes, at);
+    return u16(this.segs[at >>> this.segBits]!, at & this.segMask);
   }
+  /** keyStart is where the key begins in bytesAt(at). */
   keyStart(at: number): number {
-    return at + this.header;
+    return (at & this.segMask) + this.header;
   }
   bodyLength(at: number): number {
-    return u16(this.bytes, at + 2);
+    return u16(this.segs[at >>> this.segBits]!, (at & this.segMask) + 2);
   }
+  /** bodyStart is where the body begins in bytesAt(at). */
   bodyStart(at: number): number {
-    return at + this.header + u16(this.bytes, at);
+    const o = at & this.segMask;
+    return o + this.header + u16(this.segs[at >>> this.segBits]!, o);
   }
 
   /** stampOf is the time a stamped record carries (ms, exact up to 2^48). */
   stampOf(at: number): number {
-    return u16(this.bytes, at + HEADER) * TWO_32 + be32At(this.bytes, at + HEADER + 2);
+    const b = this.segs[at >>> this.segBits]!;
+    const o = (at & this.segMask) + HEADER;
+    return u16(b, o) * TWO_32 + be32At(b, o + 2);
   }
   /** setStamp sets a stamped record's time (ms ≥ 0, below 2^48). */
   setStamp(at: number, ms: number): void {
-    putU16At(this.bytes, at + HEADER, Math.floor(ms / TWO_32));
-    putBe32At(this.bytes, at + HEADER + 2, ms >>> 0);
+    const b = this.segs[at >>> this.segBits]!;
+    const o = (at & this.segMask) + HEADER;
+    putU16At(b, o, Math.floor(ms / TWO_32));
+    putBe32At(b, o + 2, ms >>> 0);
   }
 
   /** keyOf / bodyOf are the record's key and body as latin1 strings (slow paths: output, tests). */
   keyOf(at: number): string {
     const s = this.keyStart(at);
-    return latin1Of(this.bytes, s, s + this.keyLength(at));
+    return latin1Of(this.bytesAt(at), s, s + this.keyLength(at));
   }
   bodyOf(at: number): string {
     const s = this.bodyStart(at);
-    return latin1Of(this.bytes, s, s + this.bodyLength(at));
+    return latin1Of(this.bytesAt(at), s, s + this.bodyLength(at));
   }
 
   /** keyEquals tells whether the record's key is bytes [0, len) of `key`. */
   keyEquals(at: number, key: Uint8Array, len: number): boolean {
-    const b = this.bytes;
-    if (u16(b, at) !== len) return false;
-    const s = at + this.header;
+    const b = this.segs[at >>> this.segBits]!;
+    const o = at & this.segMask;
+    if (u16(b, o) !== len) return false;
+    const s = o + this.header;
     for (let i = 0; i < len; i++) if (b[s + i] !== key[i]) return false;
     return true;
   }
@@ -129,15 +169,17 @@ export class RecordArena {
    * [bodyAt, bodyAt + bodyLen) of `body`, and returns its offset (a stamped one's time is 0).
    */
   create(key: Uint8Array, keyLen: number, body: Uint8Array, bodyLen: number, bodyAt = 0): number {
-    if (keyLen >= FREED || bodyLen > MAX_FIELD) throw new RangeError(`a record of a ${keyLen}-byte key and a ${bodyLen}-byte body does not fit the arena's 16-bit lengths`);
     const header = this.header;
-    const at = this.allocate(header + keyLen + bodyLen);
-    const b = this.bytes;
-    putU16At(b, at, keyLen);
-    putU16At(b, at + 2, bodyLen);
-    putU16At(b, at + 4, bodyLen);
-    for (let i = HEADER; i < header; i++) b[at + i] = 0;
-    const k = at + header;
+    const size = header + keyLen + bodyLen;
+    if (keyLen >= FREED || bodyLen > MAX_FIELD || size > this.segmentBytes) throw new RangeError(`a record of a ${keyLen}-byte key and a ${bodyLen}-byte body does not fit the arena's 16-bit lengths or its ${this.segmentBytes}-byte segments`);
+    const at = this.allocate(size);
+    const b = this.seg; // allocate places every record in the last segment
+    const o = at & this.segMask;
+    putU16At(b, o, keyLen);
+    putU16At(b, o + 2, bodyLen);
+    putU16At(b, o + 4, bodyLen);
+    for (let i = HEADER; i < header; i++) b[o + i] = 0;
+    const k = o + header;
     for (let i = 0; i < keyLen; i++) b[k + i] = key[i]!;
     const s = k + keyLen;
     for (let i = 0; i < bodyLen; i++) b[s + i] = body[bodyAt + i]!;
@@ -150,22 +192,24 @@ export class RecordArena {
    * new one when the body no longer fits (the old record is then freed).
    */
   setBody(at: number, body: Uint8Array, len: number, bodyAt = 0): number {
-    const b = this.bytes;
-    if (u16(b, at + 4) < len) {
+    const b = this.segs[at >>> this.segBits]!;
+    const o = at & this.segMask;
+    if (u16(b, o + 4) < len) {
       // Too long for the record: the key and the stamp move with the body into a new one.
-      const keyLen = u16(b, at);
+      const keyLen = u16(b, o);
       const header = this.header;
       if (this.keyScratch.length < header + keyLen) this.keyScratch = new Uint8Array(2 * (header + keyLen));
       const kept = this.keyScratch;
-      for (let i = 0; i < header + keyLen; i++) kept[i] = b[at + i]!;
+      for (let i = 0; i < header + keyLen; i++) kept[i] = b[o + i]!;
       this.free(at);
       const moved = this.create(kept.subarray(header), keyLen, body, len, bodyAt);
-      const nb = this.bytes;
-      for (let i = HEADER; i < header; i++) nb[moved + i] = kept[i]!;
+      const nb = this.seg;
+      const no = moved & this.segMask;
+      for (let i = HEADER; i < header; i++) nb[no + i] = kept[i]!;
       return moved;
     }
-    putU16At(b, at + 2, len);
-    const s = at + this.header + u16(b, at);
+    putU16At(b, o + 2, len);
+    const s = o + this.header + u16(b, o);
     for (let i = 0; i < len; i++) b[s + i] = body[bodyAt + i]!;
     return at;
   }
@@ -179,16 +223,21 @@ export class RecordArena {
       this.freedWhileHeld.push(at);
       return;
     }
-    const b = this.bytes;
-    if (u16(b, at) === FREED) return;
-    this.garbage += this.header + u16(b, at) + u16(b, at + 4);
-    putU16At(b, at, FREED);
+    const b = this.segs[at >>> this.segBits]!;
+    const o = at & this.segMask;
+    if (u16(b, o) === FREED) return;
+    this.garbage += this.header + u16(b, o) + u16(b, o + 4);
+    putU16At(b, o, FREED);
   }
 
-  /** clear gives every record up (the owner must drop its offsets); not while held. */
+  /** clear gives every record up (the owner must drop its offsets) and the segments but the first; not while held. */
   clear(): void {
     if (this.holds > 0) throw new Error('RecordArena.clear while held');
-    this.end = 0;
+    this.seg = this.segs[0]!;
+    this.segs = [this.seg];
+    this.segIndex = 0;
+    this.fill = 0;
+    this.used = 0;
     this.garbage = 0;
   }
 
@@ -216,39 +265,61 @@ export class RecordArena {
     };
   }
 
+  /** allocate takes `size` bytes in the last segment (compacting first when a third of what records took is garbage). */
   private allocate(size: number): number {
-    if (this.end + size > this.bytes.length) this.makeRoom(size);
-    const at = this.end;
-    this.end += size;
+    if (this.fill + size > this.seg.length && this.holds === 0 && this.garbage > 0 && 3 * this.garbage >= this.used) this.compact(size);
+    return this.reserve(size);
+  }
+
+  /** reserve takes `size` bytes at the end: in the last segment, the first one doubled, or a new segment. */
+  private reserve(size: number): number {
+    if (this.fill + size > this.seg.length) {
+      if (this.segs.length === 1 && this.seg.length < this.segmentBytes && this.fill + size <= this.segmentBytes) {
+        // Room for the records in use twice over (garbage goes at the next compaction), and at least for all.
+        let capacity = this.seg.length;
+        while ((capacity < this.fill + size || capacity < 2 * (this.used - this.garbage + size)) && capacity < this.segmentBytes) capacity *= 2;
+        const next = new Uint8Array(capacity);
+        next.set(this.seg.subarray(0, this.fill));
+        this.seg = next;
+        this.segs[0] = next;
+      } else {
+        if ((this.segIndex + 2) * this.segmentBytes > MAX_OFFSET) throw new RangeError(`the arena would pass ${MAX_OFFSET} bytes`);
+        this.seg = new Uint8Array(this.segmentBytes);
+        this.segs.push(this.seg);
+        this.segIndex++;
+        this.fill = 0;
+      }
+      this.stats.growths++;
+    }
+    const at = this.segIndex * this.segmentBytes + this.fill;
+    this.fill += size;
+    this.used += size;
     return at;
   }
 
-  /** makeRoom compacts (a third or more is garbage, nothing held) or grows the arena so that `size` more bytes fit at its end. */
-  private makeRoom(size: number): void {
-    const compact = this.holds === 0 && 3 * this.garbage >= this.end;
-    // Held, a growth copies the garbage too: room for all of it.
-    const live = this.holds === 0 ? this.end - this.garbage : this.end;
-    let capacity = this.bytes.length;
-    while (capacity < 2 * (live + size)) capacity *= 2;
-    const next = new Uint8Array(capacity);
-    const b = this.bytes;
-    if (compact) {
-      let n = 0;
-      const header = this.header;
-      this.relocate((at) => {
-        if (u16(b, at) === FREED) return -1;
-        const len = header + u16(b, at) + u16(b, at + 4);
-        next.set(b.subarray(at, at + len), n);
-        n += len;
-        return n - len;
-      });
-      this.end = n;
-      this.garbage = 0;
-      this.stats.compactions++;
-    } else {
-      next.set(b.subarray(0, this.end));
-      this.stats.growths++;
-    }
-    this.bytes = next;
+  /** compact moves the records in use into new segments, the first sized for them and `size` more. */
+  private compact(size: number): void {
+    const old = this.segs;
+    const bits = this.segBits;
+    const mask = this.segMask;
+    const header = this.header;
+    let first = MIN_BYTES;
+    while (first < 2 * (this.used - this.garbage + size) && first < this.segmentBytes) first *= 2;
+    this.seg = new Uint8Array(first);
+    this.segs = [this.seg];
+    this.segIndex = 0;
+    this.fill = 0;
+    this.used = 0;
+    this.garbage = 0;
+    this.relocate((at) => {
+      const b = old[at >>> bits]!;
+      const o = at & mask;
+      if (u16(b, o) === FREED) return -1;
+      const len = header + u16(b, o) + u16(b, o + 4);
+      const to = this.reserve(len);
+      this.seg.set(b.subarray(o, o + len), to & mask);
+      return to;
+    });
+    this.stats.compactions++;
   }
 }

@@ -85,7 +85,7 @@ abstract class ArenaKeyedTable<V> extends OpenTable<V, number> {
     const at = this.atOf(v);
     if (at < 0) return false;
     const a = this.arena;
-    const i = this.slotOfValue(v, hashBytes(a.bytes, a.keyStart(at), a.keyLength(at)));
+    const i = this.slotOfValue(v, hashBytes(a.bytesAt(at), a.keyStart(at), a.keyLength(at)));
     if (i < 0) return false;
     this.removeAt(i);
     return true;

@@ -641,7 +641,7 @@ export class Replicator {
     } else if (obj !== undefined) {
       // A cached entry's body is copied from its arena record; a transient one's is a string.
       const at = obj.at;
-      if (at >= 0) this.packer.commitBytes(CT_TYPE[obj.status], flags, seq, obj.arena.bytes, obj.arena.bodyStart(at), obj.arena.bodyLength(at));
+      if (at >= 0) this.packer.commitBytes(CT_TYPE[obj.status], flags, seq, obj.arena.bytesAt(at), obj.arena.bodyStart(at), obj.arena.bodyLength(at));
       else this.packer.commitBody(CT_TYPE[obj.status], flags, seq, obj.body);
       return;
     } else if (kind === 'ack' || kind === 'nack') {
