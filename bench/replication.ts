@@ -369,8 +369,9 @@ keepstate / conntrackd; target = the issue's.
 - \`-n\`: on the burst run's daemons, \`-f external\` on B, then the \`-n\` request, until B's external
   cache holds all again. \`-c\`: then A's daemon stops (A fails) and B gets the \`-c\` request
   (conntrackd's -c request code; the daemon answers when the commit is done) into its empty
-  kernel, and once more with all the entries already there (each then fails with EEXIST and is
-  deleted and created again, as conntrackd does). A is stopped because the namespaces share one
+  kernel, and once more with all the entries already there (each create then fails with EEXIST;
+  conntrackd deletes and creates the entry again, keepstated changes it in place when its NAT
+  binding is the one received — all of them here — and deletes and creates it otherwise). A is stopped because the namespaces share one
   kernel: while any daemon on the host listens for NEW events, the kernel builds one for every
   entry B creates, which B's own host alone would not do for keepstated (it leaves the NEW group
   while it commits and reads the table back afterwards; conntrackd keeps listening).

@@ -277,10 +277,6 @@ export class SyncNode {
   }
 
   /**
-   * commit puts the external cache into the kernel (`-c`): masters first, EEXIST → delete and
-   * create once more; then, with ExpectationSync and `what` 'all' (not `-c ct`), the expectations.
-   */
-  /**
    * commit writes the external cache into the kernel (`-c`). `since` (ms) commits only the entries
    * received from then on (the takeover's second pass: what the old master sent while the first
    * ran); `readBack: false` leaves the kernel read-back to a pass that follows.
@@ -309,6 +305,8 @@ export class SyncNode {
       // (resyncAfterCommit), so that nothing created meanwhile is missing from the internal cache.
       let failed = 0;
       let total = 0;
+      /** Entries that were in the kernel already: changed in place, or deleted and created (failures included). */
+      const existed = { updated: 0, recreated: 0 };
       this.events?.leave('new');
       // The entries as they are now, unchanged until the commit ends: what the peer sends
       // meanwhile goes to new records, and the pinned cache's arena neither moves nor reuses the
@@ -342,12 +340,28 @@ export class SyncNode {
             }
           }
           if (retry.length === 0) continue;
-          // Update-or-recreate: the entry exists (failback), delete it and create it again.
-          await this.committer.run('delete', retry.map((j) => j.writeDelete));
-          for (const f of await this.committer.run('create', retry.map((j) => j.write))) {
+          // Update-or-recreate: the entry exists (a failback, or traffic made it first). Changed in
+          // place when its NAT binding is the one received (found by our reply tuple), as the
+          // DisableExternalCache injector does; else deleted and created — never a delete where an
+          // update does: under traffic a packet between the two would get a new NAT port.
+          const rebind: CommitJob<ExternalEntry>[] = [];
+          let updateFailed = 0;
+          for (const f of await this.committer.run('update', retry.map((j) => j.writeUpdate))) {
+            if (f.code === 'ENOENT') rebind.push(retry[f.i]!);
+            else {
+              updateFailed++;
+              this.log.log('error', `commit-update: ${f.message}`);
+            }
+          }
+          failed += updateFailed;
+          existed.updated += retry.length - rebind.length - updateFailed;
+          if (rebind.length === 0) continue;
+          await this.committer.run('delete', rebind.map((j) => j.writeDelete));
+          for (const f of await this.committer.run('create', rebind.map((j) => j.write))) {
             failed++;
             this.log.log('error', `commit-create: ${f.message}`);
           }
+          existed.recreated += rebind.length;
         }
       } finally {
         unpin();
@@ -356,6 +370,7 @@ export class SyncNode {
       const ms = Date.now() - t0;
       this.counters.commitsRun++;
       this.log.log('notice', `Committed ${total - failed} new entries`);
+      if (existed.updated + existed.recreated > 0) this.log.log('notice', `${existed.updated + existed.recreated} were in the kernel already: ${existed.updated} updated in place, ${existed.recreated} deleted and created again (another NAT binding)`);
       if (failed > 0) this.log.log('notice', `${failed} entries can't be committed`);
       this.log.log('notice', `commit has taken ${(ms / 1000).toFixed(6)} seconds`);
       if (this.expSync && what === 'all') await this.commitExpectations();

@@ -2,7 +2,7 @@
 // it runs, the control socket answers -s/-e/-i/-c/-k in conntrackd's formats, the lock file keeps a
 // second daemon out, and a client without a daemon fails as conntrackd's does.
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -53,9 +53,7 @@ describe('keepstated with conntrackd’s flags', { skip, timeout: 120_000 }, () 
   });
 
   it('receives what conntrackd sends (-e), commits it into the kernel (-c), and reports it (-s, -i)', async () => {
-    const k = ConntrackClient.open({ netns: b.name });
-    try {
-      const e = {
+    const e = {
         family: 'ipv4' as const,
         orig: { family: 'ipv4' as const, src: '10.9.9.9', dst: '10.8.8.8', proto: IPPROTO.TCP, srcPort: 1234, dstPort: 80 },
         reply: { family: 'ipv4' as const, src: '10.8.8.8', dst: '10.9.9.9', proto: IPPROTO.TCP, srcPort: 80, dstPort: 1234 },
@@ -63,6 +61,8 @@ describe('keepstated with conntrackd’s flags', { skip, timeout: 120_000 }, () 
         timeout: 500,
         protoinfo: { tcp: { state: TCP_CONNTRACK.ESTABLISHED } },
       };
+    const k = ConntrackClient.open({ netns: b.name });
+    try {
       assert.deepEqual(await k.create([e]), [{ ok: true }]);
     } finally {
       k.close();
@@ -78,6 +78,27 @@ describe('keepstated with conntrackd’s flags', { skip, timeout: 120_000 }, () 
     assert.match(a.exec('conntrack', ['-L']), /src=10\.9\.9\.9 dst=10\.8\.8\.8 sport=1234 dport=80/, 'committed into the kernel');
     assert.match(ks('-i').stdout, /src=10\.9\.9\.9/, 'the committed entry is in the internal cache too (not sent back)');
     assert.match(ks('-s', 'network').stdout, /network statistics:\n\trecv:\n\t\tMalformed messages:/);
+    // Committed again, the entry is in the kernel already: changed in place (the same conntrack
+    // id), not deleted and created — under traffic a packet in between would get a new binding.
+    const idOf = (): string => /id=(\d+)/.exec(a.exec('conntrack', ['-L', '-o', 'id', '-s', '10.9.9.9']))?.[1] ?? 'none';
+    const log = (): string => readFileSync(join(dir, 'log'), 'utf8');
+    const id = idOf();
+    assert.equal(ks('-c').status, 0);
+    assert.equal(idOf(), id, 'updated in place: the same entry');
+    assert.match(log(), /1 were in the kernel already: 1 updated in place, 0 deleted and created again/);
+    // Another binding in the kernel (the same original tuple, another reply tuple): the update by
+    // our reply tuple finds nothing, so the entry is deleted and created with ours.
+    a.exec('conntrack', ['-D', '-s', '10.9.9.9']);
+    const ka = ConntrackClient.open({ netns: a.name });
+    try {
+      assert.deepEqual(await ka.create([{ ...e, reply: { ...e.reply, dstPort: 4321 } }]), [{ ok: true }]);
+    } finally {
+      ka.close();
+    }
+    assert.match(a.exec('conntrack', ['-L', '-s', '10.9.9.9']), /sport=80 dport=4321/);
+    assert.equal(ks('-c').status, 0);
+    assert.match(a.exec('conntrack', ['-L', '-s', '10.9.9.9']), /src=10\.8\.8\.8 dst=10\.9\.9\.9 sport=80 dport=1234/, 'our reply tuple again');
+    assert.match(log(), /1 were in the kernel already: 0 updated in place, 1 deleted and created again/);
     // conntrackd 1.4.7 leaves its commit-in-progress marker set after a commit done in one step
     // (spec §7.1) and then refuses `-f external` ("commit still in progress"); the commit is over here.
     assert.equal(ks('-f', 'external').status, 0);
