@@ -11,11 +11,11 @@
 import { type Netns } from '../lab/netns.js';
 import type { SyncMessage } from '../src/sync/index.js';
 import { decodeDatagram } from '../src/sync/index.js';
-import { AF, ETH_P, htons, ifNameToIndex, inet4Sockaddr, NativeSocket, packetSockaddr, SOCK, SOL_SOCKET } from '../src/native/socket.js';
+import { AF, ETH_P, htons, ifNameToIndex, inet4Sockaddr, NativeSocket, packetSockaddr, SO, SOCK, SOL_SOCKET } from '../src/native/socket.js';
+import { decodeCmsgTimespec, decodeCmsgs } from '../src/vrrp-io/sockopt.js';
 import { FLOW_PAYLOAD, flowDest } from './flows.js';
 import type { Daemon, Rig } from './rig.js';
 
-const SO_TIMESTAMPNS = 35; // asm-generic/socket.h SO_TIMESTAMPNS_OLD; the cmsg carries a struct timespec
 const PACKET_OUTGOING = 4; // sockaddr_ll.sll_pkttype of a packet the host sends
 const SYNC_PORT = 3780;
 const GIVE_UP_MS = 2000; // one flow: longer than this counts as not replicated
@@ -27,18 +27,10 @@ export interface LatencyResult {
   readonly missed: number; // flows not replicated within GIVE_UP_MS (either pass)
 }
 
-/** rxTimestampNs finds the SCM_TIMESTAMPNS cmsg in raw ancillary bytes (64-bit cmsghdr layout). */
-function rxTimestampNs(ctrl: Uint8Array | undefined): bigint | undefined {
-  if (ctrl === undefined) return undefined;
-  const b = Buffer.from(ctrl.buffer, ctrl.byteOffset, ctrl.byteLength);
-  for (let off = 0; off + 16 <= b.length; ) {
-    const len = Number(b.readBigUInt64LE(off));
-    if (len < 16) return undefined;
-    if (b.readInt32LE(off + 8) === SOL_SOCKET && b.readInt32LE(off + 12) === SO_TIMESTAMPNS && off + 32 <= b.length)
-      return b.readBigInt64LE(off + 16) * 1_000_000_000n + b.readBigInt64LE(off + 24);
-    off += (len + 7) & ~7;
-  }
-  return undefined;
+/** rxTimestampUs is the SCM_TIMESTAMPNS of a datagram's ancillary bytes (µs since the epoch), if any. */
+function rxTimestampUs(ctrl: Uint8Array | undefined): number | undefined {
+  const c = decodeCmsgs(ctrl ?? new Uint8Array(0)).find((m) => m.level === SOL_SOCKET && m.type === SO.TIMESTAMPNS);
+  return c === undefined ? undefined : decodeCmsgTimespec(c.data);
 }
 
 /** Udp4 is the part of an IPv4/UDP packet the taps look at. */
@@ -62,18 +54,18 @@ function parseUdp4(p: Uint8Array): Udp4 | undefined {
 }
 
 /** tap opens an AF_PACKET socket on one interface of `ns` that reports each received (not sent) IPv4 UDP packet with its kernel timestamp. */
-function tap(ns: Netns, dev: string, onPacket: (u: Udp4, tsNs: bigint) => void): NativeSocket {
+function tap(ns: Netns, dev: string, onPacket: (u: Udp4, tsUs: number) => void): NativeSocket {
   const s = NativeSocket.open(AF.PACKET, SOCK.DGRAM, htons(ETH_P.ALL), { netns: ns.name });
   try {
     s.bind(packetSockaddr(ifNameToIndex(dev, { netns: ns.name }), ETH_P.ALL));
-    s.setsockoptInt(SOL_SOCKET, SO_TIMESTAMPNS, 1);
+    s.setsockoptInt(SOL_SOCKET, SO.TIMESTAMPNS, 1);
     s.startReceiving(
       { slots: 64, slotSize: 2048, ctrlSize: 64, wantName: true },
       (batch) => {
         for (const d of batch) {
           if (d.name !== undefined && d.name[10] === PACKET_OUTGOING) continue;
           const u = parseUdp4(d.data);
-          const ts = rxTimestampNs(d.ctrl);
+          const ts = rxTimestampUs(d.ctrl);
           if (u !== undefined && ts !== undefined) onPacket(u, ts);
         }
       },
@@ -97,8 +89,8 @@ const idleGap = (): Promise<void> => sleep(10 + Math.random() * 20); // random, 
  */
 export async function measureLatency(rig: Rig, receiver: Daemon, flows: number, firstAddr: number): Promise<LatencyResult> {
   const sender = NativeSocket.open(AF.INET, SOCK.DGRAM, 0, { netns: rig.c.name });
-  const flowSeen = new Map<string, bigint>();
-  const syncSeen = new Map<string, bigint>();
+  const flowSeen = new Map<string, number>();
+  const syncSeen = new Map<string, number>();
   const waiters = new Map<string, () => void>();
   const taps: NativeSocket[] = [];
   let missed = 0;
@@ -137,7 +129,7 @@ export async function measureLatency(rig: Rig, receiver: Daemon, flows: number, 
       await sleep(5); // the flow tap's batch may come after the sync tap's
       const a = flowSeen.get(k);
       const b = syncSeen.get(k);
-      if (a !== undefined && b !== undefined) packetMs.push(Number(b - a) / 1e6);
+      if (a !== undefined && b !== undefined) packetMs.push((b - a) / 1000);
       else missed++;
       await idleGap();
     }

@@ -143,6 +143,13 @@ class ChunkWriter {
   }
 }
 
+/** ExistingEntryJob: the requests for an entry that is in the kernel already (CommitJob has them). */
+export interface ExistingEntryJob {
+  readonly write: (w: Writer) => void;
+  readonly writeDelete: (w: Writer) => void;
+  readonly writeUpdate: (w: Writer) => void;
+}
+
 /** RunResult: the items sent (failure i is accepted[i]) and those `write` declined. */
 export interface RunResult<E> {
   readonly failures: readonly CommitFailure[];
@@ -220,6 +227,34 @@ export class Committer {
     }
     if (chunk.count > 0) post();
     return { failures: (await Promise.all(shares)).flat(), accepted, declined };
+  }
+
+  /**
+   * updateOrRecreate handles entries whose create was refused with EEXIST: each is changed in place
+   * by its reply tuple (`writeUpdate`: found only when the existing entry has the NAT binding
+   * received); one not found (ENOENT) is deleted and created again. Never a delete where an update
+   * does: under traffic a packet between the two gets a new entry and a new NAT port. The indices
+   * (into `jobs`) of the entries updated, of those recreated, and the failures (the update's, other
+   * than ENOENT, or the new create's) partition `jobs`.
+   */
+  async updateOrRecreate(jobs: readonly ExistingEntryJob[]): Promise<{ updated: number[]; recreated: number[]; failures: CommitFailure[] }> {
+    const failures: CommitFailure[] = [];
+    const rebind: number[] = [];
+    const notUpdated = new Set<number>();
+    for (const f of await this.run('update', jobs.map((j) => j.writeUpdate))) {
+      notUpdated.add(f.i);
+      if (f.code === 'ENOENT') rebind.push(f.i);
+      else failures.push(f);
+    }
+    const updated = jobs.flatMap((_, i) => (notUpdated.has(i) ? [] : [i]));
+    if (rebind.length === 0) return { updated, recreated: [], failures };
+    await this.run('delete', rebind.map((i) => jobs[i]!.writeDelete));
+    const notCreated = new Set<number>();
+    for (const f of await this.run('create', rebind.map((i) => jobs[i]!.write))) {
+      notCreated.add(f.i);
+      failures.push({ ...f, i: rebind[f.i]! });
+    }
+    return { updated, recreated: rebind.filter((_, r) => !notCreated.has(r)), failures };
   }
 
   /** close ends the threads (their sockets go with them). */

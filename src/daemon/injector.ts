@@ -212,26 +212,12 @@ export class Injector {
         this.kept += retry.length;
         continue;
       }
-      // The entry exists: changed in place when its NAT binding is ours (found by our reply
-      // tuple), else deleted and created again.
-      const existing = retry.map((k) => pass.job(k));
-      const rebind: number[] = [];
-      const notUpdated = new Set<number>();
-      for (const f of await this.committer.run('update', existing.map((j) => j.writeUpdate))) {
-        notUpdated.add(f.i);
-        if (f.code === 'ENOENT') rebind.push(f.i);
-        else this.fail(pass.op(retry[f.i]!), f.message);
-      }
-      retry.forEach((k, i) => void (notUpdated.has(i) ? undefined : (this.updatedInPlace++, this.ok(pass.op(k)))));
-      if (rebind.length === 0) continue;
-      const again = rebind.map((i) => existing[i]!);
-      await this.committer.run('delete', again.map((j) => j.writeDelete));
-      const failed = new Set<number>();
-      for (const f of await this.committer.run('create', again.map((j) => j.write))) {
-        failed.add(f.i);
-        this.fail(pass.op(retry[rebind[f.i]!]!), f.message);
-      }
-      rebind.forEach((i, r) => void (failed.has(r) ? undefined : (this.recreated++, this.ok(pass.op(retry[i]!)))));
+      // The entry exists: changed in place when its NAT binding is ours, else deleted and created again.
+      const r = await this.committer.updateOrRecreate(retry.map((k) => pass.job(k)));
+      for (const f of r.failures) this.fail(pass.op(retry[f.i]!), f.message);
+      this.updatedInPlace += r.updated.length;
+      this.recreated += r.recreated.length;
+      for (const i of [...r.updated, ...r.recreated]) this.ok(pass.op(retry[i]!));
     }
   }
 

@@ -305,7 +305,7 @@ export class SyncNode {
       // (resyncAfterCommit), so that nothing created meanwhile is missing from the internal cache.
       let failed = 0;
       let total = 0;
-      /** Entries that were in the kernel already: changed in place, or deleted and created (failures included). */
+      /** Entries that were in the kernel already: changed in place, or deleted and created. */
       const existed = { updated: 0, recreated: 0 };
       this.events?.leave('new');
       // The entries as they are now, unchanged until the commit ends: what the peer sends
@@ -340,28 +340,12 @@ export class SyncNode {
             }
           }
           if (retry.length === 0) continue;
-          // Update-or-recreate: the entry exists (a failback, or traffic made it first). Changed in
-          // place when its NAT binding is the one received (found by our reply tuple), as the
-          // DisableExternalCache injector does; else deleted and created — never a delete where an
-          // update does: under traffic a packet between the two would get a new NAT port.
-          const rebind: CommitJob<ExternalEntry>[] = [];
-          let updateFailed = 0;
-          for (const f of await this.committer.run('update', retry.map((j) => j.writeUpdate))) {
-            if (f.code === 'ENOENT') rebind.push(retry[f.i]!);
-            else {
-              updateFailed++;
-              this.log.log('error', `commit-update: ${f.message}`);
-            }
-          }
-          failed += updateFailed;
-          existed.updated += retry.length - rebind.length - updateFailed;
-          if (rebind.length === 0) continue;
-          await this.committer.run('delete', rebind.map((j) => j.writeDelete));
-          for (const f of await this.committer.run('create', rebind.map((j) => j.write))) {
-            failed++;
-            this.log.log('error', `commit-create: ${f.message}`);
-          }
-          existed.recreated += rebind.length;
+          // The entry exists (a failback, or traffic made it first): conntrackd deletes and creates it.
+          const r = await this.committer.updateOrRecreate(retry);
+          for (const f of r.failures) this.log.log('error', `commit: ${f.message}`);
+          failed += r.failures.length;
+          existed.updated += r.updated.length;
+          existed.recreated += r.recreated.length;
         }
       } finally {
         unpin();
