@@ -55,6 +55,8 @@ export class Alarm<T extends FtfwCarrier<T>> implements ReplicationProtocol<T> {
   get armed(): number {
     return this.slotOf.size;
   }
+  /** onIdle: see ReplicationProtocol; never called (the refresh timers hold every object). */
+  onIdle: ((obj: T) => void) | undefined = undefined;
   holds(obj: T): boolean {
     return (obj.ftfwNode?.queue ?? NONE) !== NONE;
   }

@@ -6,8 +6,9 @@ import { CtFilterFields, fieldsOfConntrack, fieldsOfView, filterAccepts, type Ct
 import { ctBodyOf, decodeCtBody, mergeCtBodyBytes, mergedBody, syncIdentityOf } from '../sync/ct-body.js';
 import type { SyncOp } from '../sync/message.js';
 import { FtfwNode } from './ftfw.js';
-import { RecordArena, relocateHolders } from './record-arena.js';
-import { OffsetTable, RecordTable } from './record-table.js';
+import { RecordArena, STAMP_BYTES } from './record-arena.js';
+import { OffsetTable } from './record-table.js';
+import { be32At, putBe32At } from '../wire/byte-order.js';
 import { natReplyTuple } from './commit.js';
 import { bodyBytesFromView, bodyShowsEntry, inheritFromBody, MAX_FAST_BODY, writeCtBodyFromKernel } from '../sync/from-kernel.js';
 import { decodeConntrackBody, type SyncEncodeOptions } from '../sync/conntrack.js';
@@ -41,71 +42,94 @@ export function ctKey(ct: Conntrack): string {
 export type ObjStatus = 'new' | 'alive' | 'dead';
 
 /**
- * CacheObject is one internal-cache entry, replaced in place on every change so that queued
- * references see the latest state. Its key and the message body conntrackd sends for it (what
- * transmit copies into a datagram, as in sync/ct-body.ts) are a record of the cache's RecordArena
- * (`at`), not strings of its own. Only when that body cannot show the entry as the kernel has it
- * does the object keep the kernel's attributes too (`kernel`: compactCt, volatile attributes
- * dropped) — an entry off scanKernelCt's fast path (helper, labels, master, sequence
- * adjustment…) or whose reply tuple the body does not determine (sync/from-kernel.ts
- * bodyShowsEntry). `ct` decodes it for what shows an entry (`-i`).
+ * CacheObject is a handle on one internal-cache entry: its record in the cache's RecordArena
+ * (`at`), which holds the entry's key, the message body conntrackd sends for it (what transmit
+ * copies into a datagram, as in sync/ct-body.ts) and its state (status, family, since when). It
+ * is also the entry's place in FTFW's queues (FtfwNode).
+ *
+ * The cache keeps records, not handles: an entry has a handle of its own — the same object every
+ * time — only while something holds it (the protocol's queues, the DEAD entries waiting for
+ * their DEL to be acknowledged, ALARM's timers); InternalCache.idle lets it go. So a cache of a
+ * million entries is a million records in a few large buffers, not a million objects for the
+ * collector to mark on each full collection (measured: two marking passes over every entry in a
+ * 100 000-entry burst, ~20 % of a sender's thread). A handle from get / values / live that the
+ * cache did not hold is a view: valid until the cache next changes.
+ *
+ * Only when the body cannot show the entry as the kernel has it does the cache keep the kernel's
+ * attributes too (`kernel`: compactCt, volatile attributes dropped) — an entry off scanKernelCt's
+ * fast path (helper, labels, master, sequence adjustment…) or whose reply tuple the body does not
+ * determine (sync/from-kernel.ts bodyShowsEntry). `ct` decodes it for what shows an entry (`-i`).
  */
 export class CacheObject extends FtfwNode<CacheObject> {
-  /** The offset of the entry's record in `arena` (RecordArena: moves when the arena compacts), -1 while it has none. */
-  at = -1;
-
   constructor(
-    readonly arena: RecordArena,
-    public family: Family,
-    /** compactCt of the entry's CTA_* attributes when the body cannot stand for them; undefined otherwise. */
-    public kernel: string | undefined,
-    public status: ObjStatus,
-    /**
-     * When the entry entered the cache, in whole seconds of the caller's clock (`-i` shows
-     * "[active since Ns]"); seconds fit a small integer, where milliseconds would take a boxed
-     * number per entry.
-     */
-    public sinceSec: number,
+    private readonly cache: InternalCache | undefined,
+    /** The offset of the entry's record in the cache's arena (kept up to date while the cache holds the handle), -1 for none. */
+    public at: number,
   ) {
     super();
   }
 
-  /** Its place in FTFW's queues: the object is its own queue node (one object per entry, not two). */
+  /** Its place in FTFW's queues: the handle is its own queue node. */
   get ftfwNode(): FtfwNode<CacheObject> {
     return this;
   }
 
+  get status(): ObjStatus {
+    return this.cache!.statusOf(this.at);
+  }
+  get family(): Family {
+    return this.cache!.familyOf(this.at);
+  }
+  /** compactCt of the entry's CTA_* attributes when the body cannot stand for them; undefined otherwise. */
+  get kernel(): string | undefined {
+    return this.cache!.kernelOf(this.at);
+  }
+  /** When the entry entered the cache (or came back from DEAD), in whole seconds of the caller's clock (`-i` shows "[active since Ns]"). */
+  get sinceSec(): number {
+    return this.cache!.sinceSecOf(this.at);
+  }
+
   /** key is the entry's identity (ctKey) as a latin1 string; '' without a record. */
   get key(): string {
-    return this.at < 0 ? '' : this.arena.keyOf(this.at);
+    return this.at < 0 ? '' : this.cache!.arena.keyOf(this.at);
   }
 
   /** body is the conntrack message body of the entry (writeCtBodyFromKernel) as a latin1 string. */
   get body(): string {
-    return this.at < 0 ? '' : this.arena.bodyOf(this.at);
+    return this.at < 0 ? '' : this.cache!.arena.bodyOf(this.at);
   }
 
   get ct(): Conntrack {
-    return this.kernel !== undefined ? decodeCompactCt(this.family, this.kernel) : ctOfBody(this.body);
+    const kernel = this.kernel;
+    return kernel !== undefined ? decodeCompactCt(this.family, kernel) : ctOfBody(this.body);
   }
 }
 
-/** An arena no record is ever put in: TransientObject's. */
-const NO_ARENA = new RecordArena(() => undefined, 0);
-
 /**
  * TransientObject carries one kernel payload's body to the transmit queue without a cache
- * (DisableInternalCache): a CacheObject with no record, whose body is a string of its own.
+ * (DisableInternalCache): a CacheObject with no record, whose state is its own.
  */
 export class TransientObject extends CacheObject {
   constructor(
-    family: Family,
+    private readonly fam: Family,
     private readonly text: string,
-    status: ObjStatus,
+    private readonly state: ObjStatus,
   ) {
-    super(NO_ARENA, family, undefined, status, 0);
+    super(undefined, -1);
   }
 
+  override get status(): ObjStatus {
+    return this.state;
+  }
+  override get family(): Family {
+    return this.fam;
+  }
+  override get kernel(): string | undefined {
+    return undefined;
+  }
+  override get sinceSec(): number {
+    return 0;
+  }
   override get body(): string {
     return this.text;
   }
@@ -185,17 +209,45 @@ export function sendsEvent(kind: 'new' | 'update' | 'destroy', origin: KernelEve
 
 
 /**
+ * The internal cache's meta bytes in each record (RecordArena metaBytes): its state, so that an
+ * entry needs no object of its own. Status and flags are a byte each; since and the handle's slot
+ * are u32 (written big-endian: records never leave the process).
+ */
+const META_STATUS = 0;
+const META_FLAGS = 1;
+const META_SINCE = 2;
+/** The slot in InternalCache.handles of the handle the cache holds for the entry, plus one (0: none). */
+const META_HANDLE = 6;
+const META_BYTES = 10;
+const FLAG_IPV6 = 1;
+/** The entry's compactCt attributes are in InternalCache.kernels (under its key). */
+const FLAG_KERNEL = 2;
+const ST_NEW = 0;
+const ST_ALIVE = 1;
+const ST_DEAD = 2;
+const STATUS_NAMES: readonly ObjStatus[] = ['new', 'alive', 'dead'];
+
+/**
  * InternalCache is the mirror of the local kernel table. `limit` is HashLimit: past it a new
  * entry is refused and counted (the caller logs it), never silently dropped. `filter` is General
  * { Filter } (engine/filter.ts): a NEW or UPDATE event, or a dumped entry, it refuses is counted
  * in stats.filtered and changes nothing, as in conntrackd (an entry cached before it stopped
  * matching keeps its last accepted state); a DESTROY is never filtered, so that such an entry
  * still leaves the cache and the peers (conntrackd 1.4.7 filters it too, and the peers keep it).
+ *
+ * An entry is a record (see CacheObject): the index holds its offset. The handles the cache
+ * holds are in `handles`, each record naming its own (META_HANDLE), so that an event for a queued
+ * entry finds the object that is queued; idle() gives one up.
  */
 export class InternalCache {
-  /** The objects' keys and bodies; compaction moves the records of every object in the table. */
-  private readonly arena: RecordArena = new RecordArena(relocateHolders(() => this.objects.values()));
-  private readonly objects = new RecordTable<CacheObject>(this.arena);
+  /** The entries' keys, state and bodies; compaction moves them, and the handles held follow. */
+  readonly arena: RecordArena = new RecordArena((move) => this.relocate(move), 64 * 1024, META_BYTES);
+  private readonly entries = new OffsetTable(this.arena);
+  /** The handles the cache holds, by slot (META_HANDLE − 1); free slots are undefined and listed in freeSlots. */
+  private readonly handles: (CacheObject | undefined)[] = [];
+  private readonly freeSlots: number[] = [];
+  /** compactCt attributes of the entries kept that way (FLAG_KERNEL), by key: the slow path's few. */
+  private readonly kernels = new Map<string, string>();
   readonly stats = { refusedOverLimit: 0, added: 0, updated: 0, deleted: 0, filtered: 0 };
 
   constructor(
@@ -208,21 +260,108 @@ export class InternalCache {
   private liveCount = 0;
 
   get size(): number {
-    return this.objects.size;
+    return this.entries.size;
   }
   /** liveSize is how many objects are not dead (what `-s` calls active), kept as they change. */
   get liveSize(): number {
     return this.liveCount;
   }
-  get(key: string): CacheObject | undefined {
-    return this.objects.getKey(key);
+  /** heldHandles is how many entries have a handle the cache holds (queued, dead or armed; tests). */
+  get heldHandles(): number {
+    return this.handles.length - this.freeSlots.length;
   }
-  values(): IterableIterator<CacheObject> {
-    return this.objects.values();
+  get(key: string): CacheObject | undefined {
+    const at = this.entries.getKey(key);
+    return at === undefined ? undefined : this.view(at);
+  }
+  *values(): IterableIterator<CacheObject> {
+    for (const at of this.entries.values()) yield this.view(at);
   }
   /** arenaStats: the records' bytes (in use and garbage) and how often the arena compacted or grew. */
   get arenaStats(): { usedBytes: number; garbageBytes: number; compactions: number; growths: number } {
     return { usedBytes: this.arena.usedBytes, garbageBytes: this.arena.garbageBytes, ...this.arena.stats };
+  }
+
+  // The entry state in a record's meta bytes (see META_*).
+  statusOf(at: number): ObjStatus {
+    return STATUS_NAMES[this.arena.bytesAt(at)[this.arena.metaAt(at) + META_STATUS]!]!;
+  }
+  familyOf(at: number): Family {
+    return (this.arena.bytesAt(at)[this.arena.metaAt(at) + META_FLAGS]! & FLAG_IPV6) !== 0 ? 'ipv6' : 'ipv4';
+  }
+  sinceSecOf(at: number): number {
+    return be32At(this.arena.bytesAt(at), this.arena.metaAt(at) + META_SINCE);
+  }
+  kernelOf(at: number): string | undefined {
+    if ((this.arena.bytesAt(at)[this.arena.metaAt(at) + META_FLAGS]! & FLAG_KERNEL) === 0) return undefined;
+    return this.kernels.get(this.arena.keyOf(at));
+  }
+  private statusAt(at: number): number {
+    return this.arena.bytesAt(at)[this.arena.metaAt(at) + META_STATUS]!;
+  }
+  private setStatus(at: number, st: number): void {
+    this.arena.bytesAt(at)[this.arena.metaAt(at) + META_STATUS] = st;
+  }
+  private setSince(at: number, nowMs: number): void {
+    putBe32At(this.arena.bytesAt(at), this.arena.metaAt(at) + META_SINCE, Math.floor(nowMs / 1000) >>> 0);
+  }
+  private slotOf(at: number): number {
+    return be32At(this.arena.bytesAt(at), this.arena.metaAt(at) + META_HANDLE) - 1;
+  }
+
+  /** handle is the entry's held handle, made and held now if it had none. */
+  private handle(at: number): CacheObject {
+    const slot = this.slotOf(at);
+    if (slot >= 0) return this.handles[slot]!;
+    const h = new CacheObject(this, at);
+    let s = this.freeSlots.pop();
+    if (s === undefined) {
+      s = this.handles.length;
+      this.handles.push(h);
+    } else this.handles[s] = h;
+    putBe32At(this.arena.bytesAt(at), this.arena.metaAt(at) + META_HANDLE, s + 1);
+    return h;
+  }
+
+  /** view is the entry's held handle, or a handle not held (valid until the cache next changes). */
+  private view(at: number): CacheObject {
+    const slot = this.slotOf(at);
+    return slot >= 0 ? this.handles[slot]! : new CacheObject(this, at);
+  }
+
+  /** held is the handle the cache holds for `obj`'s entry (made held now if none is): what may be queued, armed or kept dead. */
+  held(obj: CacheObject): CacheObject {
+    return obj.at < 0 ? obj : this.handle(obj.at);
+  }
+
+  /**
+   * idle gives up the cache's hold on a live entry's handle: nothing queues, arms or keeps it now.
+   * The entry stays; its next change gets a new handle. A DEAD entry's handle stays until release.
+   */
+  idle(obj: CacheObject): void {
+    const at = obj.at;
+    if (at < 0 || this.statusAt(at) === ST_DEAD) return;
+    const slot = this.slotOf(at);
+    if (slot < 0 || this.handles[slot] !== obj) return;
+    this.unhold(at, slot);
+  }
+
+  private unhold(at: number, slot: number): void {
+    this.handles[slot] = undefined;
+    this.freeSlots.push(slot);
+    putBe32At(this.arena.bytesAt(at), this.arena.metaAt(at) + META_HANDLE, 0);
+  }
+
+  /** relocate is the arena's Relocate: the index's offsets move, and so do the held handles'. */
+  private relocate(move: (at: number) => number): void {
+    this.entries.relocate((at) => {
+      const to = move(at);
+      if (to >= 0) {
+        const slot = this.slotOf(to);
+        if (slot >= 0) this.handles[slot]!.at = to;
+      }
+      return to;
+    });
   }
 
   /**
@@ -236,7 +375,11 @@ export class InternalCache {
     return this.onKernelBytes(kind, p, 0, p.length, origin, nowMs);
   }
 
-  /** onKernelBytes is onKernelEvent for a payload at [start, end) of a receive buffer (copied as needed). */
+  /**
+   * onKernelBytes is onKernelEvent for a payload at [start, end) of a receive buffer (copied as
+   * needed). The object returned is the entry's held handle: the caller queues it, or lets it go
+   * (idle, or release when DEAD).
+   */
   onKernelBytes(kind: 'new' | 'update' | 'destroy', p: Uint8Array, start: number, end: number, origin: KernelEventOrigin = 'other', nowMs = 0): CacheObject | undefined {
     if (origin === 'inject' || end - start < NFGENMSG_LEN) return undefined;
     // Our commit deletes only to create the same entry again at once (update-or-recreate); its
@@ -246,21 +389,24 @@ export class InternalCache {
     // One walk on the fast path gives the identity too. Off it, the entry is decoded to refuse a
     // malformed one before it is kept: what is kept must encode later.
     const fast = scanKernelCt(p, attrs, end, view);
-    const objects = this.objects;
-    let existing: CacheObject | undefined;
-    if (fast) existing = objects.get(writeIdentityOfTuple(objects.probe, p, view.orig, view.zone));
+    const entries = this.entries;
+    let existing: number | undefined;
+    let key: string | undefined;
+    if (fast) existing = entries.get(writeIdentityOfTuple(entries.probe, p, view.orig, view.zone));
     else {
-      const key = ctIdentity(p, attrs, end);
+      key = ctIdentity(p, attrs, end);
       if (key === '') return undefined;
-      if (key.length > objects.probe.length) throw new DecodeError('BAD_LENGTH', ['conntrack', 'CTA_TUPLE_ORIG'], attrs, `an original tuple of ${key.length} bytes`);
-      existing = objects.getKey(key);
+      if (key.length > entries.probe.length) throw new DecodeError('BAD_LENGTH', ['conntrack', 'CTA_TUPLE_ORIG'], attrs, `an original tuple of ${key.length} bytes`);
+      existing = entries.getKey(key);
     }
     if (kind === 'destroy') {
-      if (existing === undefined || existing.status === 'dead') return existing;
-      existing.status = 'dead';
-      this.liveCount--;
-      this.stats.deleted++;
-      return existing;
+      if (existing === undefined) return undefined;
+      if (this.statusAt(existing) !== ST_DEAD) {
+        this.setStatus(existing, ST_DEAD);
+        this.liveCount--;
+        this.stats.deleted++;
+      }
+      return this.handle(existing);
     }
     if (!fast) {
       const ct = decodeConntrack(start === 0 && end === p.length ? p : p.subarray(start, end));
@@ -272,60 +418,79 @@ export class InternalCache {
       this.stats.filtered++;
       return undefined;
     }
-    const family: Family = p[start] === AF_INET6 ? 'ipv6' : 'ipv4';
+    const ipv6 = p[start] === AF_INET6;
     // As conntrackd's sync-mode.c: NEW replaces the entry (a NEW message), UPDATE of a live one
     // merges (an UPD); anything that makes an entry anew — an UPDATE or a dump of an unknown or dead
     // one — is NEW, so a bulk or refresh of it goes out as CT_NEW. A dead entry comes back to life
     // in place: FTFW's queue then holds one object per tuple, whose next message (a DEL not yet
     // sent or acknowledged) becomes that NEW — never a late DEL after it.
     if (existing !== undefined) {
-      const revived = existing.status === 'dead';
+      const revived = this.statusAt(existing) === ST_DEAD;
       const replace = kind === 'new' || revived;
-      this.keep(existing, family, p, attrs, end, fast, replace);
+      const at = this.keep(existing, ipv6, p, attrs, end, fast, replace);
       if (revived) {
         this.liveCount++;
-        existing.sinceSec = Math.floor(nowMs / 1000);
+        this.setSince(at, nowMs);
       }
-      existing.status = replace ? 'new' : 'alive';
+      this.setStatus(at, replace ? ST_NEW : ST_ALIVE);
       this.stats.updated++;
-      return existing;
+      return this.handle(at);
     }
-    if (existing === undefined && this.objects.size >= this.limit) {
+    if (entries.size >= this.limit) {
       this.stats.refusedOverLimit++;
       return undefined;
     }
-    const obj = new CacheObject(this.arena, family, undefined, 'new', Math.floor(nowMs / 1000));
-    this.keep(obj, family, p, attrs, end, fast, true);
-    objects.insert(obj);
+    const at = this.keep(-1, ipv6, p, attrs, end, fast, true);
+    entries.insert(at);
+    this.setStatus(at, ST_NEW);
+    this.setSince(at, nowMs);
     this.liveCount++;
     this.stats.added++;
-    return obj;
+    return this.handle(at);
   }
 
   /**
-   * keep stores the event's attributes [start, end) of `p` in `obj` (`fast`: `view` holds their
-   * scan): as a body alone when it can (see CacheObject), otherwise as the kernel's attributes
-   * and the body written from them. Without `replace` the event updates what `obj` holds: the
-   * attributes it lacks keep their values (an UPDATE carries only part of an entry). Counters,
-   * use, id and timestamps are dropped: the wire does not carry them and no output shows them.
-   * A new object (no record yet) gets its record here, under the key of the lookup that missed.
+   * keep stores the event's attributes [start, end) of `p` in the record at `at` (`fast`: `view`
+   * holds their scan), or in a new record (`at` −1: under the key of the lookup that just missed),
+   * and returns the record's offset (a body that no longer fits moves it; the index and the held
+   * handle follow): as a body alone when it can (see CacheObject), otherwise as the kernel's
+   * attributes and the body written from them. Without `replace` the event updates what the entry
+   * holds: the attributes it lacks keep their values (an UPDATE carries only part of an entry).
+   * Counters, use, id and timestamps are dropped: the wire does not carry them and no output shows them.
    */
-  private keep(obj: CacheObject, family: Family, p: Uint8Array, start: number, end: number, fast: boolean, replace: boolean): void {
-    const prevKernel = replace ? undefined : obj.kernel;
+  private keep(at: number, ipv6: boolean, p: Uint8Array, start: number, end: number, fast: boolean, replace: boolean): number {
     const arena = this.arena;
+    const family: Family = ipv6 ? 'ipv6' : 'ipv4';
+    const prevKernel = replace || at < 0 ? undefined : this.kernelOf(at);
     let n: number;
+    let kernel: string | undefined;
     if (fast && prevKernel === undefined && bodyShowsEntry(p, view)) {
-      if (!replace && obj.at >= 0) inheritFromBody(view, arena.bytesAt(obj.at), arena.bodyStart(obj.at), arena.bodyStart(obj.at) + arena.bodyLength(obj.at));
+      if (!replace && at >= 0) inheritFromBody(view, arena.bytesAt(at), arena.bodyStart(at), arena.bodyStart(at) + arena.bodyLength(at));
       n = bodyBytesFromView(bodyScratch, p, view, this.encodeOpts);
-      obj.kernel = undefined;
     } else {
       // An entry kept as a body alone until now is merged as the kernel would hold it.
-      const prev = replace ? undefined : (prevKernel ?? kernelAttrsOf(obj.body));
-      obj.kernel = compactCt(p, start, end, prev);
-      n = writeBodyOfKernel(obj.kernel, family, this.encodeOpts);
+      const prev = replace || at < 0 ? undefined : (prevKernel ?? kernelAttrsOf(arena.bodyOf(at)));
+      kernel = compactCt(p, start, end, prev);
+      n = writeBodyOfKernel(kernel, family, this.encodeOpts);
     }
-    obj.at = obj.at < 0 ? arena.create(this.objects.probe, this.objects.probeLength, bodyScratch, n) : arena.setBody(obj.at, bodyScratch, n);
-    obj.family = family;
+    let to: number;
+    if (at < 0) to = arena.create(this.entries.probe, this.entries.probeLength, bodyScratch, n);
+    else {
+      to = arena.setBody(at, bodyScratch, n);
+      // Always: a record that moved may land where the old one was (a compaction in between).
+      this.entries.replaceFound(to);
+      if (to !== at) {
+        const slot = this.slotOf(to);
+        if (slot >= 0) this.handles[slot]!.at = to;
+      }
+    }
+    const b = arena.bytesAt(to);
+    const m = arena.metaAt(to) + META_FLAGS;
+    const hadKernel = (b[m]! & FLAG_KERNEL) !== 0;
+    b[m] = (ipv6 ? FLAG_IPV6 : 0) | (kernel !== undefined ? FLAG_KERNEL : 0);
+    if (kernel !== undefined) this.kernels.set(arena.keyOf(to), kernel);
+    else if (hadKernel) this.kernels.delete(arena.keyOf(to));
+    return to;
   }
 
   /**
@@ -342,7 +507,7 @@ export class InternalCache {
   /**
    * resync replaces the cache with a dump of the kernel table: entries no longer there become
    * dead, and so do entries the filter now refuses (conntrackd's purge after a resync asks the
-   * kernel for each entry through the filter).
+   * kernel for each entry through the filter). The objects returned are held handles.
    */
   resync(dump: Iterable<Conntrack | KernelPayload>, nowMs = 0): { added: CacheObject[]; changed: CacheObject[]; gone: CacheObject[] } {
     const seen = new Set<CacheObject>();
@@ -356,46 +521,54 @@ export class InternalCache {
         this.stats.filtered++;
         continue;
       }
-      const before = this.objects.getKey(key);
+      const before = this.entries.getKey(key);
       const obj = this.onKernelEvent('update', p, 'other', nowMs);
       if (obj === undefined) continue;
       seen.add(obj);
       (before === undefined ? added : changed).push(obj);
     }
     const gone: CacheObject[] = [];
-    for (const obj of this.objects.values()) {
-      if (seen.has(obj) || obj.status === 'dead') continue;
-      obj.status = 'dead';
+    for (const at of [...this.entries.values()]) {
+      if (this.statusAt(at) === ST_DEAD) continue;
+      const obj = this.handle(at);
+      if (seen.has(obj)) continue;
+      this.setStatus(at, ST_DEAD);
       this.liveCount--;
       gone.push(obj);
     }
     return { added, changed, gone };
   }
 
-  /** kill marks an object dead as its DESTROY event would. */
+  /** kill marks an entry dead as its DESTROY event would (its handle: `held`). */
   kill(obj: CacheObject): void {
-    if (obj.status === 'dead') return;
-    obj.status = 'dead';
+    if (obj.at < 0 || this.statusAt(obj.at) === ST_DEAD) return;
+    this.setStatus(obj.at, ST_DEAD);
     this.liveCount--;
     this.stats.deleted++;
   }
 
-  /** release removes a dead object once the protocol no longer holds it, and frees its record. */
+  /** release removes a dead entry once the protocol no longer holds it, and frees its record. */
   release(obj: CacheObject): void {
-    if (obj.status === 'dead' && this.objects.remove(obj)) {
-      this.arena.free(obj.at);
-      obj.at = -1;
+    const at = obj.at;
+    if (at < 0 || this.statusAt(at) !== ST_DEAD || !this.entries.remove(at)) return;
+    const slot = this.slotOf(at);
+    if (slot >= 0) {
+      this.handles[slot]!.at = -1;
+      this.unhold(at, slot);
     }
+    if ((this.arena.bytesAt(at)[this.arena.metaAt(at) + META_FLAGS]! & FLAG_KERNEL) !== 0) this.kernels.delete(this.arena.keyOf(at));
+    this.arena.free(at);
+    obj.at = -1;
   }
 
   /** find looks an entry up by its model (tests, tools). */
   find(ct: Conntrack): CacheObject | undefined {
-    return this.objects.getKey(ctKey(ct));
+    return this.get(ctKey(ct));
   }
 
   /** live lists the objects that are not dead (what `-i` shows and what a bulk send carries as NEW/UPD). */
   *live(): IterableIterator<CacheObject> {
-    for (const o of this.objects.values()) if (o.status !== 'dead') yield o;
+    for (const at of this.entries.values()) if (this.statusAt(at) !== ST_DEAD) yield this.view(at);
   }
 }
 
@@ -483,7 +656,7 @@ export class ExternalEntry {
  */
 export class ExternalCache {
   /** The entries' records (stamped with their receive time); compaction moves the records the index holds. */
-  readonly arena: RecordArena = new RecordArena((move) => this.entries.relocate(move), 64 * 1024, true);
+  readonly arena: RecordArena = new RecordArena((move) => this.entries.relocate(move), 64 * 1024, STAMP_BYTES);
   private readonly entries = new OffsetTable(this.arena);
   readonly stats = { refusedOverLimit: 0, deletedUnknown: 0, added: 0, updated: 0, deleted: 0 };
   constructor(private readonly limit: number) {}

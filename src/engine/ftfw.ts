@@ -78,8 +78,8 @@ const RS = 2;
  * list node, so queueing, coalescing, acknowledging and retransmitting cost no map operations. A
  * data object gets one node for its life (ftfwNode) and reuses it; a control message gets its own
  * (ControlNode). A node of neither subclass is a data object that is its own node (CacheObject,
- * ExpObject: no field to point at itself, which a cache of a million entries would pay for);
- * DataNode carries an object that is not (dataOf).
+ * the handle of an internal-cache entry while something holds it; ExpObject: no field to point at
+ * itself); DataNode carries an object that is not (dataOf).
  */
 export class FtfwNode<T> {
   prev: FtfwNode<T> | undefined = undefined;
@@ -213,6 +213,8 @@ export class Ftfw<T extends FtfwCarrier<T>> {
     return this.heldObjects;
   }
   /** holds tells whether the object is still queued or awaiting an ACK. */
+  /** onIdle: see ReplicationProtocol (called as a data node leaves both queues). */
+  onIdle: ((obj: T) => void) | undefined = undefined;
   holds(obj: T): boolean {
     return (obj.ftfwNode?.queue ?? NONE) !== NONE;
   }
@@ -493,7 +495,10 @@ export class Ftfw<T extends FtfwCarrier<T>> {
     if (node.queue === TX) this.tx.remove(node);
     else if (node.queue === RS) this.rs.remove(node);
     else return;
-    if (!(node instanceof ControlNode)) this.heldObjects--;
+    if (!(node instanceof ControlNode)) {
+      this.heldObjects--;
+      this.onIdle?.(dataOf(node));
+    }
   }
 }
 

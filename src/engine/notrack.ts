@@ -40,6 +40,8 @@ export class Notrack<T extends FtfwCarrier<T>> implements ReplicationProtocol<T>
   get awaitingAck(): number {
     return 0;
   }
+  /** onIdle: see ReplicationProtocol (called once a data object is sent). */
+  onIdle: ((obj: T) => void) | undefined = undefined;
   holds(obj: T): boolean {
     return (obj.ftfwNode?.queue ?? NONE) !== NONE;
   }
@@ -70,7 +72,11 @@ export class Notrack<T extends FtfwCarrier<T>> implements ReplicationProtocol<T>
       this.tx.remove(node);
       this.seq = next(this.seq);
       const c = controlOf(node);
-      if (c === undefined) emit('data', dataOf(node), this.seq, 0, 0, 0);
+      if (c === undefined) {
+        const obj = dataOf(node);
+        emit('data', obj, this.seq, 0, 0, 0);
+        this.onIdle?.(obj);
+      }
       else if (c.kind === 'resync') emit('resync', undefined, this.seq, FTFW_FLAG.RESYNC, 0, 0);
       else emit('alive', undefined, this.seq, FTFW_FLAG.ALIVE, 0, 0);
       this.stats.sent++;

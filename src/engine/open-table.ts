@@ -5,8 +5,8 @@
  * follows a bucket, an entry and the key string for each probe — measured as the largest single
  * item of a replicating node's profile in a 100 000-entry burst.
  *
- * What a key is and how a value is compared with one is the subclass's (`matches`): RecordTable
- * keys by bytes kept in a RecordArena (both caches). Hashes are computed by the caller and are
+ * What a key is and how a value is compared with one is the subclass's (`matches`): OffsetTable
+ * keys record offsets by the bytes of their RecordArena record (both caches). Hashes are computed by the caller and are
  * never 0 (0 marks an empty slot).
  *
  * Iteration is in slot order, not insertion order, and must not run across a delete (collect, then

@@ -15,6 +15,11 @@ export interface ReplicationProtocol<T> {
   enqueue(obj: T): void;
   /** holds tells whether the protocol still needs the object (queued, or awaiting an ACK). */
   holds(obj: T): boolean;
+  /**
+   * onIdle, when set, is told of each data object the protocol stops holding (sent without ACKs,
+   * acknowledged, dropped): the owner may let it go. Not called by ALARM, whose timers hold all.
+   */
+  onIdle: ((obj: T) => void) | undefined;
   /** requestResync queues a RESYNC control message (`-n`). */
   requestResync(): void;
   /** transmitEach hands every queued message to `emit`, in order; returns how many. */

@@ -4,16 +4,13 @@ import { latin1Of } from '../wire/latin1.js';
 /**
  * RecordArena keeps a cache's per-entry bytes — the entry's key, then its message body (the
  * internal cache's: what it sends; the external cache's: what it received) — in growing
- * Uint8Array segments instead of two strings per entry. For the internal cache: a burst of new entries
- * then allocates one JS object each (the CacheObject) where it allocated three, and the young
- * generation's collector copies a third of the objects (the key and body strings were two thirds
- * of what a 100 000-entry burst left in the young generation; the sender's JS heap fell from 153
- * to 27 B an entry, its RSS at 1 000 000 entries from 341 to 313 MiB — its CPU per entry did not
- * move beyond the benchmark's noise; bench/RESULTS.md).
+ * Uint8Array segments instead of strings and objects per entry: an entry is its record, which the
+ * collector neither copies nor marks (both caches' entries are records alone; bench/RESULTS.md).
  *
- * A record: key length, body length, body capacity (u16 each), with `stamped` a time in ms (48
- * bits: u16 high, u32 low), then the key, then the body (capacity bytes). The fields are in host
- * order (wire/byte-order.ts u16At): records never leave the process. A body that grows past its
+ * A record: key length, body length, body capacity (u16 each), then the owner's `metaBytes` (the
+ * external cache's receive time, the internal cache's per-entry state: see their accessors), then
+ * the key, then the body (capacity bytes). The fields are in host order (wire/byte-order.ts
+ * u16At): records never leave the process. A body that grows past its
  * record's capacity moves to a new record; the old one becomes garbage.
  *
  * The bytes are segments of `segmentBytes` (1 MiB; the first starts small and doubles up to that),
@@ -28,11 +25,6 @@ import { latin1Of } from '../wire/latin1.js';
  * held arena only grows, which keeps every offset.
  */
 
-/** ArenaHolder owns at most one record: its offset, -1 for none. */
-export interface ArenaHolder {
-  at: number;
-}
-
 /**
  * Relocate is how an arena's owner has its records moved: it calls `move` with the offset of
  * every record it still holds (never -1) and keeps the offset returned (-1 for a record that was
@@ -40,15 +32,9 @@ export interface ArenaHolder {
  */
 export type Relocate = (move: (at: number) => number) => void;
 
-/** relocateHolders is the Relocate of owners that keep each record's offset in an object (ArenaHolder). */
-export function relocateHolders(holders: () => Iterable<ArenaHolder>): Relocate {
-  return (move) => {
-    for (const h of holders()) if (h.at >= 0) h.at = move(h.at);
-  };
-}
-
 const HEADER = 6;
-const STAMP_BYTES = 6;
+/** STAMP_BYTES: the meta bytes stampOf / setStamp use (a time in ms, 48 bits: u16 high, u32 low). */
+export const STAMP_BYTES = 6;
 const MAX_FIELD = 0xffff;
 /** A freed record's key length: compaction leaves it behind whoever still names it. */
 const FREED = 0xffff;
@@ -84,8 +70,11 @@ export class RecordArena {
   constructor(
     private readonly relocate: Relocate,
     initialBytes = 64 * 1024,
-    /** Whether records carry a time (stampOf / setStamp): the external cache's receive time. */
-    stamped = false,
+    /**
+     * Bytes of the owner's own in each record, between the lengths and the key, zero in a new
+     * record and moved with it (metaAt; STAMP_BYTES for stampOf / setStamp).
+     */
+    readonly metaBytes = 0,
     /** A power of two; tests make it small to have many. */
     readonly segmentBytes = SEGMENT_BYTES,
   ) {
@@ -94,7 +83,8 @@ export class RecordArena {
     this.segMask = segmentBytes - 1;
     this.seg = new Uint8Array(Math.min(segmentBytes, Math.max(MIN_BYTES, initialBytes)));
     this.segs = [this.seg];
-    this.header = stamped ? HEADER + STAMP_BYTES : HEADER;
+    if (!Number.isInteger(metaBytes) || metaBytes < 0 || metaBytes > 64) throw new RangeError(`metaBytes ${metaBytes}: 0 to 64`);
+    this.header = HEADER + metaBytes;
   }
 
   /** usedBytes: what the records took, in use and garbage. */
@@ -130,13 +120,18 @@ export class RecordArena {
     return o + this.header + u16(this.segs[at >>> this.segBits]!, o);
   }
 
-  /** stampOf is the time a stamped record carries (ms, exact up to 2^48). */
+  /** metaAt is where the record's meta bytes begin in bytesAt(at) (metaBytes of them). */
+  metaAt(at: number): number {
+    return (at & this.segMask) + HEADER;
+  }
+
+  /** stampOf is the time a record carries in its first STAMP_BYTES meta bytes (ms, exact up to 2^48). */
   stampOf(at: number): number {
     const b = this.segs[at >>> this.segBits]!;
     const o = (at & this.segMask) + HEADER;
     return u16(b, o) * TWO_32 + be32At(b, o + 2);
   }
-  /** setStamp sets a stamped record's time (ms ≥ 0, below 2^48). */
+  /** setStamp sets the time a record carries (ms ≥ 0, below 2^48; metaBytes ≥ STAMP_BYTES). */
   setStamp(at: number, ms: number): void {
     const b = this.segs[at >>> this.segBits]!;
     const o = (at & this.segMask) + HEADER;
@@ -166,7 +161,7 @@ export class RecordArena {
 
   /**
    * create makes a record holding key bytes [0, keyLen) of `key` and body bytes
-   * [bodyAt, bodyAt + bodyLen) of `body`, and returns its offset (a stamped one's time is 0).
+   * [bodyAt, bodyAt + bodyLen) of `body`, and returns its offset (its meta bytes are 0).
    */
   create(key: Uint8Array, keyLen: number, body: Uint8Array, bodyLen: number, bodyAt = 0): number {
     const header = this.header;
@@ -188,14 +183,14 @@ export class RecordArena {
 
   /**
    * setBody replaces the body of the record at `at` with bytes [bodyAt, bodyAt + len) of `body`,
-   * not the arena's own (the key and the stamp stay), and returns the record's offset: `at`, or a
+   * not the arena's own (the key and the meta bytes stay), and returns the record's offset: `at`, or a
    * new one when the body no longer fits (the old record is then freed).
    */
   setBody(at: number, body: Uint8Array, len: number, bodyAt = 0): number {
     const b = this.segs[at >>> this.segBits]!;
     const o = at & this.segMask;
     if (u16(b, o + 4) < len) {
-      // Too long for the record: the key and the stamp move with the body into a new one.
+      // Too long for the record: the key and the meta bytes move with the body into a new one.
       const keyLen = u16(b, o);
       const header = this.header;
       if (this.keyScratch.length < header + keyLen) this.keyScratch = new Uint8Array(2 * (header + keyLen));

@@ -1,8 +1,8 @@
 import { writeLatin1 } from '../wire/latin1.js';
 import { FNV_OFFSET, FNV_PRIME, OpenTable } from './open-table.js';
-import type { ArenaHolder, RecordArena } from './record-arena.js';
+import type { RecordArena } from './record-arena.js';
 
-/** PROBE_BYTES is the longest key a RecordTable looks up (a tuple nest's raw bytes stay far below it). */
+/** PROBE_BYTES is the longest key an OffsetTable looks up (a tuple nest's raw bytes stay far below it). */
 const PROBE_BYTES = 512;
 
 /** hashBytes is 32-bit FNV-1a over bytes [start, start + len) of `b`, never 0 (1 instead: 0 marks an empty slot). */
@@ -13,11 +13,12 @@ export function hashBytes(b: Uint8Array, start: number, len: number): number {
 }
 
 /**
- * ArenaKeyedTable is an OpenTable of values keyed by the key bytes of their RecordArena record
- * (`atOf`): a cache's index, with no key string per entry. A lookup writes the key into `probe`
- * and passes its length; a miss followed by `insert` (the cache's new entry) probes once.
+ * OffsetTable is a cache's index (both caches): an OpenTable of record offsets keyed by the key
+ * bytes of their RecordArena record — no key string and no object per entry. A lookup writes the
+ * key into `probe` and passes its length; a miss followed by `insert` (the cache's new entry)
+ * probes once. Its arena's compaction moves the records through `relocate`.
  */
-abstract class ArenaKeyedTable<V> extends OpenTable<V, number> {
+export class OffsetTable extends OpenTable<number, number> {
   /** Where a lookup's key bytes go before get(len). */
   readonly probe = new Uint8Array(PROBE_BYTES);
   /** The last get's hash and slot (valid until the table changes): insert's place after a miss. */
@@ -30,15 +31,12 @@ abstract class ArenaKeyedTable<V> extends OpenTable<V, number> {
     super();
   }
 
-  /** atOf is the offset of the record that holds `v`'s key. */
-  protected abstract atOf(v: V): number;
-
-  protected matches(v: V, len: number): boolean {
-    return this.arena.keyEquals(this.atOf(v), this.probe, len);
+  protected matches(at: number, len: number): boolean {
+    return this.arena.keyEquals(at, this.probe, len);
   }
 
-  /** get is the holder whose key is bytes [0, len) of `probe`. */
-  get(len: number): V | undefined {
+  /** get is the offset of the record whose key is bytes [0, len) of `probe`. */
+  get(len: number): number | undefined {
     const h = hashBytes(this.probe, 0, len);
     const i = this.slotOf(len, h);
     this.lastHash = h;
@@ -54,38 +52,37 @@ abstract class ArenaKeyedTable<V> extends OpenTable<V, number> {
   }
 
   /** getKey is get for a key given as a latin1 string (slow paths: expectations' masters, tools). */
-  getKey(key: string): V | undefined {
+  getKey(key: string): number | undefined {
     if (key.length > PROBE_BYTES) return undefined;
     return this.get(writeLatin1(this.probe, key, 0));
   }
 
   /**
-   * insert adds `v`, whose record holds the key of the get that just missed (nothing may have
-   * changed the table since).
+   * insert adds the record at `at`, which holds the key of the get that just missed (nothing may
+   * have changed the table since).
    */
-  insert(v: V): void {
-    if (!this.lastValid || this.lastSlot >= 0) throw new Error('RecordTable.insert must follow a get that missed');
+  insert(at: number): void {
+    if (!this.lastValid || this.lastSlot >= 0) throw new Error('OffsetTable.insert must follow a get that missed');
     this.lastValid = false;
-    this.putAt(this.lastSlot, this.lastHash, v);
+    this.putAt(this.lastSlot, this.lastHash, at);
   }
 
   /**
-   * replaceFound puts `v`, whose record holds the same key, in the place of the value the last get
-   * found (nothing may have changed the table since).
+   * replaceFound puts the record at `at`, which holds the same key, in the place of the one the
+   * last get found (nothing may have changed the table since).
    */
-  replaceFound(v: V): void {
-    if (!this.lastValid || this.lastSlot < 0) throw new Error('RecordTable.replaceFound must follow a get that found the key');
+  replaceFound(at: number): void {
+    if (!this.lastValid || this.lastSlot < 0) throw new Error('OffsetTable.replaceFound must follow a get that found the key');
     this.lastValid = false;
-    this.putAt(this.lastSlot, this.lastHash, v);
+    this.putAt(this.lastSlot, this.lastHash, at);
   }
 
-  /** remove takes `v` itself out of the table; true when it was there. */
-  remove(v: V): boolean {
+  /** remove takes the record at `at` out of the table; true when it was there. */
+  remove(at: number): boolean {
     this.lastValid = false;
-    const at = this.atOf(v);
     if (at < 0) return false;
     const a = this.arena;
-    const i = this.slotOfValue(v, hashBytes(a.bytesAt(at), a.keyStart(at), a.keyLength(at)));
+    const i = this.slotOfValue(at, hashBytes(a.bytesAt(at), a.keyStart(at), a.keyLength(at)));
     if (i < 0) return false;
     this.removeAt(i);
     return true;
@@ -94,23 +91,6 @@ abstract class ArenaKeyedTable<V> extends OpenTable<V, number> {
   override clear(): void {
     this.lastValid = false;
     super.clear();
-  }
-}
-
-/** RecordTable holds objects that keep their record's offset themselves (ArenaHolder): the internal cache's CacheObjects. */
-export class RecordTable<V extends ArenaHolder> extends ArenaKeyedTable<V> {
-  protected atOf(v: V): number {
-    return v.at;
-  }
-}
-
-/**
- * OffsetTable holds record offsets alone — no object per entry — for a cache whose entry is its
- * record (the external cache). Its arena's compaction moves the records through `relocate`.
- */
-export class OffsetTable extends ArenaKeyedTable<number> {
-  protected atOf(at: number): number {
-    return at;
   }
 
   /** relocate is the arena's Relocate for the offsets this table holds (see RecordArena). */

@@ -135,6 +135,7 @@ export class Replicator {
       (this.mode === 'notrack'
         ? new Notrack<SyncObject>({ initialSeq: cfg.initialSeq })
         : new Ftfw<SyncObject>({ ackWindow: cfg.ackWindow, resendQueueSize: cfg.resendQueueSize, initialSeq: cfg.initialSeq }));
+    this.protocol.onIdle = (o) => this.letGo(o);
   }
 
   /** ftfw is the protocol as FTFW's state machine (HELLO state, tests); throws in another mode. */
@@ -164,7 +165,18 @@ export class Replicator {
     if (this.alarm !== undefined) this.touch(obj, nowMs);
     if (obj.status === 'dead') this.dead.add(obj);
     if (sendsEvent(kind, origin)) this.protocol.enqueue(obj);
-    else this.releaseIfUnheld(obj);
+    else if (!this.protocol.holds(obj)) {
+      this.releaseIfUnheld(obj);
+      this.letGo(obj);
+    }
+  }
+
+  /**
+   * letGo hands a live entry the protocol no longer holds back to the internal cache (idle: it is
+   * a record again, with no object of its own). Not in ALARM mode: its timers hold every entry.
+   */
+  private letGo(o: SyncObject): void {
+    if (this.alarm === undefined && o instanceof CacheObject) this.internal.idle(o);
   }
 
   /**
@@ -219,6 +231,7 @@ export class Replicator {
       if (o === undefined) continue;
       n++;
       if (this.alarm !== undefined) this.touch(o, nowMs);
+      else if (!this.protocol.holds(o)) this.letGo(o);
     }
     return n;
   }
@@ -239,8 +252,9 @@ export class Replicator {
 
   /** flushInternal empties the internal cache (`-f internal`) without telling the peer, as a flush's DESTROY events would. */
   flushInternal(): void {
-    for (const o of [...this.internal.values()]) {
-      if (o.status === 'dead') continue;
+    for (const v of [...this.internal.values()]) {
+      if (v.status === 'dead') continue;
+      const o = this.internal.held(v);
       this.internal.kill(o);
       this.alarm?.disarm(o);
       this.dead.add(o);
@@ -280,7 +294,7 @@ export class Replicator {
       this.ports.kernelDump?.(); // no cache: the kernel table is sent (sendKernelDump)
       return;
     }
-    for (const o of this.internal.values()) this.protocol.enqueue(o);
+    for (const o of this.internal.values()) this.protocol.enqueue(this.internal.held(o));
     for (const o of this.internalExp.values()) this.protocol.enqueue(o);
   }
 
@@ -641,7 +655,8 @@ export class Replicator {
     } else if (obj !== undefined) {
       // A cached entry's body is copied from its arena record; a transient one's is a string.
       const at = obj.at;
-      if (at >= 0) this.packer.commitBytes(CT_TYPE[obj.status], flags, seq, obj.arena.bytesAt(at), obj.arena.bodyStart(at), obj.arena.bodyLength(at));
+      const a = this.internal.arena;
+      if (at >= 0) this.packer.commitBytes(CT_TYPE[obj.status], flags, seq, a.bytesAt(at), a.bodyStart(at), a.bodyLength(at));
       else this.packer.commitBody(CT_TYPE[obj.status], flags, seq, obj.body);
       return;
     } else if (kind === 'ack' || kind === 'nack') {

@@ -148,6 +148,7 @@ describe('Replicator in ALARM mode', () => {
     assert.equal(p.b.external.find(tcp(3)), undefined);
     assert.equal(p.a.internal.size, 19, 'the DEAD object went with its DEL');
     assert.equal(p.a.alarm?.armed, 19, 'and its timer with it');
+    assert.equal(p.a.internal.heldHandles, 19, 'the timers hold a handle per live entry');
   });
 
   it('refreshes entries only populated at start-up, so a peer that missed them gets them', () => {

@@ -131,6 +131,7 @@ describe('Replicator in NOTRACK mode', () => {
     assert.equal(p.b.external.find(tcp(3))?.ct.timeout, 77);
     assert.equal(p.b.external.find(tcp(12)), undefined);
     assert.equal(p.a.internal.size, 40, 'the DEAD objects were released once their DEL went out');
+    assert.equal(p.a.internal.heldHandles, 0, 'and the live ones are records again once sent');
     assert.equal(p.a.protocol.queued, 0);
     assert.throws(() => p.a.ftfw, /NOTRACK has no FTFW state/);
   });

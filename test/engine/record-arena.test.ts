@@ -1,15 +1,24 @@
-// RecordArena, the internal cache's key and body bytes: every holder reads back what it was last
+// RecordArena, the caches' key and body bytes: every holder reads back what it was last
 // given through any creates, body changes (shorter, longer) and frees, across growths (a first
 // segment doubled, segments added) and compactions.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import { RecordArena, SEGMENT_BYTES, relocateHolders, type ArenaHolder } from '../../src/engine/record-arena.js';
+import { RecordArena, SEGMENT_BYTES, STAMP_BYTES, type Relocate } from '../../src/engine/record-arena.js';
 import { bytesOfLatin1 } from '../../src/wire/latin1.js';
 
-interface Holder extends ArenaHolder {
+/** Holder owns at most one record: its offset (-1 for none), and what it last put there. */
+interface Holder {
+  at: number;
   key: string;
   body: string;
+}
+
+/** relocateHolders is the Relocate of holders that keep their record's offset themselves. */
+function relocateHolders(holders: () => Iterable<{ at: number }>): Relocate {
+  return (move) => {
+    for (const h of holders()) if (h.at >= 0) h.at = move(h.at);
+  };
 }
 
 const text = (max: number): fc.Arbitrary<string> => fc.uint8Array({ maxLength: max }).map((b) => Buffer.from(b).toString('latin1'));
@@ -27,7 +36,7 @@ describe('RecordArena', () => {
       // Segments of 512 bytes (records up to 346 here) have records end near a segment's end and move to the next.
       fc.property(fc.array(op, { minLength: 50, maxLength: 400 }), fc.constantFrom(512, SEGMENT_BYTES), (ops, segmentBytes) => {
         const live: Holder[] = [];
-        const a = new RecordArena(relocateHolders(() => live), 0, false, segmentBytes);
+        const a = new RecordArena(relocateHolders(() => live), 0, 0, segmentBytes);
         for (const o of ops) {
           if (o.kind === 'create') {
             const h: Holder = { at: -1, key: o.key, body: o.body };
@@ -82,17 +91,17 @@ describe('RecordArena', () => {
     const a = new RecordArena(() => undefined);
     assert.throws(() => a.create(new Uint8Array(1), 1, new Uint8Array(70_000), 70_000), RangeError);
     // The largest record (12 + 65 534 + 65 535 bytes) fits the default segment.
-    const s = new RecordArena(() => undefined, 0, true);
+    const s = new RecordArena(() => undefined, 0, STAMP_BYTES);
     const at = s.create(new Uint8Array(65_534).fill(7), 65_534, new Uint8Array(65_535).fill(9), 65_535);
     assert.deepEqual([s.keyLength(at), s.bodyLength(at), s.bytesAt(at)[s.bodyStart(at) + 65_534]], [65_534, 65_535, 9]);
-    const small = new RecordArena(() => undefined, 0, false, 256);
+    const small = new RecordArena(() => undefined, 0, 0, 256);
     assert.throws(() => small.create(new Uint8Array(1), 1, new Uint8Array(250), 250), RangeError);
-    assert.throws(() => new RecordArena(() => undefined, 0, false, 1000), RangeError, 'not a power of two');
+    assert.throws(() => new RecordArena(() => undefined, 0, 0, 1000), RangeError, 'not a power of two');
   });
 
   it('grows by segments: no record moves and no segment is copied once the first is full size; clear keeps the first', () => {
     const live: Holder[] = [];
-    const a = new RecordArena(relocateHolders(() => live), 64, false, 4096);
+    const a = new RecordArena(relocateHolders(() => live), 64, 0, 4096);
     const first: Uint8Array[] = [];
     for (let i = 0; live.length < 1000; i++) {
       const h: Holder = { at: -1, key: `key${i}`, body: 'b'.repeat(i % 90) };
@@ -123,7 +132,7 @@ describe('RecordArena', () => {
 
   it('stamped, keeps the time of each record through moves and compactions; held, only grows, and every offset taken stays what it was', () => {
     const live: (Holder & { ms: number })[] = [];
-    const a = new RecordArena(relocateHolders(() => live), 64, true, 1024); // 200 records of up to 246 bytes: several segments
+    const a = new RecordArena(relocateHolders(() => live), 64, STAMP_BYTES, 1024); // 200 records of up to 246 bytes: several segments
     const body = (i: number, n: number): Uint8Array => new Uint8Array(n).fill(i & 0xff);
     for (let i = 0; i < 200; i++) {
       const h = { at: -1, key: `k${i}`, body: '', ms: 1_700_000_000_000 + i * 4_294_967_297 }; // steps of 2^32 + 1 ms: the high part changes too

@@ -112,6 +112,9 @@ describe('replication between two nodes', () => {
         for (let i = 0; i < 50 && p.a.ftfw.pendingObjects > 0; i++) p.tick();
         p.tick();
         assertReplicated(p);
+        // All acknowledged: every entry is a record again, no handle held, no dead one kept.
+        assert.equal(p.a.internal.heldHandles, 0);
+        assert.equal(p.a.internal.size, p.a.internal.liveSize);
       }),
       { numRuns: 100 },
     );
