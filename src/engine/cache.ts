@@ -347,9 +347,15 @@ export class InternalCache {
   }
 
   private unhold(at: number, slot: number): void {
+    putBe32At(this.arena.bytesAt(at), this.arena.metaAt(at) + META_HANDLE, 0);
+    if (this.freeSlots.length + 1 === this.handles.length) {
+      // The last one: start again from empty arrays (a bulk of a million entries held them all at once).
+      this.handles.length = 0;
+      this.freeSlots.length = 0;
+      return;
+    }
     this.handles[slot] = undefined;
     this.freeSlots.push(slot);
-    putBe32At(this.arena.bytesAt(at), this.arena.metaAt(at) + META_HANDLE, 0);
   }
 
   /** relocate is the arena's Relocate: the index's offsets move, and so do the held handles'. */
