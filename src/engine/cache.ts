@@ -334,6 +334,11 @@ export class InternalCache {
     return obj.at < 0 ? obj : this.handle(obj.at);
   }
 
+  /** holdEach calls `f` with the held handle of every entry, dead ones included (a bulk queues them all). */
+  holdEach(f: (obj: CacheObject) => void): void {
+    for (const at of this.entries.values()) f(this.handle(at));
+  }
+
   /**
    * idle gives up the cache's hold on a live entry's handle: nothing queues, arms or keeps it now.
    * The entry stays; its next change gets a new handle. A DEAD entry's handle stays until release.

@@ -123,7 +123,10 @@ export class Replicator {
     this.encodeOpts = { tcpWindowTracking: cfg.tcpWindowTracking, commitTimeout: cfg.commitTimeout };
     this.internal = new InternalCache(cfg.hashLimit, cfg.filter, this.encodeOpts);
     this.external = new ExternalCache(cfg.hashLimit);
-    this.packer = new DatagramPacker(cfg.mtu, cfg.overhead, (d) => this.outbox.push(d));
+    this.packer = new DatagramPacker(cfg.mtu, cfg.overhead, (d) => {
+      this.outbox.push(d);
+      if (this.outbox.length >= OUTBOX_DATAGRAMS) this.sendOutbox();
+    });
     this.internalExp = new InternalExpCache(cfg.hashLimit, cfg.expectations ?? { helpers: undefined }, (k) => this.internal.get(k) !== undefined);
     this.externalExp = new ExternalExpCache(cfg.hashLimit);
     this.mode = cfg.mode ?? 'ftfw';
@@ -286,7 +289,11 @@ export class Replicator {
     if (this.protocol instanceof Ftfw) this.protocol.releaseAcks();
   }
 
-  /** bulk queues every internal-cache object for the peer (`-B`, or a peer's RESYNC request), conntrack entries then expectations. */
+  /**
+   * bulk queues every internal-cache object for the peer (`-B`, or a peer's RESYNC request),
+   * conntrack entries then expectations, and sends them BULK_CHUNK at a time as it goes: the peer
+   * applies the first while the rest are queued (what is queued after the bulk still goes after it).
+   */
   bulk(): void {
     if (this.alarm !== undefined) return; // ALARM has no bulk: its refresh timers resend everything
     this.stats.bulkSends++;
@@ -294,7 +301,11 @@ export class Replicator {
       this.ports.kernelDump?.(); // no cache: the kernel table is sent (sendKernelDump)
       return;
     }
-    for (const o of this.internal.values()) this.protocol.enqueue(this.internal.held(o));
+    let n = 0;
+    this.internal.holdEach((o) => {
+      this.protocol.enqueue(o);
+      if (++n % BULK_CHUNK === 0) this.transmit();
+    });
     for (const o of this.internalExp.values()) this.protocol.enqueue(o);
   }
 
@@ -583,11 +594,7 @@ export class Replicator {
     const n = this.protocol.transmitEach(this.emit);
     if (this.passDataSeq !== undefined) this.sentPass(this.passDataSeq);
     this.packer.flush();
-    if (this.outbox.length > 0) {
-      const ds = this.outbox;
-      this.outbox = [];
-      this.ports.send(ds);
-    }
+    this.sendOutbox();
     // Without ACKs, what was sent is no longer held: DEAD objects can go now.
     if (this.mode !== 'ftfw' && n > 0) this.sweepAllDead();
     return n;
@@ -598,6 +605,14 @@ export class Replicator {
    * when it went (ports.now). At most LAG_PASSES: past that a pass joins the newest one, which
    * keeps its older time (the lag shown can only be too long, never too short).
    */
+  /** sendOutbox hands the datagrams packed so far to the link. */
+  private sendOutbox(): void {
+    if (this.outbox.length === 0) return;
+    const ds = this.outbox;
+    this.outbox = [];
+    this.ports.send(ds);
+  }
+
   private readonly lagLog: { seq: number; atMs: number }[] = [];
   private lagHead = 0;
   private lastAckRttMs: number | undefined;
@@ -712,6 +727,19 @@ function rxHeader(m: SyncLazyMessage): RxHeader {
 
 /** How many transmit passes the lag log keeps apart. */
 const LAG_PASSES = 1024;
+
+/**
+ * OUTBOX_DATAGRAMS: a long transmit pass hands its datagrams to the link this many at a time rather
+ * than all at its end, so that the peer applies them while the rest is still being written.
+ */
+const OUTBOX_DATAGRAMS = 64;
+
+/**
+ * BULK_CHUNK: entries a bulk queues before it transmits them (about OUTBOX_DATAGRAMS datagrams of
+ * conntrack messages): measured on `-n` of 100 000, queueing them all first (~100 ms, every handle
+ * made and kept) held the peer idle until the first datagram.
+ */
+const BULK_CHUNK = 1024;
 
 /** A request of ours awaiting its answer: seq is 'waiting' while it is queued, not yet sent. */
 interface Awaited {

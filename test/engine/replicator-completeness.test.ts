@@ -8,6 +8,7 @@ import { IPPROTO, IPS, TCP_CONNTRACK } from '../../src/ctnetlink/consts.js';
 import type { Conntrack } from '../../src/ctnetlink/types.js';
 import { Replicator, type ReplicatorConfig } from '../../src/engine/replicator.js';
 import { REPLICATOR_CFG } from '../helpers/replicator-config.js';
+import { NET_F } from '../../src/sync/consts.js';
 
 const CFG: ReplicatorConfig = { ...REPLICATOR_CFG, ackWindow: 20 };
 
@@ -23,8 +24,8 @@ function tcp(i: number): Conntrack {
   };
 }
 
-/** Pair: A holds the table; B restarted and asks for it. `drop` decides per datagram A → B. */
-function pair(drop: (i: number) => boolean) {
+/** Pair: A holds the table; B restarted and asks for it. `drop` decides per datagram A → B (its index and bytes). */
+function pair(drop: (i: number, d: Uint8Array) => boolean) {
   const signals: { signal: string; external: number }[] = [];
   let n = 0; // datagrams A has sent
   const link: { a?: Replicator } = {}; // B is made first, A's sends go to it; B's go to A through this
@@ -32,7 +33,7 @@ function pair(drop: (i: number) => boolean) {
     send: (ds) => ds.forEach((d) => link.a!.onDatagram(d, 0)),
     peer: (signal) => signals.push({ signal, external: b.external.size }),
   });
-  const a = new Replicator(CFG, { send: (ds) => ds.forEach((d) => !drop(n++) && b.onDatagram(d, 0)) });
+  const a = new Replicator(CFG, { send: (ds) => ds.forEach((d) => !drop(n++, d) && b.onDatagram(d, 0)) });
   link.a = a;
   const tick = (): void => {
     a.transmit();
@@ -191,23 +192,26 @@ describe('Replicator peer signals', () => {
   });
 
   it('HELLO_BACK lost with the start of the bulk: the gap is still recovered, and the RESYNC’s early ACK is not trusted but asked again', () => {
-    // Found by the property above. A's first datagram after B's HELLO (HELLO_BACK and the start of
-    // the bulk) is lost. B, still saying HELLO, NACKs the gap: A must keep its resend queue for an
-    // in-sequence HELLO (conntrackd empties it, and those entries were lost for good). A's ACK of
-    // the RESYNC reaches B before the re-sent HELLO_BACK: untrusted then, so B asks again at once.
-    let dropNext = false;
-    const p = pair(() => {
-      const d = dropNext;
-      dropNext = false;
-      return d;
+    // Found by the property above. A's datagrams that carry HELLO_BACK after B's HELLO are lost —
+    // the first of the bulk, which A starts sending as it queues it (Replicator.bulk), and the
+    // first of A's next pass. B, still saying HELLO, NACKs the gaps: A must keep its resend queue
+    // for an in-sequence HELLO (conntrackd empties it, and those entries were lost for good). A's
+    // ACK of the RESYNC reaches B before a HELLO_BACK does: untrusted then, so B asks again at once.
+    let armed = false;
+    let helloBacksToDrop = 2;
+    const p = pair((_i, d) => {
+      if (!armed || helloBacksToDrop === 0 || (d[1]! & NET_F.HELLO_BACK) === 0 /* the first message's header flags */) return false;
+      helloBacksToDrop--;
+      return true;
     });
     for (let i = 0; i < 1500; i++) p.a.onKernelEvent({ kind: 'new', ct: tcp(i) });
     p.b.requestResync(); // queued first, then B hears A's events (and forgets them, as if restarted after)
     p.a.transmit();
     p.b.external.flush();
+    armed = true;
     p.b.transmit(); // RESYNC + HELLO, then enough ACKs for A to acknowledge them amid the bulk
-    dropNext = true;
     for (let t = 0; t < 8; t++) p.tick();
+    assert.equal(helloBacksToDrop, 0, 'both were lost');
     assert.equal(p.a.stats.resyncRequests, 2, 'B asked again when the handshake completed');
     const idle = p.signals.filter((s) => s.signal === 'idle');
     assert.ok(idle.length >= 1, `B caught up: ${p.signals.map((s) => s.signal).join(' ')}`);
