@@ -4,8 +4,9 @@
  * V8 reads them once, at start: they cannot be set from inside (v8.setFlagsFromString of
  * --single-threaded-gc aborts at the next full collection).
  *
- * --single-threaded-gc: garbage collection on the JS thread alone, no helper threads. The daemon's
- * young objects mostly survive (every new entry is cached), and its JS thread runs at real-time
+ * --single-threaded-gc: garbage collection on the JS thread alone, no helper threads. When these
+ * were measured the daemon's young objects mostly survived (every new entry had an object in the
+ * cache; since the caches keep records alone, they mostly die young — not measured again), and its JS thread runs at real-time
  * priority (Scheduler, RR 99 by default, as conntrackd) while V8's helper threads do not: a parallel
  * scavenge waits for helpers that may not run, and concurrent marking costs more CPU than it saves
  * on 2 CPUs shared with the kernel's packet and conntrack work. Measured (bench/replication.ts,
