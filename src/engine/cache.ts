@@ -14,6 +14,7 @@ import { bodyBytesFromView, bodyShowsEntry, inheritFromBody, MAX_FAST_BODY, writ
 import { decodeConntrackBody, type SyncEncodeOptions } from '../sync/conntrack.js';
 import { DecodeError } from '../wire/decode-error.js';
 import { writeLatin1 } from '../wire/latin1.js';
+import { copyBytes, ViewCache, viewOf } from '../wire/copy.js';
 import { Writer } from '../wire/writer.js';
 import type { Family } from '../wire/ip.js';
 
@@ -669,6 +670,9 @@ export class ExternalCache {
   /** The entries' records (stamped with their receive time); compaction moves the records the index holds. */
   readonly arena: RecordArena = new RecordArena((move) => this.entries.relocate(move), 64 * 1024, STAMP_BYTES);
   private readonly entries = new OffsetTable(this.arena);
+  private readonly probeView = viewOf(this.entries.probe);
+  /** The view of the identities' buffer applyBytes was last given (decodeDatagramLazy's, the same call after call). */
+  private readonly keySources = new ViewCache();
   readonly stats = { refusedOverLimit: 0, deletedUnknown: 0, added: 0, updated: 0, deleted: 0 };
   constructor(private readonly limit: number) {}
 
@@ -719,7 +723,7 @@ export class ExternalCache {
     const t = this.entries;
     const probe = t.probe;
     if (keyLen > probe.length) throw new RangeError(`an identity of ${keyLen} bytes`);
-    for (let i = 0; i < keyLen; i++) probe[i] = keys[keyAt + i]!;
+    copyBytes(this.probeView, probe, 0, this.keySources.of(keys), keys, keyAt, keyLen);
     const existing = t.get(keyLen);
     const a = this.arena;
     if (op === 'del') {

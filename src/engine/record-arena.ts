@@ -1,5 +1,6 @@
 import { be32At, putBe32At, putU16At, u16At as u16 } from '../wire/byte-order.js';
 import { latin1Of } from '../wire/latin1.js';
+import { copyBytes, ViewCache, viewOf } from '../wire/copy.js';
 
 /**
  * RecordArena keeps a cache's per-entry bytes — the entry's key, then its message body (the
@@ -49,6 +50,12 @@ export class RecordArena {
   /** The segments; the last one takes new records. */
   private segs: Uint8Array[];
   private seg: Uint8Array;
+  /** DataViews of the segments (views[i] of segs[i]; segView of seg), for copyBytes. */
+  private views: DataView[];
+  private segView: DataView;
+  /** The views of the last key and body sources given (usually the same scratch arrays, call after call). */
+  private readonly keySources = new ViewCache();
+  private readonly bodySources = new ViewCache();
   private segIndex = 0;
   /** Bytes taken in the last segment. */
   private fill = 0;
@@ -83,6 +90,8 @@ export class RecordArena {
     this.segMask = segmentBytes - 1;
     this.seg = new Uint8Array(Math.min(segmentBytes, Math.max(MIN_BYTES, initialBytes)));
     this.segs = [this.seg];
+    this.segView = viewOf(this.seg);
+    this.views = [this.segView];
     if (!Number.isInteger(metaBytes) || metaBytes < 0 || metaBytes > 64) throw new RangeError(`metaBytes ${metaBytes}: 0 to 64`);
     this.header = HEADER + metaBytes;
   }
@@ -155,7 +164,11 @@ export class RecordArena {
     const o = at & this.segMask;
     if (u16(b, o) !== len) return false;
     const s = o + this.header;
-    for (let i = 0; i < len; i++) if (b[s + i] !== key[i]) return false;
+    const v = this.views[at >>> this.segBits]!;
+    const kv = this.keySources.of(key);
+    let i = 0;
+    for (; i + 4 <= len; i += 4) if (v.getInt32(s + i) !== kv.getInt32(i)) return false;
+    for (; i < len; i++) if (b[s + i] !== key[i]) return false;
     return true;
   }
 
@@ -175,9 +188,9 @@ export class RecordArena {
     putU16At(b, o + 4, bodyLen);
     for (let i = HEADER; i < header; i++) b[o + i] = 0;
     const k = o + header;
-    for (let i = 0; i < keyLen; i++) b[k + i] = key[i]!;
-    const s = k + keyLen;
-    for (let i = 0; i < bodyLen; i++) b[s + i] = body[bodyAt + i]!;
+    const v = this.segView;
+    copyBytes(v, b, k, this.keySources.of(key), key, 0, keyLen);
+    copyBytes(v, b, k + keyLen, this.bodySources.of(body), body, bodyAt, bodyLen);
     return at;
   }
 
@@ -204,8 +217,7 @@ export class RecordArena {
       return moved;
     }
     putU16At(b, o + 2, len);
-    const s = o + this.header + u16(b, o);
-    for (let i = 0; i < len; i++) b[s + i] = body[bodyAt + i]!;
+    copyBytes(this.views[at >>> this.segBits]!, b, o + this.header + u16(b, o), this.bodySources.of(body), body, bodyAt, len);
     return at;
   }
 
@@ -230,6 +242,8 @@ export class RecordArena {
     if (this.holds > 0) throw new Error('RecordArena.clear while held');
     this.seg = this.segs[0]!;
     this.segs = [this.seg];
+    this.segView = this.views[0]!;
+    this.views = [this.segView];
     this.segIndex = 0;
     this.fill = 0;
     this.used = 0;
@@ -277,10 +291,14 @@ export class RecordArena {
         next.set(this.seg.subarray(0, this.fill));
         this.seg = next;
         this.segs[0] = next;
+        this.segView = viewOf(next);
+        this.views[0] = this.segView;
       } else {
         if ((this.segIndex + 2) * this.segmentBytes > MAX_OFFSET) throw new RangeError(`the arena would pass ${MAX_OFFSET} bytes`);
         this.seg = new Uint8Array(this.segmentBytes);
         this.segs.push(this.seg);
+        this.segView = viewOf(this.seg);
+        this.views.push(this.segView);
         this.segIndex++;
         this.fill = 0;
       }
@@ -302,6 +320,8 @@ export class RecordArena {
     while (first < 2 * (this.used - this.garbage + size) && first < this.segmentBytes) first *= 2;
     this.seg = new Uint8Array(first);
     this.segs = [this.seg];
+    this.segView = viewOf(this.seg);
+    this.views = [this.segView];
     this.segIndex = 0;
     this.fill = 0;
     this.used = 0;

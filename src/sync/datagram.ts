@@ -1,4 +1,5 @@
 import { DecodeError } from '../wire/decode-error.js';
+import { copyBytes, ViewCache, viewOf } from '../wire/copy.js';
 import { writeLatin1 } from '../wire/latin1.js';
 import { Writer } from '../wire/writer.js';
 import type { SyncEncodeOptions } from './conntrack.js';
@@ -211,6 +212,9 @@ export class DatagramPacker {
   private readonly size: number;
   /** The chunk being filled: the datagram being packed is [base, base + used). */
   private chunk: Uint8Array;
+  private chunkView: DataView;
+  /** The view of the last body source (a cache's arena segment) commitBytes copied from. */
+  private readonly sources = new ViewCache();
   private base = 0;
   private used = 0;
 
@@ -221,6 +225,7 @@ export class DatagramPacker {
   ) {
     this.size = mtu - overhead;
     this.chunk = new Uint8Array(Math.max(CHUNK_BYTES, this.size, 0));
+    this.chunkView = viewOf(this.chunk);
   }
 
   /** commit appends the message in `writer` (throws RangeError if it can never fit). */
@@ -246,8 +251,7 @@ export class DatagramPacker {
   /** commitBytes is commitBody for a body held as bytes [start, start + len) of `src` (a cache's record). */
   commitBytes(type: number, flags: number, seq: number, src: Uint8Array, start: number, len: number): void {
     const at = this.dataHeader(type, flags, seq, len); // first: it may start a new chunk
-    const b = this.chunk;
-    for (let i = 0; i < len; i++) b[at + i] = src[start + i]!;
+    copyBytes(this.chunkView, this.chunk, at, this.sources.of(src), src, start, len);
     this.used += NETHDR_SIZ + len;
   }
 
@@ -283,6 +287,7 @@ export class DatagramPacker {
     this.base = end;
     if (this.chunk.length - end < this.size) {
       this.chunk = new Uint8Array(this.chunk.length);
+      this.chunkView = viewOf(this.chunk);
       this.base = 0;
     }
   }
