@@ -18,7 +18,7 @@ export function hashBytes(b: Uint8Array, start: number, len: number): number {
  * key into `probe` and passes its length; a miss followed by `insert` (the cache's new entry)
  * probes once. Its arena's compaction moves the records through `relocate`.
  */
-export class OffsetTable extends OpenTable<number, number> {
+export class OffsetTable extends OpenTable<number> {
   /** Where a lookup's key bytes go before get(len). */
   readonly probe = new Uint8Array(PROBE_BYTES);
   /** The last get's hash and slot (valid until the table changes): insert's place after a miss. */
