@@ -5,7 +5,9 @@
 // Root. Creates N entries with the batched client in a namespace it makes (and removes), records
 // the NEW events as the event socket delivered them, then replays them `runs` times: the sender's
 // side (event walk → internal cache → FTFW → datagrams) and the receiver's (datagrams → FTFW →
-// external cache), each timed with process.cpuUsage (GC helper threads included).
+// external cache), each timed with process.cpuUsage (GC helper threads included), and then the
+// writing of the receiver's commit (`-c`: a create request per external entry, framed in chunks
+// as the daemon hands them to its commit thread; nothing is sent).
 //   node --expose-gc dist/bench/pipeline.js [--entries 100000] [--runs 5] [--drain] [--save F | --load F]
 // --drain reads the events only once all are created (large receive batches); by default they are
 // read while they are made, in the batches a daemon sees. Run with --cpu-prof to see where it goes.
@@ -18,6 +20,8 @@ import { subscribeRaw } from '../src/ctnetlink/events.js';
 import { ctEventKind } from '../src/ctnetlink/event.js';
 import { walkEventBatch } from '../src/daemon/event-walk.js';
 import { Replicator, type ReplicatorConfig } from '../src/engine/replicator.js';
+import { tryWriteCommitRequest } from '../src/engine/commit-bytes.js';
+import { frameEach } from '../src/daemon/committer.js';
 import { Netns } from '../lab/netns.js';
 
 const { values } = parseArgs({ options: { entries: { type: 'string', default: '100000' }, runs: { type: 'string', default: '5' }, drain: { type: 'boolean', default: false }, save: { type: 'string' }, load: { type: 'string' } } });
@@ -102,5 +106,14 @@ for (let r = 0; r < runs; r++) {
   }
   const receiver = cpuUs(process.cpuUsage(c));
   if (rx.external.size !== events) throw new Error(`the receiver holds ${rx.external.size} of ${events}`);
-  console.log(`run ${r + 1}: sender ${(sender / events).toFixed(2)} µs/entry, receiver ${(receiver / events).toFixed(2)} µs/entry (${sent.length} datagrams)`);
+  collect();
+  c = process.cpuUsage();
+  const opts = { nowMs: Date.now(), tcpWindowTracking: false };
+  let chunks = 0;
+  const w0 = process.hrtime.bigint();
+  const framed = frameEach('create', rx.external.values(), (w, e) => tryWriteCommitRequest(w, e, opts), rx.external.size, () => void chunks++);
+  const commit = cpuUs(process.cpuUsage(c));
+  const commitWallMs = Number(process.hrtime.bigint() - w0) / 1e6;
+  if (framed.accepted.length !== events) throw new Error(`the commit wrote ${framed.accepted.length} of ${events}`);
+  console.log(`run ${r + 1}: sender ${(sender / events).toFixed(2)} µs/entry, receiver ${(receiver / events).toFixed(2)} µs/entry (${sent.length} datagrams), commit writer ${(commit / events).toFixed(2)} µs/entry (${commitWallMs.toFixed(0)} ms wall, ${chunks} chunks)`);
 }

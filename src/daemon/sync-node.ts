@@ -317,9 +317,11 @@ export class SyncNode {
         // Bodies on the fast path (no master tuple) are written as they are read and sent chunk by
         // chunk, so the kernel starts at once; the others go through the model afterwards, masters
         // first: a related entry's create needs its master in the kernel.
-        const held = [...external.values()];
+        // The entries are read as they are written (the pinned cache does not change meanwhile),
+        // not gathered first: the kernel starts on the first chunk at once.
+        const held = external.values();
         const entries = since === undefined ? held : receivedSince(held, since);
-        const fast = await this.committer.runEach('create', entries, (w, e) => tryWriteCommitRequest(w, e, opts));
+        const fast = await this.committer.runEach('create', entries, (w, e) => tryWriteCommitRequest(w, e, opts), external.size);
         const jobs = planCommitRequests(fast.declined, opts);
         total = fast.accepted.length + jobs.length;
         // Each pass: how many, the job of request i (built only for a retry), its failures.
