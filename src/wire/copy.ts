@@ -38,3 +38,28 @@ export class ViewCache {
     return this.view;
   }
 }
+
+/**
+ * ViewMemo keeps the DataView of every array asked for, for as long as the array lives (weakly
+ * held): for callers whose sources alternate among a few long-lived arrays — the records of a
+ * cache, read in table order, lie in any of its arena's segments — where ViewCache would make a
+ * view per call.
+ */
+export class ViewMemo {
+  private last: Uint8Array | undefined = undefined;
+  private view: DataView = new DataView(new ArrayBuffer(0));
+  private readonly made = new WeakMap<Uint8Array, DataView>();
+
+  of(b: Uint8Array): DataView {
+    if (b !== this.last) {
+      let v = this.made.get(b);
+      if (v === undefined) {
+        v = viewOf(b);
+        this.made.set(b, v);
+      }
+      this.last = b;
+      this.view = v;
+    }
+    return this.view;
+  }
+}
