@@ -20,7 +20,7 @@ import { subscribeRaw } from '../src/ctnetlink/events.js';
 import { ctEventKind } from '../src/ctnetlink/event.js';
 import { walkEventBatch } from '../src/daemon/event-walk.js';
 import { Replicator, type ReplicatorConfig } from '../src/engine/replicator.js';
-import { tryWriteCommitRequest } from '../src/engine/commit-bytes.js';
+import { tryWriteCommitRecord } from '../src/engine/commit-bytes.js';
 import { frameEach } from '../src/daemon/committer.js';
 import { Netns } from '../lab/netns.js';
 
@@ -111,7 +111,8 @@ for (let r = 0; r < runs; r++) {
   const opts = { nowMs: Date.now(), tcpWindowTracking: false };
   let chunks = 0;
   const w0 = process.hrtime.bigint();
-  const framed = frameEach('create', rx.external.values(), (w, e) => tryWriteCommitRequest(w, e, opts), rx.external.size, () => void chunks++);
+  const arena = rx.external.arena;
+  const framed = frameEach('create', rx.external.offsets(), (w, at) => tryWriteCommitRecord(w, arena, at, opts), rx.external.size, () => void chunks++);
   const commit = cpuUs(process.cpuUsage(c));
   const commitWallMs = Number(process.hrtime.bigint() - w0) / 1e6;
   if (framed.accepted.length !== events) throw new Error(`the commit wrote ${framed.accepted.length} of ${events}`);

@@ -6,10 +6,11 @@ import { walkEventBatch } from './event-walk.js';
 import { Injector } from './injector.js';
 import { SyncCompleteness, type CompletenessOptions } from '../engine/completeness.js';
 import type { ConntrackdConfig, SyncConfig } from '../config/conntrackd/types.js';
-import { fastJob, planCommitRequests, tryWriteCommitRequest, type CommitJob } from '../engine/commit-bytes.js';
+import { fastJob, planCommitRequests, tryWriteCommitRecord, type CommitJob } from '../engine/commit-bytes.js';
 import { Committer, type CommitFailure } from './committer.js';
 import type { ExternalEntry, KernelEventOrigin } from '../engine/cache.js';
 import { Replicator } from '../engine/replicator.js';
+import type { RecordArena } from '../engine/record-arena.js';
 import { expCommitRequest, type ExpSettings } from '../engine/exp-cache.js';
 import type { Expectation } from '../ctnetlink/types.js';
 import type { SyncOp } from '../sync/message.js';
@@ -317,18 +318,20 @@ export class SyncNode {
         // Bodies on the fast path (no master tuple) are written as they are read and sent chunk by
         // chunk, so the kernel starts at once; the others go through the model afterwards, masters
         // first: a related entry's create needs its master in the kernel.
-        // The entries are read as they are written (the pinned cache does not change meanwhile),
-        // not gathered first: the kernel starts on the first chunk at once.
-        const held = external.values();
-        const entries = since === undefined ? held : receivedSince(held, since);
-        const fast = await this.committer.runEach('create', entries, (w, e) => tryWriteCommitRequest(w, e, opts), external.size);
-        const jobs = planCommitRequests(fast.declined, opts);
+        // The records are read as they are written (the pinned cache does not change meanwhile),
+        // not gathered first: the kernel starts on the first chunk at once. A record is its
+        // offset here; an entry object is made only for what leaves the fast path or is retried.
+        const arena = external.arena;
+        const held = external.offsets();
+        const records = since === undefined ? held : receivedSince(arena, held, since);
+        const fast = await this.committer.runEach('create', records, (w, at) => tryWriteCommitRecord(w, arena, at, opts), external.size);
+        const jobs = planCommitRequests(fast.declined.map((at) => external.entryAt(at)), opts);
         total = fast.accepted.length + jobs.length;
         // Each pass: how many, the job of request i (built only for a retry), its failures.
         const pass1 = jobs.filter((j) => j.pass === 1);
         const pass2 = jobs.filter((j) => j.pass === 2);
         const passes: { n: number; job: (i: number) => CommitJob<ExternalEntry>; failures: () => Promise<readonly CommitFailure[]> }[] = [
-          { n: fast.accepted.length, job: (i) => fastJob(fast.accepted[i]!, opts), failures: async () => fast.failures },
+          { n: fast.accepted.length, job: (i) => fastJob(external.entryAt(fast.accepted[i]!), opts), failures: async () => fast.failures },
           ...[pass1, pass2].map((batch) => ({ n: batch.length, job: (i: number) => batch[i]!, failures: () => this.committer.run('create', batch.map((j) => j.write)) })),
         ];
         for (const pass of passes) {
@@ -879,7 +882,7 @@ function expectationSettings(sync: SyncConfig): ExpSettings | undefined {
   return x.enabled ? { helpers: x.helpers } : undefined;
 }
 
-/** receivedSince yields the external entries received at or after `sinceMs`. */
-function* receivedSince(entries: Iterable<ExternalEntry>, sinceMs: number): Generator<ExternalEntry> {
-  for (const e of entries) if (e.receivedAtMs >= sinceMs) yield e;
+/** receivedSince yields the external cache's records (offsets into `arena`) received at or after `sinceMs`. */
+function* receivedSince(arena: RecordArena, records: Iterable<number>, sinceMs: number): Generator<number> {
+  for (const at of records) if (arena.stampOf(at) >= sinceMs) yield at;
 }

@@ -690,6 +690,14 @@ export class ExternalCache {
   *values(): IterableIterator<ExternalEntry> {
     for (const at of this.entries.values()) yield new ExternalEntry(this, at);
   }
+  /** offsets are the entries' records (arena offsets), for a pass that reads the records themselves (a commit). */
+  offsets(): IterableIterator<number> {
+    return this.entries.values();
+  }
+  /** entryAt shows the entry whose record is at `at` (an offset `offsets` gave, valid as ExternalEntry says). */
+  entryAt(at: number): ExternalEntry {
+    return new ExternalEntry(this, at);
+  }
 
   /**
    * pin keeps every entry as it is now for whoever holds them (a commit), until the returned

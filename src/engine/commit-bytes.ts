@@ -7,6 +7,7 @@ import type { Conntrack } from '../ctnetlink/types.js';
 import { be16At as be16, HOST_LITTLE_ENDIAN } from '../wire/byte-order.js';
 import { ViewCache, ViewMemo } from '../wire/copy.js';
 import type { Writer } from '../wire/writer.js';
+import type { RecordArena } from './record-arena.js';
 import { commitEntry, commitTimeout, ICMP_REPLY, ICMPV6_REPLY, NAT_PORT_PROTOS, natReplyTuple, TCP_FLAG_BE_LIBERAL, TCP_FLAG_WINDOW_SCALE, type CommitOptions } from './commit.js';
 
 /**
@@ -364,6 +365,17 @@ export function tryWriteCommitRequest(w: Writer, e: CommitSource, opts: CommitOp
   const b = bodyOf(e);
   if (!scanBody(b, e.bodyLength, fastView, e.bodyOffset)) return false;
   writeCommitRequest(w, b, fastView, e.receivedAtMs, opts);
+  return true;
+}
+
+/**
+ * tryWriteCommitRecord is tryWriteCommitRequest for the external cache's record at `at` of
+ * `arena` (a commit reads the records as they are: no entry object each).
+ */
+export function tryWriteCommitRecord(w: Writer, arena: RecordArena, at: number, opts: CommitOptions): boolean {
+  const b = arena.bytesAt(at);
+  if (!scanBody(b, arena.bodyLength(at), fastView, arena.bodyStart(at))) return false;
+  writeCommitRequest(w, b, fastView, arena.stampOf(at), opts);
   return true;
 }
 
