@@ -9,7 +9,7 @@
 // A forwards C → 10.235.0.0/16 to S (which drops it) through a stateful nftables forward chain, so
 // its kernel creates a conntrack entry per flow; the sync link itself is not tracked.
 import type { ChildProcess } from 'node:child_process';
-import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, copyFileSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { syncConf, type SyncLinkSpec } from '../lab/conntrackd.js';
@@ -202,6 +202,8 @@ export class Daemon {
       clearTimeout(t);
     }
     rig.daemons.delete(this);
+    // KS_LOG_DIR=dir: each daemon's log is kept there when it stops (the rig's own directory goes).
+    if (process.env.KS_LOG_DIR !== undefined) copyFileSync(join(this.dir, 'log'), join(process.env.KS_LOG_DIR, `${this.system}-${process.hrtime.bigint()}.log`));
     rmSync(this.dir, { recursive: true, force: true });
     rig.dirs.delete(this.dir);
   }
