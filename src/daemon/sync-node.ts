@@ -315,12 +315,11 @@ export class SyncNode {
       const external = this.replicator.external;
       const unpin = external.pin();
       try {
-        // Bodies on the fast path (no master tuple) are written as they are read and sent chunk by
-        // chunk, so the kernel starts at once; the others go through the model afterwards, masters
-        // first: a related entry's create needs its master in the kernel.
-        // The records are read as they are written (the pinned cache does not change meanwhile),
-        // not gathered first: the kernel starts on the first chunk at once. A record is its
-        // offset here; an entry object is made only for what leaves the fast path or is retried.
+        // Records on the fast path (no master tuple) are read by offset as they are written (the
+        // pinned cache does not change meanwhile) and sent chunk by chunk, so the kernel starts at
+        // once; an entry object is made only for the others, which go through the model
+        // afterwards (masters first: a related entry's create needs its master in the kernel),
+        // and for a retry.
         const arena = external.arena;
         const held = external.offsets();
         const records = since === undefined ? held : receivedSince(arena, held, since);

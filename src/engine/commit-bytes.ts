@@ -189,8 +189,12 @@ function natRange(o: DataView, n: number, type: number, s: DataView, v: BodyView
  * body scanBody accepted (`v`, offsets into `b`), as ctCreate(commitEntry(entry)) would.
  */
 export function writeCommitRequest(w: Writer, b: Uint8Array, v: BodyView, receivedAtMs: number, opts: CommitOptions): void {
+  writeCommitRequestFrom(w, bodyViews.of(b), v, receivedAtMs, opts);
+}
+
+/** writeCommitRequestFrom is writeCommitRequest given the DataView `s` of the body's array. */
+function writeCommitRequestFrom(w: Writer, s: DataView, v: BodyView, receivedAtMs: number, opts: CommitOptions): void {
   const o = outViews.of(w.room(MAX_REQUEST));
-  const s = bodyViews.of(b);
   const a = v.at;
   const proto = s.getUint8(a[NTA.L4PROTO]!);
   let n = nfgen(o, w.length, v);
@@ -373,9 +377,8 @@ export function tryWriteCommitRequest(w: Writer, e: CommitSource, opts: CommitOp
  * `arena` (a commit reads the records as they are: no entry object each).
  */
 export function tryWriteCommitRecord(w: Writer, arena: RecordArena, at: number, opts: CommitOptions): boolean {
-  const b = arena.bytesAt(at);
-  if (!scanBody(b, arena.bodyLength(at), fastView, arena.bodyStart(at))) return false;
-  writeCommitRequest(w, b, fastView, arena.stampOf(at), opts);
+  if (!scanBody(arena.bytesAt(at), arena.bodyLength(at), fastView, arena.bodyStart(at))) return false;
+  writeCommitRequestFrom(w, arena.viewAt(at), fastView, arena.stampOf(at), opts);
   return true;
 }
 

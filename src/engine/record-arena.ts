@@ -112,6 +112,10 @@ export class RecordArena {
   bytesAt(at: number): Uint8Array {
     return this.segs[at >>> this.segBits]!;
   }
+  /** viewAt is the DataView of bytesAt(at) (the arena keeps one per segment). */
+  viewAt(at: number): DataView {
+    return this.views[at >>> this.segBits]!;
+  }
 
   keyLength(at: number): number {
     return u16(this.segs[at >>> this.segBits]!, at & this.segMask);
