@@ -107,7 +107,9 @@ export class Daemon {
     // KS_STDIO_DIR=dir: each keepstated's stdout and stderr go to a file of its own there (what
     // --trace-* flags print), instead of nowhere.
     const prof = [...(process.env.KS_PROF_DIR !== undefined ? ['--cpu-prof', `--cpu-prof-dir=${process.env.KS_PROF_DIR}`] : []), ...(process.env.KS_NODE_FLAGS?.split(' ').filter(Boolean) ?? [])];
-    const argv = system === 'conntrackd' ? ['conntrackd', '-C', conf] : [process.execPath, ...DAEMON_NODE_FLAGS, ...prof, KEEPSTATED, '-C', conf];
+    // KS_DAEMON_ARGS="…": more keepstated arguments (e.g. --no-warm-up for an A/B).
+    const extra = process.env.KS_DAEMON_ARGS?.split(' ').filter(Boolean) ?? [];
+    const argv = system === 'conntrackd' ? ['conntrackd', '-C', conf] : [process.execPath, ...DAEMON_NODE_FLAGS, ...prof, KEEPSTATED, '-C', conf, ...extra];
     const out = system === 'keepstate' && process.env.KS_STDIO_DIR !== undefined ? openSync(join(process.env.KS_STDIO_DIR, `keepstated-${process.hrtime.bigint()}.out`), 'w') : 'ignore';
     const child = ns.spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', out, out] });
     if (typeof out === 'number') closeSync(out);

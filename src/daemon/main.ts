@@ -146,7 +146,7 @@ export async function main(argv: readonly string[]): Promise<number> {
         return r.status;
       }
       case 'daemon':
-        return await daemon(cmd.config, cmd.detach, cmd.keepalived, cmd.syncTimeoutSec);
+        return await daemon(cmd.config, cmd.detach, cmd.keepalived, cmd.syncTimeoutSec, cmd.warmUp);
     }
   } catch (e) {
     if (e instanceof StartError) {
@@ -159,7 +159,7 @@ export async function main(argv: readonly string[]): Promise<number> {
   }
 }
 
-async function daemon(configPath: string, detach: boolean, keepalived: string | undefined, syncTimeoutSec: number): Promise<number> {
+async function daemon(configPath: string, detach: boolean, keepalived: string | undefined, syncTimeoutSec: number, warmUp: boolean): Promise<number> {
   const cfg = readConfig(configPath);
   const refusals = unsupportedFeatures(cfg).map(formatConfigError);
   // The keepalived.conf is read now so that a bad one refuses the start before anything is opened.
@@ -223,7 +223,7 @@ async function daemon(configPath: string, detach: boolean, keepalived: string | 
       if (cfg.general.unixPath === undefined) log.log('warning', 'no UNIX { Path } in the configuration: no control socket');
       else server = await ControlServer.listen({ path: cfg.general.unixPath, handler: { handle: (code, conn) => handleStatsRequest(st, code, conn, { log, stop }) }, logger: log });
     } else {
-      const started = await SyncNode.start(cfg, log);
+      const started = await SyncNode.start(cfg, log, { warmUp });
       node = started;
       purge = new KernelPurge(
         cfg.sync?.purgeTimeoutSec ?? 60,

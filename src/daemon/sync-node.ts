@@ -3,13 +3,14 @@ import { ctEventKind, decodeExpEvent } from '../ctnetlink/event.js';
 import { subscribeRaw, type EventStream, type RawEventBatch } from '../ctnetlink/events.js';
 import { DecodeError } from '../wire/decode-error.js';
 import { walkEventBatch } from './event-walk.js';
+import { warmUp } from './warm-up.js';
 import { Injector } from './injector.js';
 import { SyncCompleteness, type CompletenessOptions } from '../engine/completeness.js';
 import type { ConntrackdConfig, SyncConfig } from '../config/conntrackd/types.js';
 import { fastJob, planCommitRequests, tryWriteCommitRecord, type CommitJob } from '../engine/commit-bytes.js';
 import { Committer, type CommitFailure } from './committer.js';
 import type { ExternalEntry, KernelEventOrigin } from '../engine/cache.js';
-import { Replicator } from '../engine/replicator.js';
+import { Replicator, type ReplicatorConfig } from '../engine/replicator.js';
 import type { RecordArena } from '../engine/record-arena.js';
 import { expCommitRequest, type ExpSettings } from '../engine/exp-cache.js';
 import type { Expectation } from '../ctnetlink/types.js';
@@ -37,6 +38,28 @@ export interface CommitResult {
 export interface SyncNodeOptions {
   /** Network namespace to run in (tests and the lab); default: the process's own. */
   readonly netns?: string;
+  /** Run the hot paths over made-up entries before opening the event socket (warm-up.ts); default on, keepstated --no-warm-up turns it off. */
+  readonly warmUp?: boolean;
+}
+
+/** replicatorConfig is the replication engine's configuration from conntrackd.conf and the link it runs over. */
+function replicatorConfig(cfg: ConntrackdConfig, sync: SyncConfig, channel: Links): ReplicatorConfig {
+  return {
+    ackWindow: sync.ackWindowSize,
+    resendQueueSize: sync.resendQueueSize,
+    hashLimit: cfg.general.hashLimit,
+    mtu: channel.mtu,
+    overhead: channel.overhead,
+    tcpWindowTracking: sync.tcpWindowTracking,
+    commitTimeout: sync.commitTimeoutSec !== undefined,
+    initialSeq: Math.floor(Date.now() / 1000) >>> 0, // time(NULL), as conntrackd
+    filter: compileFilter(cfg.general.filter), // General { Filter }, both `From` kinds in user space
+    expectations: expectationSettings(sync),
+    mode: sync.protocol,
+    refreshTimeSec: sync.refreshTimeSec,
+    cacheTimeoutSec: sync.cacheTimeoutSec,
+    bypass: sync.disableInternalCache,
+  };
 }
 
 /**
@@ -94,25 +117,7 @@ export class SyncNode {
     this.committer = committer;
     const ns = opts.netns !== undefined ? { netns: opts.netns } : {};
     this.requests = ConntrackClient.open(ns);
-    this.replicator = new Replicator(
-      {
-        ackWindow: sync.ackWindowSize,
-        resendQueueSize: sync.resendQueueSize,
-        hashLimit: cfg.general.hashLimit,
-        mtu: channel.mtu,
-        overhead: channel.overhead,
-        tcpWindowTracking: sync.tcpWindowTracking,
-        commitTimeout: sync.commitTimeoutSec !== undefined,
-        initialSeq: Math.floor(Date.now() / 1000) >>> 0, // time(NULL), as conntrackd
-        filter: compileFilter(cfg.general.filter), // General { Filter }, both `From` kinds in user space
-        expectations: expectationSettings(sync),
-        mode: sync.protocol,
-        refreshTimeSec: sync.refreshTimeSec,
-        cacheTimeoutSec: sync.cacheTimeoutSec,
-        bypass: sync.disableInternalCache,
-      },
-      this.injectPort(sync, committer, log),
-    );
+    this.replicator = new Replicator(replicatorConfig(cfg, sync, channel), this.injectPort(sync, committer, log));
     this.events = cfg.general.pollSecs === undefined ? this.openEvents(cfg, ns, log) : undefined;
     // DisableExternalCache: the events of our own injections are ignored (origin 'inject'); the
     // kernel drops them instead, so that a burst of injections cannot overrun the event socket.
@@ -243,6 +248,15 @@ export class SyncNode {
     } catch (e) {
       await channel.close();
       throw e;
+    }
+    if (opts.warmUp !== false) {
+      // Before the event socket opens: the peer's datagrams wait in the link's socket meanwhile.
+      try {
+        const w = warmUp(replicatorConfig(cfg, sync, channel));
+        log.log('notice', `warm-up: ${w.entries} made-up entries through the event, sync and commit paths in ${w.ms.toFixed(0)} ms (${(w.cpuUs / 1000).toFixed(0)} ms CPU)`);
+      } catch (e) {
+        log.log('warning', `warm-up failed, starting cold: ${e instanceof Error ? e.message : String(e)}`);
+      }
     }
     const node = new SyncNode(cfg, sync, channel, log, opts, committer);
     channel.onUp(() => node.linkBack());

@@ -27,20 +27,20 @@ describe('parseDaemonArgs: conntrackd 1.4.7 rules', () => {
 
 describe('parseDaemonArgs: daemon mode and the config file', () => {
   it('no arguments: console mode with the default config', () => {
-    assert.deepEqual(parseDaemonArgs([]), { kind: 'daemon', config: DEFAULT_CONFIG_FILE, detach: false, keepalived: undefined, syncTimeoutSec: 60, notices: [] });
+    assert.deepEqual(parseDaemonArgs([]), { kind: 'daemon', config: DEFAULT_CONFIG_FILE, detach: false, keepalived: undefined, syncTimeoutSec: 60, warmUp: true, notices: [] });
   });
   it('-d detaches; repeating it is fine', () => {
-    assert.deepEqual(parseDaemonArgs(['-d', '-C', 'a.conf', '-d']), { kind: 'daemon', config: 'a.conf', detach: true, keepalived: undefined, syncTimeoutSec: 60, notices: [] });
+    assert.deepEqual(parseDaemonArgs(['-d', '-C', 'a.conf', '-d']), { kind: 'daemon', config: 'a.conf', detach: true, keepalived: undefined, syncTimeoutSec: 60, warmUp: true, notices: [] });
   });
   it('-C takes the next argument whatever it is; the last -C wins', () => {
-    assert.deepEqual(parseDaemonArgs(['-C', '-s']), { kind: 'daemon', config: '-s', detach: false, keepalived: undefined, syncTimeoutSec: 60, notices: [] });
+    assert.deepEqual(parseDaemonArgs(['-C', '-s']), { kind: 'daemon', config: '-s', detach: false, keepalived: undefined, syncTimeoutSec: 60, warmUp: true, notices: [] });
     assert.deepEqual(parseDaemonArgs(['-C', 'a', '-s', '-C', 'b']), { kind: 'request', config: 'b', code: CTL.STATS, json: false, notices: [] });
     assert.deepEqual(parseDaemonArgs(['xC', 'a', '-s']), { kind: 'request', config: 'a', code: CTL.STATS, json: false, notices: [] });
   });
   it('-C without a file: usage and an error, then the default file (1.4.7 carries on)', () => {
     const missing: ArgNotice = { level: 'error', message: 'Missing config filename', usage: true };
     assert.deepEqual(parseDaemonArgs(['-s', '-C']), { kind: 'request', config: DEFAULT_CONFIG_FILE, code: CTL.STATS, json: false, notices: [missing] });
-    assert.deepEqual(parseDaemonArgs(['-C']), { kind: 'daemon', config: DEFAULT_CONFIG_FILE, detach: false, keepalived: undefined, syncTimeoutSec: 60, notices: [missing] });
+    assert.deepEqual(parseDaemonArgs(['-C']), { kind: 'daemon', config: DEFAULT_CONFIG_FILE, detach: false, keepalived: undefined, syncTimeoutSec: 60, warmUp: true, notices: [missing] });
   });
   it('-C "" means the default file', () => {
     assert.deepEqual(parseDaemonArgs(['-C', '', '-k']), { kind: 'request', config: DEFAULT_CONFIG_FILE, code: CTL.KILL, json: false, notices: [] });
@@ -71,13 +71,14 @@ describe("parseDaemonArgs: keepstated's own options", () => {
       detach: true,
       keepalived: '/etc/keepalived/keepalived.conf',
       syncTimeoutSec: 60,
+      warmUp: true,
       notices: [],
     });
-    assert.deepEqual(parseDaemonArgs(['--keepalived=k.conf']), { kind: 'daemon', config: DEFAULT_CONFIG_FILE, detach: false, keepalived: 'k.conf', syncTimeoutSec: 60, notices: [] });
+    assert.deepEqual(parseDaemonArgs(['--keepalived=k.conf']), { kind: 'daemon', config: DEFAULT_CONFIG_FILE, detach: false, keepalived: 'k.conf', syncTimeoutSec: 60, warmUp: true, notices: [] });
   });
   it('--sync-timeout SEC goes with --keepalived: seconds 0..86400, in both spellings', () => {
-    assert.deepEqual(parseDaemonArgs(['--keepalived', 'k.conf', '--sync-timeout', '0']), { kind: 'daemon', config: DEFAULT_CONFIG_FILE, detach: false, keepalived: 'k.conf', syncTimeoutSec: 0, notices: [] });
-    assert.deepEqual(parseDaemonArgs(['--sync-timeout=90', '--keepalived=k.conf']), { kind: 'daemon', config: DEFAULT_CONFIG_FILE, detach: false, keepalived: 'k.conf', syncTimeoutSec: 90, notices: [] });
+    assert.deepEqual(parseDaemonArgs(['--keepalived', 'k.conf', '--sync-timeout', '0']), { kind: 'daemon', config: DEFAULT_CONFIG_FILE, detach: false, keepalived: 'k.conf', syncTimeoutSec: 0, warmUp: true, notices: [] });
+    assert.deepEqual(parseDaemonArgs(['--sync-timeout=90', '--keepalived=k.conf']), { kind: 'daemon', config: DEFAULT_CONFIG_FILE, detach: false, keepalived: 'k.conf', syncTimeoutSec: 90, warmUp: true, notices: [] });
     for (const bad of [['--sync-timeout'], ['--sync-timeout', '-1'], ['--sync-timeout=1.5'], ['--sync-timeout', '86401']]) {
       const r = parseDaemonArgs(['--keepalived', 'k.conf', ...bad]);
       assert.equal(r.kind, 'error', bad.join(' '));
@@ -91,6 +92,11 @@ describe("parseDaemonArgs: keepstated's own options", () => {
     assert.deepEqual(parseDaemonArgs(['--keepalived=']), { kind: 'error', message: 'option --keepalived needs a file', status: 1, usageOnStdout: false, notices: [] });
     assert.deepEqual(parseDaemonArgs([...C, '--keepalived', 'k.conf', '-s']), invalid);
   });
+  it('--no-warm-up is a daemon option', () => {
+    assert.deepEqual(parseDaemonArgs([...C, '--no-warm-up', '-d']), { kind: 'daemon', config: '/tmp/x.conf', detach: true, keepalived: undefined, syncTimeoutSec: 60, warmUp: false, notices: [] });
+    assert.deepEqual(parseDaemonArgs([...C, '--no-warm-up', '-s']), invalid);
+    assert.deepEqual(parseDaemonArgs([...C, '--no-warm']), unknown('--no-warm'));
+  });
   it('other long options are still conntrackd unknown options', () => {
     assert.deepEqual(parseDaemonArgs([...C, '--jsonx']), unknown('--jsonx'));
     assert.deepEqual(parseDaemonArgs([...C, '--keepalive', 'x']), unknown('--keepalive'));
@@ -103,7 +109,7 @@ describe('usage and version texts', () => {
     assert.equal(theirs.status, 0);
     assert.equal(normalizeUsage(formatUsage('keepstated')), theirs.body);
     assert.match(formatUsage('keepstated'), new RegExp(`^Connection tracking userspace daemon v1\\.4\\.7 \\(keepstated ${KEEPSTATE_VERSION.replaceAll('.', '\\.')}\\)\nUsage: keepstated \\[commands\\] \\[options\\]\n`));
-    assert.match(formatUsage('keepstated'), /\n {2}--json, [^\n]+\n {2}--keepalived FILE, [^\n]+\n {2}--sync-timeout SEC, [^\n]+\n {6}[^\n]+\n\n$/);
+    assert.match(formatUsage('keepstated'), /\n {2}--json, [^\n]+\n {2}--keepalived FILE, [^\n]+\n {2}--sync-timeout SEC, [^\n]+\n {6}[^\n]+\n {2}--no-warm-up, [^\n]+\n( {6}[^\n]+\n){2}\n$/);
   });
   it('usage for an unknown option and invalid parameters is the same text', () => {
     assert.equal(loadFixture('client-unknown.txt').body, loadFixture('client-h.txt').body);
