@@ -1,4 +1,5 @@
 import { ctEventKind, encodeCtEvent } from '../ctnetlink/event.js';
+import { IPS, TCP_CONNTRACK } from '../ctnetlink/consts.js';
 import type { Conntrack } from '../ctnetlink/types.js';
 import { tryWriteCommitRecord } from '../engine/commit-bytes.js';
 import { Replicator, type ReplicatorConfig } from '../engine/replicator.js';
@@ -28,26 +29,26 @@ export const WARM_UP_ENTRIES = 5000;
 /** Events per receive batch, as the addon's batches carry them in a burst (64 slots a wakeup). */
 const EVENTS_PER_BATCH = 64;
 
-// IPS_* bits of a confirmed, assured entry (include/uapi/linux/netfilter/nf_conntrack_common.h).
-const IPS_SEEN_REPLY = 1 << 1;
-const IPS_ASSURED = 1 << 2;
-const IPS_CONFIRMED = 1 << 3;
-const IPS_SRC_NAT = 1 << 4;
-const IPS_SRC_NAT_DONE = 1 << 7;
-const IPS_DST_NAT_DONE = 1 << 8;
-const TCP_CONNTRACK_ESTABLISHED = 3;
+/**
+ * CTA_PROTOINFO of an established TCP entry as the kernel reports one: flags 0x23 are
+ * IP_CT_TCP_FLAG_WINDOW_SCALE | SACK_PERM | MAXACK_SET, window scale 7 both ways.
+ */
+const TCP_ESTABLISHED = {
+  tcp: { state: TCP_CONNTRACK.ESTABLISHED, wscaleOrig: 7, wscaleReply: 7, flagsOrig: { flags: 0x23, mask: 0 }, flagsReply: { flags: 0x23, mask: 0 } },
+};
 
 /**
  * madeUpEntry is the i-th entry of the warm-up's table: mostly IPv4 TCP (established, a third of
  * them source-NAT'd, as behind a firewall's masquerade), UDP, some ICMP and IPv6 — the mix a
  * firewall replicates, so that V8 compiles the paths with the type feedback real entries give.
- * Addresses come from the documentation ranges (RFC 5737, RFC 3849); nothing is sent anywhere.
+ * Addresses come from the private and documentation ranges (RFC 1918, 5737, 3849); nothing is
+ * sent anywhere.
  */
 function madeUpEntry(i: number): Conntrack {
   const a = `${(i >>> 16) & 255}.${(i >>> 8) & 255}.${i & 255}`;
   const sport = 1024 + (i % 60000);
   const kind = i % 20;
-  const base = IPS_CONFIRMED | IPS_SEEN_REPLY | IPS_ASSURED;
+  const base = IPS.CONFIRMED | IPS.SEEN_REPLY | IPS.ASSURED;
   if (kind === 19) {
     const src = `2001:db8::${(i & 0xffff).toString(16)}`;
     return {
@@ -55,7 +56,7 @@ function madeUpEntry(i: number): Conntrack {
       orig: { family: 'ipv6', src, dst: '2001:db8:1::1', proto: 6, srcPort: sport, dstPort: 443 },
       reply: { family: 'ipv6', src: '2001:db8:1::1', dst: src, proto: 6, srcPort: 443, dstPort: sport },
       status: base,
-      protoinfo: { tcp: { state: TCP_CONNTRACK_ESTABLISHED, wscaleOrig: 7, wscaleReply: 7, flagsOrig: { flags: 0x23, mask: 0 }, flagsReply: { flags: 0x23, mask: 0 } } },
+      protoinfo: TCP_ESTABLISHED,
       timeout: 432000,
       mark: 0,
       use: 1,
@@ -67,7 +68,7 @@ function madeUpEntry(i: number): Conntrack {
       family: 'ipv4',
       orig: { family: 'ipv4', src: `10.${a}`, dst: '192.0.2.1', proto: 1, icmpId: i & 0xffff, icmpType: 8, icmpCode: 0 },
       reply: { family: 'ipv4', src: '192.0.2.1', dst: `10.${a}`, proto: 1, icmpId: i & 0xffff, icmpType: 0, icmpCode: 0 },
-      status: IPS_CONFIRMED | IPS_SEEN_REPLY,
+      status: IPS.CONFIRMED | IPS.SEEN_REPLY,
       timeout: 30,
       mark: 0,
       use: 1,
@@ -82,8 +83,8 @@ function madeUpEntry(i: number): Conntrack {
     family: 'ipv4',
     orig: { family: 'ipv4', src: `10.${a}`, dst: '203.0.113.10', proto, srcPort: sport, dstPort: proto === 6 ? 443 : 53 },
     reply: { family: 'ipv4', src: '203.0.113.10', dst: replyDst, proto, srcPort: proto === 6 ? 443 : 53, dstPort: replyPort },
-    status: base | (nat ? IPS_SRC_NAT | IPS_SRC_NAT_DONE | IPS_DST_NAT_DONE : 0),
-    ...(proto === 6 ? { protoinfo: { tcp: { state: TCP_CONNTRACK_ESTABLISHED, wscaleOrig: 7, wscaleReply: 7, flagsOrig: { flags: 0x23, mask: 0 }, flagsReply: { flags: 0x23, mask: 0 } } } } : {}),
+    status: base | (nat ? IPS.SRC_NAT | IPS.SRC_NAT_DONE | IPS.DST_NAT_DONE : 0),
+    ...(proto === 6 ? { protoinfo: TCP_ESTABLISHED } : {}),
     timeout: proto === 6 ? 432000 : 120,
     mark: 0,
     use: 1,
