@@ -38,9 +38,16 @@ const TCP_ESTABLISHED = {
 };
 
 /**
+ * CTA_SYNPROXY as the kernel reports it for an entry made through ctnetlink (a commit's, conntrack
+ * -I): ctnetlink_create_conntrack adds the synproxy extension to every entry it creates.
+ */
+const NO_SYNPROXY = { isn: 0, its: 0, tsoff: 0 };
+
+/**
  * madeUpEntry is the i-th entry of the warm-up's table: mostly IPv4 TCP (established, a third of
  * them source-NAT'd, as behind a firewall's masquerade), UDP, some ICMP and IPv6 — the mix a
- * firewall replicates, so that V8 compiles the paths with the type feedback real entries give.
+ * firewall replicates, half of them as made by a process (with CTA_SYNPROXY), so that V8 compiles
+ * the paths with the type feedback real entries give. No CTA_USE: the kernel's events carry none.
  * Addresses come from the private and documentation ranges (RFC 1918, 5737, 3849); nothing is
  * sent anywhere.
  */
@@ -59,7 +66,6 @@ function madeUpEntry(i: number): Conntrack {
       protoinfo: TCP_ESTABLISHED,
       timeout: 432000,
       mark: 0,
-      use: 1,
       id: i,
     };
   }
@@ -71,7 +77,6 @@ function madeUpEntry(i: number): Conntrack {
       status: IPS.CONFIRMED | IPS.SEEN_REPLY,
       timeout: 30,
       mark: 0,
-      use: 1,
       id: i,
     };
   }
@@ -86,8 +91,8 @@ function madeUpEntry(i: number): Conntrack {
     status: base | (nat ? IPS.SRC_NAT | IPS.SRC_NAT_DONE | IPS.DST_NAT_DONE : 0),
     ...(proto === 6 ? { protoinfo: TCP_ESTABLISHED } : {}),
     timeout: proto === 6 ? 432000 : 120,
+    ...(i % 2 === 1 ? { synproxy: NO_SYNPROXY } : {}),
     mark: 0,
-    use: 1,
     id: i,
   };
 }
