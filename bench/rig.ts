@@ -9,7 +9,7 @@
 // A forwards C → 10.235.0.0/16 to S (which drops it) through a stateful nftables forward chain, so
 // its kernel creates a conntrack entry per flow; the sync link itself is not tracked.
 import type { ChildProcess } from 'node:child_process';
-import { closeSync, copyFileSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, copyFileSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { syncConf, type SyncLinkSpec } from '../lab/conntrackd.js';
@@ -86,6 +86,8 @@ export const hashSizeFor = (entries: number): number => 2 ** Math.ceil(Math.log2
  * through its control socket with the same client code for both systems.
  */
 export class Daemon {
+  private stopped = false;
+
   private constructor(
     readonly system: System,
     readonly dir: string,
@@ -195,6 +197,10 @@ export class Daemon {
 
   /** stop: SIGTERM, SIGKILL after 10 s, then the files go. */
   async stop(rig: Rig): Promise<void> {
+    // Twice is once (commitFigure stops the sender before the pair's own cleanup does): a second
+    // call must not fail on the removed directory and leave the pair's other daemon running.
+    if (this.stopped) return;
+    this.stopped = true;
     const c = this.child;
     if (c.exitCode === null && c.signalCode === null) {
       const exited = new Promise((r) => c.once('exit', r));
@@ -205,7 +211,7 @@ export class Daemon {
     }
     rig.daemons.delete(this);
     // KS_LOG_DIR=dir: each daemon's log is kept there when it stops (the rig's own directory goes).
-    if (process.env.KS_LOG_DIR !== undefined) copyFileSync(join(this.dir, 'log'), join(process.env.KS_LOG_DIR, `${this.system}-${process.hrtime.bigint()}.log`));
+    if (process.env.KS_LOG_DIR !== undefined && existsSync(join(this.dir, 'log'))) copyFileSync(join(this.dir, 'log'), join(process.env.KS_LOG_DIR, `${this.system}-${process.hrtime.bigint()}.log`));
     rmSync(this.dir, { recursive: true, force: true });
     rig.dirs.delete(this.dir);
   }
