@@ -10,7 +10,7 @@ import type { ConntrackdConfig, SyncConfig } from '../config/conntrackd/types.js
 import { fastJob, planCommitRequests, tryWriteCommitRecord, type CommitJob } from '../engine/commit-bytes.js';
 import { Committer, type CommitFailure } from './committer.js';
 import type { ExternalEntry, KernelEventOrigin } from '../engine/cache.js';
-import { Replicator, type ReplicatorConfig } from '../engine/replicator.js';
+import { Replicator, type ReplicatorConfig, type ReplicatorPorts } from '../engine/replicator.js';
 import type { RecordArena } from '../engine/record-arena.js';
 import { expCommitRequest, type ExpSettings } from '../engine/exp-cache.js';
 import type { Expectation } from '../ctnetlink/types.js';
@@ -40,6 +40,47 @@ export interface SyncNodeOptions {
   readonly netns?: string;
   /** Run the hot paths over made-up entries before opening the event socket (warm-up.ts); default on, keepstated --no-warm-up turns it off. */
   readonly warmUp?: boolean;
+}
+
+/**
+ * portOf makes a replicator's port: `send` takes each datagram for the link, `node.completeness`
+ * (when set) is told what received messages say of our copy. The daemon's port and the warm-up's
+ * are made here, by the same closures: V8's code compiled during the warm-up expects this object's
+ * hidden class and these closures' feedback cells, and a port made elsewhere would have it thrown
+ * away at the first real datagram ("wrong map", "wrong feedback cell" in --trace-deopt).
+ */
+function portOf(
+  send: (d: Uint8Array) => void,
+  node: { readonly completeness: SyncCompleteness | undefined },
+  kernelDump?: () => void,
+  inject?: Pick<ReplicatorPorts, 'inject' | 'injectExp'>,
+): ReplicatorPorts {
+  return {
+    send: (ds) => {
+      for (const d of ds) send(d);
+    },
+    peer: (signal) => {
+      const c = node.completeness;
+      if (c === undefined) return;
+      if (signal === 'heard') c.onHeard(Date.now());
+      else if (signal === 'gap') c.onGap(Date.now());
+      else c.onIdle();
+    },
+    now: Date.now,
+    ...(kernelDump !== undefined ? { kernelDump } : {}),
+    ...inject,
+  };
+}
+
+/**
+ * takeDatagram hands a datagram from the link to the replicator and says whether FTFW took a
+ * message of it (not rejected, not an old sequence number, not a bad range): that makes the link
+ * current (§2.12). NOTRACK delivers old sequence numbers too: only FTFW drops them.
+ */
+function takeDatagram(r: Replicator, d: Uint8Array): boolean {
+  const seen = r.stats.messagesReceived - (r.mode === 'ftfw' ? r.protocol.stats.before : 0) - r.protocol.stats.badControl;
+  r.onDatagram(d, Date.now());
+  return r.stats.messagesReceived - (r.mode === 'ftfw' ? r.protocol.stats.before : 0) - r.protocol.stats.badControl > seen;
 }
 
 /** replicatorConfig is the replication engine's configuration from conntrackd.conf and the link it runs over. */
@@ -100,7 +141,8 @@ export class SyncNode {
   private transmitScheduled = false;
   private aliveTimer: NodeJS.Timeout | undefined;
   private overrunTimer: NodeJS.Timeout | undefined;
-  private lastTransmitMs = 0;
+  /** Date.now() of the last pass that sent something; -Infinity (a double, as the times it gets: V8 keeps the field's representation) before any. */
+  private lastTransmitMs = -Infinity;
   private committing = false;
   private readonly startedMs = Date.now();
   private stopped = false;
@@ -117,7 +159,13 @@ export class SyncNode {
     this.committer = committer;
     const ns = opts.netns !== undefined ? { netns: opts.netns } : {};
     this.requests = ConntrackClient.open(ns);
-    this.replicator = new Replicator(replicatorConfig(cfg, sync, channel), this.injectPort(sync, committer, log));
+    const rcfg = replicatorConfig(cfg, sync, channel);
+    // Before the replicator and the event socket are made: the peer's datagrams wait in the link's
+    // socket meanwhile, and the replicator's arrays are born with the element kinds the warm-up
+    // taught their allocation sites (one made before keeps the old kind, and the code compiled
+    // for the new one deoptimizes on it: "wrong map" at the first real event).
+    if (opts.warmUp !== false) this.warmUp(rcfg);
+    this.replicator = new Replicator(rcfg, this.injectPort(sync, committer, log));
     this.events = cfg.general.pollSecs === undefined ? this.openEvents(cfg, ns, log) : undefined;
     // DisableExternalCache: the events of our own injections are ignored (origin 'inject'); the
     // kernel drops them instead, so that a burst of injections cannot overrun the event socket.
@@ -153,29 +201,17 @@ export class SyncNode {
    * delivered entries to the Injector (through the commit thread, whose events are then the
    * inject socket's: not cached, not sent back).
    */
-  private injectPort(sync: SyncConfig, committer: Committer, log: Logger): ConstructorParameters<typeof Replicator>[1] {
-    const send = (ds: readonly Uint8Array[]): void => ds.forEach((d) => this.channel.send(d));
+  private injectPort(sync: SyncConfig, committer: Committer, log: Logger): ReplicatorPorts {
+    const send = (d: Uint8Array): void => this.channel.send(d);
     // DisableInternalCache on: a bulk sends a dump of the kernel table.
-    const kernelDump = {
-      ...(sync.disableInternalCache ? { kernelDump: () => this.sendKernelDump() } : {}),
-      peer: (signal: 'heard' | 'gap' | 'idle') => {
-        const c = this.completeness;
-        if (c === undefined) return;
-        if (signal === 'heard') c.onHeard(Date.now());
-        else if (signal === 'gap') c.onGap(Date.now());
-        else c.onIdle();
-      },
-      now: Date.now,
-    };
-    if (!sync.disableExternalCache) return { send, ...kernelDump };
+    const kernelDump = sync.disableInternalCache ? () => this.sendKernelDump() : undefined;
+    if (!sync.disableExternalCache) return portOf(send, this, kernelDump);
     const injector = new Injector(committer, log, { tcpWindowTracking: sync.tcpWindowTracking });
     (this as { injector: Injector | undefined }).injector = injector;
-    return {
-      send,
-      ...kernelDump,
+    return portOf(send, this, kernelDump, {
       inject: (op, key, body, nowMs) => injector.apply(op, key, body, nowMs),
       injectExp: (op, exp, nowMs) => void this.injectExpectation(injector, op, exp, nowMs),
-    };
+    });
   }
 
   /**
@@ -249,15 +285,6 @@ export class SyncNode {
       await channel.close();
       throw e;
     }
-    if (opts.warmUp !== false) {
-      // Before the event socket opens: the peer's datagrams wait in the link's socket meanwhile.
-      try {
-        const w = warmUp(replicatorConfig(cfg, sync, channel));
-        log.log('notice', `warm-up: ${w.entries} made-up entries through the event, sync and commit paths in ${w.ms.toFixed(0)} ms (${(w.cpuUs / 1000).toFixed(0)} ms CPU)`);
-      } catch (e) {
-        log.log('warning', `warm-up failed, starting cold: ${e instanceof Error ? e.message : String(e)}`);
-      }
-    }
     const node = new SyncNode(cfg, sync, channel, log, opts, committer);
     channel.onUp(() => node.linkBack());
     try {
@@ -269,15 +296,10 @@ export class SyncNode {
       throw e;
     }
     channel.onDatagram((d) => {
-      const r = node.replicator;
-      // NOTRACK delivers old sequence numbers too: only FTFW drops them.
-      const taken = (): number => r.stats.messagesReceived - (r.mode === 'ftfw' ? r.protocol.stats.before : 0) - r.protocol.stats.badControl;
-      const seen = taken();
-      r.onDatagram(d, Date.now());
+      const taken = takeDatagram(node.replicator, d);
       node.reportRefusals();
       node.scheduleTransmit();
-      // A message FTFW took (not rejected, not an old sequence number, not a bad range) makes this link current (§2.12).
-      return taken() > seen;
+      return taken;
     });
     channel.onError((e) => log.log('warning', `dedicated link: ${e.message}`));
     if (node.events !== undefined) void node.eventLoop();
@@ -466,7 +488,7 @@ export class SyncNode {
     this.resyncAskedMs = Date.now();
     this.requestResync();
   }
-  private resyncAskedMs = 0;
+  private resyncAskedMs = -Infinity; // a double from the start, as lastTransmitMs
 
   /**
    * resyncOnceMasterKnown: the copy is incomplete from now, and the request for the table goes
@@ -622,7 +644,7 @@ export class SyncNode {
           if (this.stopped) return;
           handled = 0;
         }
-        const w = this.onEventBatch(b.batch, b.count, from, limit - handled, Date.now());
+        const w = this.feedEvents(this.replicator, b.batch, b.count, from, limit - handled, Date.now());
         handled += w.events;
         from = w.next;
         this.reportRefusals();
@@ -632,10 +654,33 @@ export class SyncNode {
   }
 
   /**
-   * onEventBatch feeds conntrack events of one wakeup's batch, from datagram `from` on, to the
-   * replicator, straight from the receive buffer, stopping once `budget` events were handled.
+   * warmUp runs made-up entries through this node's own event and link paths with private
+   * replicators (warm-up.ts), so that V8 compiles them before the first real burst. The event
+   * counters it moves are put back; a failure leaves the node cold, with a warning.
    */
-  private onEventBatch(batch: Uint8Array, count: number, from: number, budget: number, now: number): { next: number; events: number } {
+  private warmUp(rcfg: ReplicatorConfig): void {
+    const saved = { ...this.counters };
+    try {
+      const w = warmUp(rcfg, {
+        // This node as the completeness holder: unset until start() returns (trackCompleteness).
+        port: (send) => portOf(send, this),
+        events: (rep, batch, count, now) => void this.feedEvents(rep, batch, count, 0, Infinity, now),
+        datagram: (rep, d) => void takeDatagram(rep, d),
+      });
+      this.log.log('notice', `warm-up: ${w.entries} made-up entries through the event, sync and commit paths in ${w.ms.toFixed(0)} ms (${(w.cpuUs / 1000).toFixed(0)} ms CPU)`);
+    } catch (e) {
+      this.log.log('warning', `warm-up failed, starting cold: ${e instanceof Error ? e.message : String(e)}`);
+    } finally {
+      Object.assign(this.counters, saved);
+    }
+  }
+
+  /**
+   * feedEvents feeds conntrack events of one wakeup's batch, from datagram `from` on, to `rep` (the
+   * daemon's replicator, or the warm-up's: the same code), straight from the receive buffer,
+   * stopping once `budget` events were handled.
+   */
+  private feedEvents(rep: Replicator, batch: Uint8Array, count: number, from: number, budget: number, now: number): { next: number; events: number } {
     const onMessage = (type: number, flags: number, pid: number, start: number, end: number): void => {
       const kind = ctEventKind(type, flags);
       if (kind === undefined) {
@@ -644,7 +689,7 @@ export class SyncNode {
       }
       this.counters.eventsReceived++;
       try {
-        this.replicator.onKernelMessage(kind, batch, start, end, this.origin(pid), now);
+        rep.onKernelMessage(kind, batch, start, end, this.origin(pid), now);
       } catch (e) {
         if (!(e instanceof DecodeError)) throw e;
         this.counters.eventsMalformed++;

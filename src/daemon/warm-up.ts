@@ -1,8 +1,8 @@
 import { ctEventKind, encodeCtEvent } from '../ctnetlink/event.js';
 import { IPS, TCP_CONNTRACK } from '../ctnetlink/consts.js';
-import type { Conntrack } from '../ctnetlink/types.js';
+import type { Conntrack, CtEvent } from '../ctnetlink/types.js';
 import { tryWriteCommitRecord } from '../engine/commit-bytes.js';
-import { Replicator, type ReplicatorConfig } from '../engine/replicator.js';
+import { Replicator, type ReplicatorConfig, type ReplicatorPorts } from '../engine/replicator.js';
 import { encodeBatch } from '../native/batch.js';
 import { encodeMessage } from '../netlink/message.js';
 import { frameEach } from './committer.js';
@@ -21,11 +21,15 @@ export interface WarmUp {
 }
 
 /**
- * WARM_UP_ENTRIES: enough for V8 to compile the per-entry functions (a function is optimized after
- * some hundreds to thousands of calls). Measured in the benchmark rig (first burst of 100 000,
- * 3 × 3 runs): 5 000 and 20 000 cut the same CPU, 20 000 left 10 MiB more peak RSS.
+ * WARM_UP_ENTRIES: enough for V8 to finish compiling the per-entry and per-datagram functions. A
+ * function is marked hot after some thousands of calls and compiled at its next call, on a helper
+ * thread: with 5 000 many were marked and not yet compiled when the warm-up ended, and were
+ * compiled during the first real burst. Measured in the benchmark rig (first burst of 100 000,
+ * per-thread CPU from /proc, 2 × 5 runs each): V8's helper threads spent ~170 ms of CPU on the
+ * sender and ~85 ms on the receiver during the burst after 5 000, ~100 and ~45 ms after 20 000.
+ * Cost at start: ~0.7 s, ~1.2 s of CPU (compiles included), ~6 MiB more peak RSS than 5 000.
  */
-export const WARM_UP_ENTRIES = 5000;
+export const WARM_UP_ENTRIES = 20000;
 /** Events per receive batch, as the addon's batches carry them in a burst (64 slots a wakeup). */
 const EVENTS_PER_BATCH = 64;
 
@@ -44,20 +48,28 @@ const TCP_ESTABLISHED = {
 const NO_SYNPROXY = { isn: 0, its: 0, tsoff: 0 };
 
 /**
- * madeUpEntry is the i-th entry of the warm-up's table: mostly IPv4 TCP (established, a third of
- * them source-NAT'd, as behind a firewall's masquerade), UDP, some ICMP and IPv6 — the mix a
- * firewall replicates, half of them as made by a process (with CTA_SYNPROXY), so that V8 compiles
- * the paths with the type feedback real entries give. No CTA_USE: the kernel's events carry none.
- * Addresses come from the private and documentation ranges (RFC 1918, 5737, 3849); nothing is
- * sent anywhere.
+ * MARK is the 4-byte value that ends a template entry's original source address (10.255.255.254,
+ * or 2001:db8::aff:fffe for IPv6) and its reply destination when not NAT'd; each made-up entry's
+ * copy of the template carries its own value there (entryMark), which makes its tuple unique.
  */
-function madeUpEntry(i: number): Conntrack {
-  const a = `${(i >>> 16) & 255}.${(i >>> 8) & 255}.${i & 255}`;
-  const sport = 1024 + (i % 60000);
-  const kind = i % 20;
+const MARK = [10, 255, 255, 254] as const;
+/** How many templates there are: entry i is a copy of template i % KINDS. */
+const KINDS = 20;
+
+/**
+ * templateEntry is the k-th of the warm-up's KINDS kinds of entry: mostly IPv4 TCP (established, a
+ * third of them source-NAT'd, as behind a firewall's masquerade), UDP, some ICMP and IPv6 — the
+ * mix a firewall replicates, half of them as made by a process (with CTA_SYNPROXY), so that V8
+ * compiles the paths with the type feedback real entries give. No CTA_USE: the kernel's events
+ * carry none. Addresses come from the private and documentation ranges (RFC 1918, 5737, 3849);
+ * nothing is sent anywhere.
+ */
+function templateEntry(k: number): Conntrack {
+  const sport = 1024 + k;
   const base = IPS.CONFIRMED | IPS.SEEN_REPLY | IPS.ASSURED;
-  if (kind === 19) {
-    const src = `2001:db8::${(i & 0xffff).toString(16)}`;
+  const v4 = MARK.join('.');
+  if (k === 19) {
+    const src = `2001:db8::${((MARK[0] << 8) | MARK[1]).toString(16)}:${((MARK[2] << 8) | MARK[3]).toString(16)}`;
     return {
       family: 'ipv6',
       orig: { family: 'ipv6', src, dst: '2001:db8:1::1', proto: 6, srcPort: sport, dstPort: 443 },
@@ -66,35 +78,57 @@ function madeUpEntry(i: number): Conntrack {
       protoinfo: TCP_ESTABLISHED,
       timeout: 432000,
       mark: 0,
-      id: i,
+      id: k,
     };
   }
-  if (kind === 18) {
+  if (k === 18) {
     return {
       family: 'ipv4',
-      orig: { family: 'ipv4', src: `10.${a}`, dst: '192.0.2.1', proto: 1, icmpId: i & 0xffff, icmpType: 8, icmpCode: 0 },
-      reply: { family: 'ipv4', src: '192.0.2.1', dst: `10.${a}`, proto: 1, icmpId: i & 0xffff, icmpType: 0, icmpCode: 0 },
+      orig: { family: 'ipv4', src: v4, dst: '192.0.2.1', proto: 1, icmpId: 0x4242, icmpType: 8, icmpCode: 0 },
+      reply: { family: 'ipv4', src: '192.0.2.1', dst: v4, proto: 1, icmpId: 0x4242, icmpType: 0, icmpCode: 0 },
       status: IPS.CONFIRMED | IPS.SEEN_REPLY,
       timeout: 30,
       mark: 0,
-      id: i,
+      id: k,
     };
   }
-  const proto = kind < 11 ? 6 : 17;
-  const nat = kind % 3 === 0;
-  const replyDst = nat ? `198.51.100.${i & 255}` : `10.${a}`;
-  const replyPort = nat ? 1024 + ((i * 7) % 60000) : sport;
+  const proto = k < 11 ? 6 : 17;
+  const nat = k % 3 === 0;
   return {
     family: 'ipv4',
-    orig: { family: 'ipv4', src: `10.${a}`, dst: '203.0.113.10', proto, srcPort: sport, dstPort: proto === 6 ? 443 : 53 },
-    reply: { family: 'ipv4', src: '203.0.113.10', dst: replyDst, proto, srcPort: proto === 6 ? 443 : 53, dstPort: replyPort },
+    orig: { family: 'ipv4', src: v4, dst: '203.0.113.10', proto, srcPort: sport, dstPort: proto === 6 ? 443 : 53 },
+    reply: { family: 'ipv4', src: '203.0.113.10', dst: nat ? `198.51.100.${k}` : v4, proto, srcPort: proto === 6 ? 443 : 53, dstPort: nat ? 40000 + k : sport },
     status: base | (nat ? IPS.SRC_NAT | IPS.SRC_NAT_DONE | IPS.DST_NAT_DONE : 0),
     ...(proto === 6 ? { protoinfo: TCP_ESTABLISHED } : {}),
     timeout: proto === 6 ? 432000 : 120,
-    ...(i % 2 === 1 ? { synproxy: NO_SYNPROXY } : {}),
+    ...(k % 2 === 1 ? { synproxy: NO_SYNPROXY } : {}),
     mark: 0,
-    id: i,
+    id: k,
   };
+}
+
+/** Template is one event's netlink message and where MARK is in it. */
+interface Template {
+  readonly bytes: Uint8Array;
+  readonly marks: readonly number[];
+}
+
+/** template encodes an event of the k-th template entry as the kernel sends it, with the port id `pid`. */
+function template(kind: CtEvent['kind'], k: number, pid: number): Template {
+  const ct = templateEntry(k);
+  const m = encodeCtEvent({ kind, ct: kind === 'update' ? { ...ct, timeout: ct.timeout! - 1 } : ct });
+  const bytes = encodeMessage(m.type, m.flags, 0, pid, m.payload);
+  const marks: number[] = [];
+  for (let o = 0; o + 4 <= bytes.length; o++) if (MARK.every((v, j) => bytes[o + j] === v)) marks.push(o);
+  return { bytes, marks };
+}
+
+/** eventOf is the event of made-up entry `i`: its template's bytes with the entry's own mark. */
+function eventOf(templates: readonly Template[], i: number): Uint8Array {
+  const t = templates[i % KINDS]!;
+  const out = t.bytes.slice();
+  for (const o of t.marks) out.set([MARK[0], (i >>> 16) & 255, (i >>> 8) & 255, i & 255], o);
+  return out;
 }
 
 /**
@@ -107,19 +141,64 @@ function asAddonBuffer(b: Uint8Array): Buffer {
   return Object.setPrototypeOf(new Uint8Array(b.buffer, b.byteOffset, b.length), Buffer.prototype) as Buffer;
 }
 
-/** madeUpEventBatches frames `n` made-up NEW events as the event socket's addon batches deliver them. */
-function madeUpEventBatches(n: number): { batch: Uint8Array; count: number }[] {
-  const out: { batch: Uint8Array; count: number }[] = [];
+/** A made-up process's netlink port id: the events a conntrack(8) or a peer's commit would cause. */
+const MADE_UP_PORT_ID = 4242;
+
+/**
+ * madeUpEventBatches frames NEW events for `n` made-up entries as the event socket's addon batches
+ * deliver them; from the second batch on, each also updates an eighth of the entries of the batch
+ * before (a shorter timeout) and destroys two of them, as a firewall's table changes. Half of the
+ * events carry a process's port id, half the kernel's (0). Made one batch at a time, from encoded
+ * templates: the encoder is slow, and the warm-up's cost is paid at every start.
+ */
+export function* madeUpEventBatches(n: number): Generator<{ batch: Uint8Array; count: number }> {
+  const kinds = (kind: CtEvent['kind']): Template[] => Array.from({ length: KINDS }, (_, k) => template(kind, k, k % 2 === 0 ? MADE_UP_PORT_ID : 0));
+  const news = kinds('new');
+  const updates = kinds('update');
+  const destroys = kinds('destroy');
   for (let i = 0; i < n; i += EVENTS_PER_BATCH) {
-    const datagrams = [];
-    for (let j = i; j < Math.min(n, i + EVENTS_PER_BATCH); j++) {
-      const ev = encodeCtEvent({ kind: 'new', ct: madeUpEntry(j) });
-      datagrams.push({ data: encodeMessage(ev.type, ev.flags, 0, 0, ev.payload), flags: 0 });
+    const events: Uint8Array[] = [];
+    for (let j = i; j < Math.min(n, i + EVENTS_PER_BATCH); j++) events.push(eventOf(news, j));
+    if (i > 0) {
+      for (let j = i - EVENTS_PER_BATCH + 3; j < i; j += 8) events.push(eventOf(updates, j));
+      events.push(eventOf(destroys, i - 2), eventOf(destroys, i - 1));
     }
-    out.push({ batch: asAddonBuffer(encodeBatch(datagrams)), count: datagrams.length });
+    yield { batch: asAddonBuffer(encodeBatch(events.map((data) => ({ data, flags: 0 })))), count: events.length };
   }
-  return out;
 }
+
+/** madeUpEntriesLeft is how many of the `n` entries of madeUpEventBatches are not destroyed. */
+export function madeUpEntriesLeft(n: number): number {
+  return n - 2 * Math.max(0, Math.ceil(n / EVENTS_PER_BATCH) - 1);
+}
+
+/**
+ * WarmUpPaths are the daemon's own ways into a replicator, for the warm-up to go through the code
+ * the daemon runs (SyncNode passes its own; V8 compiles a call site for the closures and object
+ * shapes it sees, and code compiled for others is thrown away at the first real event).
+ */
+export interface WarmUpPaths {
+  /** port makes a replicator's port that hands each datagram to `send`. */
+  port(send: (d: Uint8Array) => void): ReplicatorPorts;
+  /** events feeds an event batch (`count` datagrams) to `rep`. */
+  events(rep: Replicator, batch: Uint8Array, count: number, now: number): void;
+  /** datagram hands a datagram received on the link to `rep`. */
+  datagram(rep: Replicator, d: Uint8Array): void;
+}
+
+/** PLAIN_PATHS go straight to the replicator (tests, bench/pipeline.ts). */
+export const PLAIN_PATHS: WarmUpPaths = {
+  port: (send) => ({ send: (ds) => ds.forEach((d) => send(d)) }),
+  events: (rep, batch, count, now) =>
+    void walkEventBatch(batch, count, 0, Infinity, (type, flags, pid, start, end) => {
+      const kind = ctEventKind(type, flags);
+      if (kind !== undefined) rep.onKernelMessage(kind, batch, start, end, 'other', now);
+    }),
+  datagram: (rep, d) => rep.onDatagram(d, Date.now()),
+};
+
+/** Every ALIVE_EVERY batches both sides run their alive timers: ACKs and ALIVEs join the data in the queues, as in a daemon. */
+const ALIVE_EVERY = 8;
 
 /**
  * warmUp runs `n` made-up entries through the daemon's hot paths, in memory, before the daemon
@@ -131,25 +210,38 @@ function madeUpEventBatches(n: number): { batch: Uint8Array; count: number }[] {
  * replicators here are private to the warm-up and dropped after it: the daemon's caches,
  * counters and sequence numbers are untouched.
  */
-export function warmUp(cfg: ReplicatorConfig, n: number = WARM_UP_ENTRIES): WarmUp {
+export function warmUp(cfg: ReplicatorConfig, paths: WarmUpPaths = PLAIN_PATHS, n: number = WARM_UP_ENTRIES): WarmUp {
   const c0 = process.cpuUsage();
   const t0 = process.hrtime.bigint();
   const private_: ReplicatorConfig = { ...cfg, hashLimit: Math.max(n, 1), resendQueueSize: Math.max(cfg.resendQueueSize, n), commitTimeout: false };
-  const sent: Uint8Array[] = [];
-  const tx = new Replicator(private_, { send: (ds) => void sent.push(...ds) });
-  const acks: Uint8Array[] = [];
-  const rx = new Replicator(private_, { send: (ds) => void acks.push(...ds) });
+  const toRx: Uint8Array[] = [];
+  const tx = new Replicator(private_, paths.port((d) => void toRx.push(d)));
+  const toTx: Uint8Array[] = [];
+  const rx = new Replicator(private_, paths.port((d) => void toTx.push(d)));
+  // Received datagrams are Buffers made in JavaScript (subarrays of the addon's batch).
+  const exchange = (): void => {
+    while (toRx.length > 0 || toTx.length > 0) {
+      for (const d of toRx.splice(0)) paths.datagram(rx, Buffer.from(d));
+      rx.transmit();
+      for (const d of toTx.splice(0)) paths.datagram(tx, Buffer.from(d));
+      tx.transmit();
+    }
+  };
+  let k = 0;
   for (const { batch, count } of madeUpEventBatches(n)) {
-    const now = Date.now();
-    walkEventBatch(batch, count, 0, Infinity, (type, flags, _pid, start, end) => {
-      const kind = ctEventKind(type, flags);
-      if (kind !== undefined) tx.onKernelMessage(kind, batch, start, end, 'other', now);
-    });
+    paths.events(tx, batch, count, Date.now());
     tx.transmit();
-    // Received datagrams are Buffers made in JavaScript (subarrays of the addon's batch).
-    for (const d of sent.splice(0)) rx.onDatagram(Buffer.from(d), now);
-    rx.transmit();
-    for (const d of acks.splice(0)) tx.onDatagram(Buffer.from(d), now);
+    exchange();
+    if (k % ALIVE_EVERY === ALIVE_EVERY - 1) {
+      // Twice in a row: the first queues the ACK pending, if any, the second an ALIVE.
+      for (const r of [tx, rx]) {
+        r.onAliveTimer();
+        r.onAliveTimer();
+        r.transmit();
+      }
+      exchange();
+    }
+    k++;
   }
   const arena = rx.external.arena;
   const opts = { nowMs: Date.now(), tcpWindowTracking: cfg.tcpWindowTracking };

@@ -1,5 +1,5 @@
 import { DataNode, dataOf, List, NONE, TX, type FtfwCarrier, type FtfwStats, type RxHeader, type RxVerdict, type TxEmit } from './ftfw.js';
-import type { ReplicationProtocol } from './protocol.js';
+import type { IdleSink, ReplicationProtocol } from './protocol.js';
 
 /**
  * ALARM, conntrackd's periodic-refresh mode (conntrackd-protocol.md §3.2), as a pure state
@@ -55,8 +55,8 @@ export class Alarm<T extends FtfwCarrier<T>> implements ReplicationProtocol<T> {
   get armed(): number {
     return this.slotOf.size;
   }
-  /** onIdle: see ReplicationProtocol; never called (the refresh timers hold every object). */
-  onIdle: ((obj: T) => void) | undefined = undefined;
+  /** owner: see ReplicationProtocol; never told (the refresh timers hold every object). */
+  owner: IdleSink<T> | undefined = undefined;
   holds(obj: T): boolean {
     return (obj.ftfwNode?.queue ?? NONE) !== NONE;
   }

@@ -1,3 +1,4 @@
+import type { IdleSink } from './protocol.js';
 /**
  * FTFW, conntrackd's reliable replication protocol (conntrackd-protocol.md §3.1), as a pure state
  * machine: no sockets, no timers, no clock reads. The runtime feeds it received message headers
@@ -213,8 +214,8 @@ export class Ftfw<T extends FtfwCarrier<T>> {
     return this.heldObjects;
   }
   /** holds tells whether the object is still queued or awaiting an ACK. */
-  /** onIdle: see ReplicationProtocol (called as a data node leaves both queues). */
-  onIdle: ((obj: T) => void) | undefined = undefined;
+  /** owner: see ReplicationProtocol (told as a data node leaves both queues). */
+  owner: IdleSink<T> | undefined = undefined;
   holds(obj: T): boolean {
     return (obj.ftfwNode?.queue ?? NONE) !== NONE;
   }
@@ -497,7 +498,7 @@ export class Ftfw<T extends FtfwCarrier<T>> {
     else return;
     if (!(node instanceof ControlNode)) {
       this.heldObjects--;
-      this.onIdle?.(dataOf(node));
+      this.owner?.onIdle(dataOf(node));
     }
   }
 }

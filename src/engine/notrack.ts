@@ -1,5 +1,5 @@
 import { ControlNode, controlOf, DataNode, dataOf, FTFW_FLAG, List, NONE, TX, type FtfwCarrier, type FtfwStats, type RxHeader, type RxVerdict, type TxEmit } from './ftfw.js';
-import type { ReplicationProtocol } from './protocol.js';
+import type { IdleSink, ReplicationProtocol } from './protocol.js';
 
 /**
  * NOTRACK, conntrackd's best-effort mode (conntrackd-protocol.md §3.3), as a pure state machine
@@ -40,8 +40,8 @@ export class Notrack<T extends FtfwCarrier<T>> implements ReplicationProtocol<T>
   get awaitingAck(): number {
     return 0;
   }
-  /** onIdle: see ReplicationProtocol (called once a data object is sent). */
-  onIdle: ((obj: T) => void) | undefined = undefined;
+  /** owner: see ReplicationProtocol (told once a data object is sent). */
+  owner: IdleSink<T> | undefined = undefined;
   holds(obj: T): boolean {
     return (obj.ftfwNode?.queue ?? NONE) !== NONE;
   }
@@ -75,7 +75,7 @@ export class Notrack<T extends FtfwCarrier<T>> implements ReplicationProtocol<T>
       if (c === undefined) {
         const obj = dataOf(node);
         emit('data', obj, this.seq, 0, 0, 0);
-        this.onIdle?.(obj);
+        this.owner?.onIdle(obj);
       }
       else if (c.kind === 'resync') emit('resync', undefined, this.seq, FTFW_FLAG.RESYNC, 0, 0);
       else emit('alive', undefined, this.seq, FTFW_FLAG.ALIVE, 0, 0);

@@ -1,6 +1,15 @@
 import type { FtfwStats, RxHeader, RxVerdict, TxEmit } from './ftfw.js';
 
 /**
+ * IdleSink takes the data objects a protocol no longer holds. An object with a method, not a
+ * closure per owner: every Replicator then calls the one method (Replicator.prototype.onIdle),
+ * which code V8 compiled in the daemon's warm-up (a private Replicator's) still fits.
+ */
+export interface IdleSink<T> {
+  onIdle(obj: T): void;
+}
+
+/**
  * ReplicationProtocol is what the Replicator needs of a Mode (FTFW, NOTRACK): a transmit queue of
  * objects serialised at transmit time, the receive rules, and the one-second alive timer. Ftfw
  * (ftfw.ts) and Notrack (notrack.ts) implement it; one process runs one of them.
@@ -16,10 +25,10 @@ export interface ReplicationProtocol<T> {
   /** holds tells whether the protocol still needs the object (queued, or awaiting an ACK). */
   holds(obj: T): boolean;
   /**
-   * onIdle, when set, is told of each data object the protocol stops holding (sent without ACKs,
-   * acknowledged, dropped): the owner may let it go. Not called by ALARM, whose timers hold all.
+   * owner, when set, is told of each data object the protocol stops holding (sent without ACKs,
+   * acknowledged, dropped): it may let it go. Not called by ALARM, whose timers hold all.
    */
-  onIdle: ((obj: T) => void) | undefined;
+  owner: IdleSink<T> | undefined;
   /** requestResync queues a RESYNC control message (`-n`). */
   requestResync(): void;
   /** transmitEach hands every queued message to `emit`, in order; returns how many. */

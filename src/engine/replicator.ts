@@ -138,7 +138,7 @@ export class Replicator {
       (this.mode === 'notrack'
         ? new Notrack<SyncObject>({ initialSeq: cfg.initialSeq })
         : new Ftfw<SyncObject>({ ackWindow: cfg.ackWindow, resendQueueSize: cfg.resendQueueSize, initialSeq: cfg.initialSeq }));
-    this.protocol.onIdle = (o) => this.letGo(o);
+    this.protocol.owner = this;
   }
 
   /** ftfw is the protocol as FTFW's state machine (HELLO state, tests); throws in another mode. */
@@ -172,6 +172,11 @@ export class Replicator {
       this.releaseIfUnheld(obj);
       this.letGo(obj);
     }
+  }
+
+  /** onIdle is the protocol's IdleSink: a data object it no longer holds goes back to the cache. */
+  onIdle(o: SyncObject): void {
+    this.letGo(o);
   }
 
   /**
