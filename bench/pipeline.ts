@@ -17,8 +17,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { subscribeRaw } from '../src/ctnetlink/events.js';
-import { ctEventKind } from '../src/ctnetlink/event.js';
-import { walkEventBatch } from '../src/daemon/event-walk.js';
+import { PLAIN_PATHS } from '../src/daemon/warm-up.js';
 import { Replicator, type ReplicatorConfig } from '../src/engine/replicator.js';
 import { tryWriteCommitRecord } from '../src/engine/commit-bytes.js';
 import { frameEach } from '../src/daemon/committer.js';
@@ -89,10 +88,7 @@ for (let r = 0; r < runs; r++) {
   const tx = new Replicator(CFG, { send: (ds) => void sent.push(...ds) });
   let c = process.cpuUsage();
   for (const { batch, count } of batches) {
-    walkEventBatch(batch, count, 0, Infinity, (type, flags, _pid, start, end) => {
-      const kind = ctEventKind(type, flags);
-      if (kind !== undefined) tx.onKernelMessage(kind, batch, start, end, 'other', 0);
-    });
+    PLAIN_PATHS.events(tx, batch, count, 0);
     if (tx.protocol.queued >= TRANSMIT_FULL) tx.transmit();
   }
   tx.transmit();
