@@ -50,7 +50,7 @@ const NO_SYNPROXY = { isn: 0, its: 0, tsoff: 0 };
 /**
  * MARK is the 4-byte value that ends a template entry's original source address (10.255.255.254,
  * or 2001:db8::aff:fffe for IPv6) and its reply destination when not NAT'd; each made-up entry's
- * copy of the template carries its own value there (entryMark), which makes its tuple unique.
+ * copy of the template carries its own value there (eventOf), which makes its tuple unique.
  */
 const MARK = [10, 255, 255, 254] as const;
 /** How many templates there are: entry i is a copy of template i % KINDS. */
@@ -201,9 +201,10 @@ export const PLAIN_PATHS: WarmUpPaths = {
 const ALIVE_EVERY = 8;
 
 /**
- * warmUp runs `n` made-up entries through the daemon's hot paths, in memory, before the daemon
- * opens anything: NEW events → internal cache → FTFW datagrams → a peer's external cache → the
- * create requests of a commit (written, never sent). JavaScript starts out interpreted and V8
+ * warmUp runs `n` made-up entries through the daemon's hot paths (`paths`: SyncNode's own), in
+ * memory, before the daemon makes its replicator and opens its event socket: events → internal
+ * cache → FTFW datagrams → a peer's external cache, ACKs and ALIVEs both ways → the create
+ * requests of a commit (written, never sent). JavaScript starts out interpreted and V8
  * compiles what runs often while it runs; without this, the first burst of events a daemon sees
  * costs it about twice the CPU of later ones, and the first commit — a failover's, on a backup
  * that never committed before — runs its request writer interpreted for its first chunks. The
