@@ -26,7 +26,8 @@ export interface WarmUp {
  * thread: with 5 000 many were marked and not yet compiled when the warm-up ended, and were
  * compiled during the first real burst. Measured in the benchmark rig (first burst of 100 000,
  * per-thread CPU from /proc, 2 × 5 runs each): V8's helper threads spent ~160 ms of CPU on the
- * sender and ~100 ms on the receiver during the burst after 5 000, ~100 and ~50 ms after 20 000.
+ * sender and ~100 ms on the receiver during the burst after 5 000, ~115 and ~75 ms after 10 000,
+ * ~95 and ~50 ms after 20 000.
  * Cost at start: ~0.7 s, ~1.2 s of CPU (compiles included), ~6 MiB more peak RSS than 5 000.
  */
 export const WARM_UP_ENTRIES = 20000;
