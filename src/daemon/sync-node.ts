@@ -78,9 +78,14 @@ function portOf(
  * current (§2.12). NOTRACK delivers old sequence numbers too: only FTFW drops them.
  */
 function takeDatagram(r: Replicator, d: Uint8Array): boolean {
-  const seen = r.stats.messagesReceived - (r.mode === 'ftfw' ? r.protocol.stats.before : 0) - r.protocol.stats.badControl;
+  const seen = messagesTaken(r);
   r.onDatagram(d, Date.now());
-  return r.stats.messagesReceived - (r.mode === 'ftfw' ? r.protocol.stats.before : 0) - r.protocol.stats.badControl > seen;
+  return messagesTaken(r) > seen;
+}
+
+/** messagesTaken counts the messages the replicator has received and its protocol kept. */
+function messagesTaken(r: Replicator): number {
+  return r.stats.messagesReceived - (r.mode === 'ftfw' ? r.protocol.stats.before : 0) - r.protocol.stats.badControl;
 }
 
 /** replicatorConfig is the replication engine's configuration from conntrackd.conf and the link it runs over. */

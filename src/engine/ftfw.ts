@@ -213,9 +213,9 @@ export class Ftfw<T extends FtfwCarrier<T>> {
   get pendingObjects(): number {
     return this.heldObjects;
   }
-  /** holds tells whether the object is still queued or awaiting an ACK. */
   /** owner: see ReplicationProtocol (told as a data node leaves both queues). */
   owner: IdleSink<T> | undefined = undefined;
+  /** holds tells whether the object is still queued or awaiting an ACK. */
   holds(obj: T): boolean {
     return (obj.ftfwNode?.queue ?? NONE) !== NONE;
   }
