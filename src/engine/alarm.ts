@@ -1,4 +1,4 @@
-import { DataNode, dataOf, List, NONE, TX, type FtfwCarrier, type FtfwStats, type RxHeader, type RxVerdict, type TxEmit } from './ftfw.js';
+import { DataNode, dataOf, List, NONE, TX, type FtfwCarrier, type FtfwStats, type RxHeader, type RxVerdict, type TxSink } from './ftfw.js';
 import type { IdleSink, ReplicationProtocol } from './protocol.js';
 
 /**
@@ -126,12 +126,12 @@ export class Alarm<T extends FtfwCarrier<T>> implements ReplicationProtocol<T> {
   /** onAliveTimer does nothing: ALARM sends no ALIVE. */
   onAliveTimer(): void {}
 
-  transmitEach(emit: TxEmit<T>): number {
+  transmitEach(sink: TxSink<T>): number {
     let n = 0;
     for (let node = this.tx.head; node !== undefined; node = this.tx.head) {
       this.tx.remove(node);
       this.seq = next(this.seq);
-      emit('data', dataOf(node), this.seq, 0, 0, 0);
+      sink.emit('data', dataOf(node), this.seq, 0, 0, 0);
       this.stats.sent++;
       n++;
     }

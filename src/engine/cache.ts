@@ -229,6 +229,18 @@ const ST_DEAD = 2;
 const STATUS_NAMES: readonly ObjStatus[] = ['new', 'alive', 'dead'];
 
 /**
+ * objectSlots is an empty array whose elements are objects (V8's PACKED_ELEMENTS) from birth. An
+ * empty literal starts as small integers (PACKED_SMI_ELEMENTS) and changes kind at its first
+ * object; code V8 compiled during the warm-up for a cache whose array had changed kind
+ * already deoptimized ("wrong map") at the first push into the daemon's own cache's new one.
+ */
+function objectSlots<T extends object>(): (T | undefined)[] {
+  const a: (T | undefined)[] = [undefined];
+  a.pop();
+  return a;
+}
+
+/**
  * InternalCache is the mirror of the local kernel table. `limit` is HashLimit: past it a new
  * entry is refused and counted (the caller logs it), never silently dropped. `filter` is General
  * { Filter } (engine/filter.ts): a NEW or UPDATE event, or a dumped entry, it refuses is counted
@@ -245,7 +257,7 @@ export class InternalCache {
   readonly arena: RecordArena = new RecordArena((move) => this.relocate(move), 64 * 1024, META_BYTES);
   private readonly entries = new OffsetTable(this.arena);
   /** The handles the cache holds, by slot (META_HANDLE − 1); free slots are undefined and listed in freeSlots. */
-  private readonly handles: (CacheObject | undefined)[] = [];
+  private readonly handles = objectSlots<CacheObject>();
   private readonly freeSlots: number[] = [];
   /** compactCt attributes of the entries kept that way (FLAG_KERNEL), by key: the slow path's few. */
   private readonly kernels = new Map<string, string>();

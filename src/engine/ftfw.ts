@@ -153,8 +153,14 @@ export function seqBefore(a: number, b: number): boolean {
 const after = (a: number, b: number): boolean => seqBefore(b, a);
 const next = (s: number): number => (s + 1) >>> 0;
 
-/** TxEmit receives one message to send (see TxItem): `obj` for data, `from`/`to` for ACK/NACK (0 otherwise). */
-export type TxEmit<T> = (kind: TxItem<T>['kind'], obj: T | undefined, seq: number, flags: number, from: number, to: number) => void;
+/**
+ * TxSink receives each message to send (see TxItem): `obj` for data, `from`/`to` for ACK/NACK (0
+ * otherwise). An object with a method rather than a closure, for IdleSink's reason (protocol.ts):
+ * the daemon's Replicator then calls the very function its warm-up's did.
+ */
+export interface TxSink<T> {
+  emit(kind: TxItem<T>['kind'], obj: T | undefined, seq: number, flags: number, from: number, to: number): void;
+}
 
 /**
  * Ftfw holds one node's FTFW state: the sender's seq, transmit and resend queues and HELLO
@@ -180,8 +186,12 @@ export class Ftfw<T extends FtfwCarrier<T>> {
    * gaps does not double the control traffic (each of whose losses would be a gap again).
    */
   private proofAlive: FtfwNode<T> | undefined;
-  /** The kind of the last message received in sequence (an ALIVE right after a RESYNC or NACK is acknowledged at once). */
-  private lastKindRecv: RxHeader['kind'] | undefined;
+  /**
+   * The kind of the last message received in sequence (an ALIVE right after a RESYNC or NACK is
+   * acknowledged at once); 'none' before the first. A string from the start: a first ALIVE read
+   * while it was undefined deoptimized the compare that the warm-up had only seen with strings.
+   */
+  private lastKindRecv: RxHeader['kind'] | 'none' = 'none';
 
   // receiver
   private lastSeqRecv = 0;
@@ -268,21 +278,23 @@ export class Ftfw<T extends FtfwCarrier<T>> {
   /** transmit is transmitEach collecting the items (tests, tools). */
   transmit(): TxItem<T>[] {
     const out: TxItem<T>[] = [];
-    this.transmitEach((kind, obj, seq, flags, from, to) => {
-      if (kind === 'data') out.push({ kind, obj: obj!, seq, flags });
-      else if (kind === 'ack' || kind === 'nack') out.push({ kind, seq, flags, from, to });
-      else out.push({ kind, seq, flags });
+    this.transmitEach({
+      emit(kind, obj, seq, flags, from, to) {
+        if (kind === 'data') out.push({ kind, obj: obj!, seq, flags });
+        else if (kind === 'ack' || kind === 'nack') out.push({ kind, seq, flags, from, to });
+        else out.push({ kind, seq, flags });
+      },
     });
     return out;
   }
 
   /**
    * transmitEach empties the transmit queue in FIFO order: each message gets the next seq and the
-   * HELLO flags and is handed to `emit`; data and ACK/NACK/RESYNC go into the resend queue (the
+   * HELLO flags and is handed to `sink`; data and ACK/NACK/RESYNC go into the resend queue (the
    * oldest is dropped when it is full), ALIVE is sent once. The runtime serialises and sends, and
    * re-arms the one-second alive timer. Returns how many messages went out.
    */
-  transmitEach(emit: TxEmit<T>): number {
+  transmitEach(sink: TxSink<T>): number {
     let n = 0;
     for (let node = this.tx.head; node !== undefined; node = this.tx.head) {
       this.tx.remove(node);
@@ -297,11 +309,11 @@ export class Ftfw<T extends FtfwCarrier<T>> {
         this.sayHelloBack = false;
       }
       const c = controlOf(node);
-      if (c === undefined) emit('data', dataOf(node), seq, flags, 0, 0);
-      else if (c.kind === 'ack') emit('ack', undefined, seq, flags | FTFW_FLAG.ACK, c.from, c.to);
-      else if (c.kind === 'nack') emit('nack', undefined, seq, flags | FTFW_FLAG.NACK, c.from, c.to);
-      else if (c.kind === 'resync') emit('resync', undefined, seq, flags | FTFW_FLAG.RESYNC, 0, 0);
-      else emit('alive', undefined, seq, flags | FTFW_FLAG.ALIVE, 0, 0);
+      if (c === undefined) sink.emit('data', dataOf(node), seq, flags, 0, 0);
+      else if (c.kind === 'ack') sink.emit('ack', undefined, seq, flags | FTFW_FLAG.ACK, c.from, c.to);
+      else if (c.kind === 'nack') sink.emit('nack', undefined, seq, flags | FTFW_FLAG.NACK, c.from, c.to);
+      else if (c.kind === 'resync') sink.emit('resync', undefined, seq, flags | FTFW_FLAG.RESYNC, 0, 0);
+      else sink.emit('alive', undefined, seq, flags | FTFW_FLAG.ALIVE, 0, 0);
       this.stats.sent++;
       n++;
       if (c !== undefined && c.kind === 'alive') continue;

@@ -1,4 +1,4 @@
-import { ControlNode, controlOf, DataNode, dataOf, FTFW_FLAG, List, NONE, TX, type FtfwCarrier, type FtfwStats, type RxHeader, type RxVerdict, type TxEmit } from './ftfw.js';
+import { ControlNode, controlOf, DataNode, dataOf, FTFW_FLAG, List, NONE, TX, type FtfwCarrier, type FtfwStats, type RxHeader, type RxVerdict, type TxSink } from './ftfw.js';
 import type { IdleSink, ReplicationProtocol } from './protocol.js';
 
 /**
@@ -66,7 +66,7 @@ export class Notrack<T extends FtfwCarrier<T>> implements ReplicationProtocol<T>
   }
 
   /** transmitEach empties the transmit queue in FIFO order; sent objects are released at once. */
-  transmitEach(emit: TxEmit<T>): number {
+  transmitEach(sink: TxSink<T>): number {
     let n = 0;
     for (let node = this.tx.head; node !== undefined; node = this.tx.head) {
       this.tx.remove(node);
@@ -74,11 +74,11 @@ export class Notrack<T extends FtfwCarrier<T>> implements ReplicationProtocol<T>
       const c = controlOf(node);
       if (c === undefined) {
         const obj = dataOf(node);
-        emit('data', obj, this.seq, 0, 0, 0);
+        sink.emit('data', obj, this.seq, 0, 0, 0);
         this.owner?.onIdle(obj);
       }
-      else if (c.kind === 'resync') emit('resync', undefined, this.seq, FTFW_FLAG.RESYNC, 0, 0);
-      else emit('alive', undefined, this.seq, FTFW_FLAG.ALIVE, 0, 0);
+      else if (c.kind === 'resync') sink.emit('resync', undefined, this.seq, FTFW_FLAG.RESYNC, 0, 0);
+      else sink.emit('alive', undefined, this.seq, FTFW_FLAG.ALIVE, 0, 0);
       this.stats.sent++;
       n++;
     }

@@ -1,4 +1,4 @@
-import type { FtfwStats, RxHeader, RxVerdict, TxEmit } from './ftfw.js';
+import type { FtfwStats, RxHeader, RxVerdict, TxSink } from './ftfw.js';
 
 /**
  * IdleSink takes the data objects a protocol no longer holds. An object with a method, not a
@@ -31,8 +31,8 @@ export interface ReplicationProtocol<T> {
   owner: IdleSink<T> | undefined;
   /** requestResync queues a RESYNC control message (`-n`). */
   requestResync(): void;
-  /** transmitEach hands every queued message to `emit`, in order; returns how many. */
-  transmitEach(emit: TxEmit<T>): number;
+  /** transmitEach hands every queued message to `sink`, in order; returns how many. */
+  transmitEach(sink: TxSink<T>): number;
   /** onAliveTimer runs one second after the last transmit pass (call transmit afterwards). */
   onAliveTimer(): void;
   /** onReceive applies the mode's receive rules to one message the codec accepted. */

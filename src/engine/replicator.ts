@@ -8,10 +8,10 @@ import { decodeConntrack } from '../ctnetlink/conntrack.js';
 import { acceptsConntrack } from './filter.js';
 import { ExpObject, ExternalExpCache, helperAccepts, InternalExpCache, type ExpSettings, type SyncObject } from './exp-cache.js';
 import type { CtFilter } from './filter.js';
-import { Ftfw, seqBefore, type RxHeader, type RxVerdict, type TxEmit } from './ftfw.js';
+import { Ftfw, seqBefore, type RxHeader, type RxVerdict, type TxItem, type TxSink } from './ftfw.js';
 import { Alarm } from './alarm.js';
 import { Notrack } from './notrack.js';
-import type { ReplicationProtocol } from './protocol.js';
+import type { IdleSink, ReplicationProtocol } from './protocol.js';
 
 /**
  * Replicator is one node's replication logic in FTFW, NOTRACK or ALARM mode (protocol.ts), pure: kernel events feed the internal
@@ -90,7 +90,7 @@ const OP_OF: Readonly<Record<CacheObject['status'], SyncOp>> = { new: 'new', ali
 /** The message type of a conntrack object's next message, by its status. */
 const CT_TYPE: Readonly<Record<CacheObject['status'], number>> = { new: NET_T.STATE_CT_NEW, alive: NET_T.STATE_CT_UPD, dead: NET_T.STATE_CT_DEL };
 
-export class Replicator {
+export class Replicator implements TxSink<SyncObject>, IdleSink<SyncObject> {
   readonly internal: InternalCache;
   readonly external: ExternalCache;
   /** The Mode's state machine: Ftfw, or Notrack (no ACK, no resend queue). */
@@ -596,7 +596,7 @@ export class Replicator {
   /** transmit sends what is queued, in as few datagrams as the MTU allows; returns how many messages went out. */
   transmit(): number {
     this.passDataSeq = undefined;
-    const n = this.protocol.transmitEach(this.emit);
+    const n = this.protocol.transmitEach(this);
     if (this.passDataSeq !== undefined) this.sentPass(this.passDataSeq);
     this.packer.flush();
     this.sendOutbox();
@@ -665,8 +665,8 @@ export class Replicator {
   private outbox: Uint8Array[] = [];
   private readonly packer: DatagramPacker;
 
-  /** emit writes one FTFW message into the packer; a data message's type comes from its object's status now, its body from the kernel's attributes. */
-  private readonly emit: TxEmit<SyncObject> = (kind, obj, seq, flags, from, to) => {
+  /** emit (TxSink, called by transmit's pass) writes one FTFW message into the packer; a data message's type comes from its object's status now, its body from the kernel's attributes. */
+  emit(kind: TxItem<SyncObject>['kind'], obj: SyncObject | undefined, seq: number, flags: number, from: number, to: number): void {
     const w = this.packer.writer;
     w.reset();
     if (obj !== undefined) this.passDataSeq = seq;
@@ -689,7 +689,7 @@ export class Replicator {
       writeSyncMessage(w, { kind: 'alive', seq, flags });
     }
     this.packer.commit();
-  };
+  }
 
   private releaseIfUnheld(o: CacheObject): void {
     if (o.status === 'dead' && !this.protocol.holds(o)) {

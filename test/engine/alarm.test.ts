@@ -17,9 +17,11 @@ class Obj {
 
 function sent(a: Alarm<Obj>): [number, number, number][] {
   const out: [number, number, number][] = [];
-  a.transmitEach((kind, obj, seq, flags) => {
-    assert.equal(kind, 'data', 'ALARM sends data only');
-    out.push([obj!.id, seq, flags]);
+  a.transmitEach({
+    emit(kind, obj, seq, flags) {
+      assert.equal(kind, 'data', 'ALARM sends data only');
+      out.push([obj!.id, seq, flags]);
+    },
   });
   return out;
 }

@@ -17,10 +17,12 @@ class Obj {
 
 function items(n: Notrack<Obj>): TxItem<Obj>[] {
   const out: TxItem<Obj>[] = [];
-  n.transmitEach((kind, obj, seq, flags) => {
-    if (kind === 'data') out.push({ kind, obj: obj!, seq, flags });
-    else if (kind === 'resync' || kind === 'alive') out.push({ kind, seq, flags });
-    else assert.fail(`NOTRACK sent ${kind}`);
+  n.transmitEach({
+    emit(kind, obj, seq, flags) {
+      if (kind === 'data') out.push({ kind, obj: obj!, seq, flags });
+      else if (kind === 'resync' || kind === 'alive') out.push({ kind, seq, flags });
+      else assert.fail(`NOTRACK sent ${kind}`);
+    },
   });
   return out;
 }
