@@ -665,11 +665,22 @@ export class SyncNode {
    */
   private warmUp(rcfg: ReplicatorConfig): void {
     const saved = { ...this.counters };
+    const limit = this.cfg.general.eventIterationLimit;
+    let handled = 0;
     try {
       const w = warmUp(rcfg, {
         // This node as the completeness holder: unset until start() returns (trackCompleteness).
         port: (send) => portOf(send, this),
-        events: (rep, batch, count, now) => void this.feedEvents(rep, batch, count, 0, Infinity, now),
+        // EventIterationLimit events at a time, as eventLoop walks a batch (less its yield): the
+        // walk's stop test then runs here as it does there.
+        events: (rep, batch, count, now) => {
+          for (let from = 0; from < count; ) {
+            if (handled >= limit) handled = 0;
+            const w = this.feedEvents(rep, batch, count, from, limit - handled, now);
+            handled += w.events;
+            from = w.next;
+          }
+        },
         datagram: (rep, d) => void takeDatagram(rep, d),
       });
       this.log.log('notice', `warm-up: ${w.entries} made-up entries through the event, sync and commit paths in ${w.ms.toFixed(0)} ms (${(w.cpuUs / 1000).toFixed(0)} ms CPU)`);
