@@ -71,14 +71,16 @@ export interface EventStreamStats {
 }
 
 /**
- * EventStream is a subscription to conntrack/expectation events, consumed with `for await`. It owns
- * its socket; `close()` ends the iteration.
+ * EventStream is a subscription to conntrack/expectation events, consumed with `for await` or, by
+ * one consumer, through `listen`. It owns its socket; `close()` ends the iteration.
  */
 export class EventStream<B extends { readonly kind: string } = EventBatch> implements AsyncIterable<B> {
   readonly stats: EventStreamStats = { events: 0, overruns: 0, malformed: 0 };
   private readonly queue: B[] = [];
   private wake: (() => void) | undefined;
   private closed = false;
+  private sink: ((b: B) => boolean) | undefined;
+  private held = false;
   private readonly maxQueued: number;
 
   constructor(
@@ -126,6 +128,33 @@ export class EventStream<B extends { readonly kind: string } = EventBatch> imple
     this.conn.setRcvbuf(Math.ceil(bytes / 2));
   }
 
+  /**
+   * listen hands each batch to `sink` synchronously, from the socket's callback: no promise and no
+   * generator resumption per wakeup, which `for await` costs (an idle event's path is made of such
+   * per-wakeup work). `sink` takes the batch; returning false, it asks for no more until
+   * `release()` (it is still working through that one). Not together with `for await`.
+   */
+  listen(sink: (b: B) => boolean): void {
+    if (this.sink !== undefined) throw new Error('EventStream.listen: the stream has a listener already');
+    this.sink = sink;
+    this.drain();
+  }
+
+  /** release lets a listener that returned false take batches again, starting with the queued ones. */
+  release(): void {
+    this.held = false;
+    this.drain();
+  }
+
+  private drain(): void {
+    while (!this.closed && !this.held) {
+      const b = this.queue.shift();
+      if (b === undefined) return;
+      if (this.queue.length < this.maxQueued / 2) this.conn.resume();
+      if (!this.sink!(b)) this.held = true;
+    }
+  }
+
   async *[Symbol.asyncIterator](): AsyncGenerator<B, void, undefined> {
     while (!this.closed) {
       const b = this.queue.shift();
@@ -148,7 +177,8 @@ export class EventStream<B extends { readonly kind: string } = EventBatch> imple
   private push(b: B): void {
     this.queue.push(b);
     if (this.queue.length >= this.maxQueued) this.conn.pause();
-    this.notify();
+    if (this.sink !== undefined) this.drain();
+    else this.notify();
   }
 
   private notify(): void {
