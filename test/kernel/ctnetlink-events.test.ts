@@ -2,7 +2,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { ConntrackClient } from '../../src/ctnetlink/client.js';
-import { enableConntrackEvents, subscribe, type EventStream } from '../../src/ctnetlink/events.js';
+import { enableConntrackEvents, subscribe, subscribeRaw, type EventStream } from '../../src/ctnetlink/events.js';
+import { forEachDatagram } from '../../src/native/batch.js';
 import type { Conntrack, CtEvent, CtEventKind } from '../../src/ctnetlink/types.js';
 import { Netns, rootSkipReason } from '../../lab/netns.js';
 import { tcpEntry } from './entries.js';
@@ -52,6 +53,42 @@ describe('conntrack events from the kernel', { skip }, () => {
       await ct.delete(entries);
       const c = await counting;
       assert.deepEqual({ new: c.new, update: c.update, destroy: c.destroy, overrun: c.overrun }, { new: 1000, update: 1000, destroy: 1000, overrun: 0 });
+    } finally {
+      stream.close();
+    }
+  });
+
+  it('listen: batches come through a callback; a listener that says false gets nothing more until release, then the queued ones', async () => {
+    await ct.flush();
+    const stream = subscribeRaw({ groups: ['new'], netns: ns.name });
+    const got: number[] = []; // datagrams of each batch taken
+    let heldAt = -1;
+    let taken = 0;
+    try {
+      let holding = true;
+      stream.listen((b) => {
+        if (b.kind !== 'raw') return true;
+        let n = 0;
+        assert.ok(forEachDatagram(b.batch, b.count, () => void n++));
+        got.push(n);
+        taken += n;
+        // Hold after the first batch: the rest must wait in the stream until release().
+        if (holding && heldAt < 0) {
+          heldAt = taken;
+          return false;
+        }
+        return true;
+      });
+      await ct.create(Array.from({ length: 500 }, (_, i) => tcpEntry(i)));
+      const guard = Date.now() + 30_000; // a hang guard, not a performance bound
+      while (Date.now() < guard && taken === 0) await new Promise((r) => setTimeout(r, 10));
+      await new Promise((r) => setTimeout(r, 100)); // the other events reach the stream meanwhile
+      assert.equal(taken, heldAt, `nothing taken while held (first batch ${heldAt}, taken ${taken})`);
+      holding = false;
+      stream.release();
+      while (Date.now() < guard && taken < 500) await new Promise((r) => setTimeout(r, 10));
+      assert.equal(taken, 500);
+      assert.ok(got.length >= 2, `batches: ${got.join(',')}`);
     } finally {
       stream.close();
     }
