@@ -3,7 +3,8 @@ import { IPS, TCP_CONNTRACK } from '../ctnetlink/consts.js';
 import type { Conntrack, CtEvent } from '../ctnetlink/types.js';
 import { tryWriteCommitRecord } from '../engine/commit-bytes.js';
 import { Replicator, type ReplicatorConfig, type ReplicatorPorts } from '../engine/replicator.js';
-import { encodeBatch } from '../native/batch.js';
+import { decodeBatch, encodeBatch } from '../native/batch.js';
+import { inet4Sockaddr } from '../native/socket.js';
 import { encodeMessage } from '../netlink/message.js';
 import { frameEach } from './committer.js';
 import { walkEventBatch } from './event-walk.js';
@@ -198,6 +199,19 @@ export const PLAIN_PATHS: WarmUpPaths = {
   datagram: (rep, d) => rep.onDatagram(d, Date.now()),
 };
 
+/** The made-up peer's address, as recvmmsg names a datagram's source (struct sockaddr_in). */
+const PEER_SOCKADDR = inet4Sockaddr('192.0.2.2', 3780);
+
+/**
+ * received hands datagrams back as the link receives them: packed by the addon with their source
+ * address, split by decodeBatch (which the warm-up then compiles too) into subarrays of that batch.
+ */
+function received(ds: readonly Uint8Array[]): Uint8Array[] {
+  if (ds.length === 0) return [];
+  const batch = asAddonBuffer(encodeBatch(ds.map((data) => ({ data, flags: 0, name: PEER_SOCKADDR }))));
+  return decodeBatch(batch, ds.length).map((d) => d.data);
+}
+
 /** Every ALIVE_EVERY batches both sides run their alive timers: ACKs and ALIVEs join the data in the queues, as in a daemon. */
 const ALIVE_EVERY = 8;
 
@@ -220,12 +234,11 @@ export function warmUp(cfg: ReplicatorConfig, paths: WarmUpPaths = PLAIN_PATHS, 
   const tx = new Replicator(private_, paths.port((d) => void toRx.push(d)));
   const toTx: Uint8Array[] = [];
   const rx = new Replicator(private_, paths.port((d) => void toTx.push(d)));
-  // Received datagrams are Buffers made in JavaScript (subarrays of the addon's batch).
   const exchange = (): void => {
     while (toRx.length > 0 || toTx.length > 0) {
-      for (const d of toRx.splice(0)) paths.datagram(rx, Buffer.from(d));
+      for (const d of received(toRx.splice(0))) paths.datagram(rx, d);
       rx.transmit();
-      for (const d of toTx.splice(0)) paths.datagram(tx, Buffer.from(d));
+      for (const d of received(toTx.splice(0))) paths.datagram(tx, d);
       tx.transmit();
     }
   };
