@@ -93,7 +93,7 @@ export class StatsNode {
       await node.stop();
       throw e;
     }
-    void node.eventLoop();
+    node.events.listen((b) => node.onEvents(b));
     return node;
   }
 
@@ -143,12 +143,12 @@ export class StatsNode {
     return Promise.resolve();
   }
 
-  private async eventLoop(): Promise<void> {
-    for await (const b of this.events) {
-      if (this.stopped) return;
-      if (b.kind === 'overrun') this.onOverrun();
-      else this.onEventBatch(b.batch, b.count);
-    }
+  /** onEvents takes one batch of the event socket (EventStream.listen: a callback, no promise per wakeup). */
+  private onEvents(b: RawEventBatch): boolean {
+    if (this.stopped) return false;
+    if (b.kind === 'overrun') this.onOverrun();
+    else this.onEventBatch(b.batch, b.count);
+    return true;
   }
 
   private onEventBatch(batch: Uint8Array, count: number): void {
