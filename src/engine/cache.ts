@@ -231,8 +231,8 @@ const STATUS_NAMES: readonly ObjStatus[] = ['new', 'alive', 'dead'];
 /**
  * objectSlots is an empty array whose elements are objects (V8's PACKED_ELEMENTS) from birth. An
  * empty literal starts as small integers (PACKED_SMI_ELEMENTS) and changes kind at its first
- * object; code V8 compiled during the warm-up for a cache whose array had changed kind
- * already deoptimized ("wrong map") at the first push into the daemon's own cache's new one.
+ * object: the code V8 compiled during the warm-up had seen only arrays that had changed kind
+ * already, and deoptimized ("wrong map") at the first push into the daemon's own cache's array.
  */
 function objectSlots<T extends object>(): (T | undefined)[] {
   const a: (T | undefined)[] = [undefined];
