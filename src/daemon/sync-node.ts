@@ -661,9 +661,7 @@ export class SyncNode {
         });
         return false;
       }
-      const w = this.feedEvents(this.replicator, batch, count, from, limit - this.eventsHandled, Date.now());
-      this.eventsHandled += w.events;
-      from = w.next;
+      from = this.feedTurn(this.replicator, batch, count, from, Date.now());
       this.reportRefusals();
       this.scheduleTransmit();
     }
@@ -678,7 +676,6 @@ export class SyncNode {
   private warmUp(rcfg: ReplicatorConfig): void {
     const saved = { ...this.counters };
     const limit = this.cfg.general.eventIterationLimit;
-    let handled = 0;
     try {
       const w = warmUp(rcfg, {
         // This node as the completeness holder: unset until start() returns (trackCompleteness).
@@ -687,10 +684,8 @@ export class SyncNode {
         // walk's stop test then runs here as it does there.
         events: (rep, batch, count, now) => {
           for (let from = 0; from < count; ) {
-            if (handled >= limit) handled = 0;
-            const w = this.feedEvents(rep, batch, count, from, limit - handled, now);
-            handled += w.events;
-            from = w.next;
+            if (this.eventsHandled >= limit) this.eventsHandled = 0;
+            from = this.feedTurn(rep, batch, count, from, now);
           }
         },
         datagram: (rep, d) => void takeDatagram(rep, d),
@@ -700,7 +695,19 @@ export class SyncNode {
       this.log.log('warning', `warm-up failed, starting cold: ${e instanceof Error ? e.message : String(e)}`);
     } finally {
       Object.assign(this.counters, saved);
+      this.eventsHandled = 0;
     }
+  }
+
+  /**
+   * feedTurn feeds what is left of this turn's EventIterationLimit budget from datagram `from` on,
+   * counts it in eventsHandled and returns the next datagram: the one budget test that walkEvents
+   * and the warm-up share, so the warm-up compiles the walk the daemon runs.
+   */
+  private feedTurn(rep: Replicator, batch: Uint8Array, count: number, from: number, now: number): number {
+    const w = this.feedEvents(rep, batch, count, from, this.cfg.general.eventIterationLimit - this.eventsHandled, now);
+    this.eventsHandled += w.events;
+    return w.next;
   }
 
   /**
