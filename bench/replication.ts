@@ -142,6 +142,8 @@ async function burstRun(rig: Rig, sys: System, gen: 'create' | 'flows' | 'warm')
     record(sys, `${gen}.entries`, f.target);
     record(sys, `${gen}.senderUs`, perEntry(0, 'all'));
     record(sys, `${gen}.receiverUs`, perEntry(1, 'all'));
+    record(sys, `${gen}.senderSysUs`, perEntry(0, 'system'));
+    record(sys, `${gen}.receiverSysUs`, perEntry(1, 'system'));
     record(sys, `${gen}.bytes`, (rig.txBytes(rig.a, 'sync0') - tx0) / f.target);
     record(sys, `${gen}.senderRss`, sender.peakRssMiB());
     record(sys, `${gen}.receiverRss`, receiver.peakRssMiB());
@@ -280,7 +282,9 @@ function section(): string {
     rows.push(
       row(`${what}: time until all are on the peer (ms)`, `${gen}.ms`, 0),
       row(`${what}: sender CPU per entry (µs)`, `${gen}.senderUs`, 2),
+      row(`  of it in the kernel (stime) (µs)`, `${gen}.senderSysUs`, 2),
       row(`${what}: receiver CPU per entry (µs)`, `${gen}.receiverUs`, 2),
+      row(`  of it in the kernel (stime) (µs)`, `${gen}.receiverSysUs`, 2),
       row(`${what}: sync-link bytes per entry`, `${gen}.bytes`, 1),
       row(`${what}: peak RSS sender (MiB)`, `${gen}.senderRss`, 1),
       row(`${what}: peak RSS receiver (MiB)`, `${gen}.receiverRss`, 1),
@@ -349,8 +353,9 @@ fresh daemons. Medians [min–max] over runs (${runs(RUNS)}; ${runs(BIG_RUNS)} f
 keepstate / conntrackd; target = the issue's.
 
 - Time to the peer: from the generator's start until B's external cache (\`-s\`, polled every 20 ms)
-  holds all entries. CPU per entry: each daemon's utime+stime over that span. Bytes: A's sync0
-  transmit bytes per entry. RSS: VmHWM at that moment. Real flows: one UDP datagram per flow from C
+  holds all entries. CPU per entry: each daemon's utime+stime over that span (all its threads,
+  /proc/PID/stat, ticks of 10 ms), and the stime part alone. Bytes: A's sync0 transmit bytes per
+  entry. RSS: VmHWM at that moment. Real flows: one UDP datagram per flow from C
   to its own destination (distinct address:port), forwarded by A; A's kernel creates and confirms
   the entry from the packet, exactly as for traffic. Caches: HashSize ${CACHES.hashSize} and HashLimit
   ${CACHES.hashLimit} for both, in the loss runs too (keepstated's tables grow as needed;
