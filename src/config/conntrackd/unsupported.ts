@@ -14,19 +14,17 @@ import type { ConntrackdConfig } from './types.js';
  * 1.4.7 does), Sync with Mode FTFW (ResendQueueSize, ACKWindowSize, CommitTimeout, PurgeTimeout, StartupResync,
  * DisableExternalCache), Mode NOTRACK (the same without the FTFW options; DisableInternalCache) or Mode ALARM
  * (RefreshTime, CacheTimeout, CommitTimeout, PurgeTimeout) over UDP, Multicast or TCP links (up to 4: redundant links), IPv4 and IPv6;
- * Stats (LogFile, Syslog: flow logging).
+ * Sync Options (ExpectationSync; TCPWindowTracking: window scale factors sent, and committed TCP
+ * entries without BE_LIBERAL); Stats (LogFile, Syslog: flow logging).
  */
 interface Unsupported {
   readonly keyword: string;
   readonly find: (c: ConntrackdConfig) => readonly (SourceLoc | undefined)[];
 }
 
-const when = (cond: boolean | undefined, loc: SourceLoc | undefined): (SourceLoc | undefined)[] => (cond === true ? [loc] : []);
-
 /** NOT_YET_SUPPORTED is the table; the order is irrelevant (results are sorted by position). */
 export const NOT_YET_SUPPORTED: readonly Unsupported[] = [
   { keyword: 'Helper', find: (c) => [c.helper?.loc] },
-  { keyword: 'TCPWindowTracking on', find: (c) => when(c.sync?.tcpWindowTracking, c.sync?.at.tcpWindowTracking) },
 ];
 
 /**
