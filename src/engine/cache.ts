@@ -54,7 +54,8 @@ export type ObjStatus = 'new' | 'alive' | 'dead';
  * million entries is a million records in a few large buffers, not a million objects for the
  * collector to mark on each full collection (measured: two marking passes over every entry in a
  * 100 000-entry burst, ~20 % of a sender's thread). A handle from get / values / live that the
- * cache did not hold is a view: valid until the cache next changes.
+ * cache did not hold is a view: valid until the cache next changes; a held handle given up (idle)
+ * is kept for reuse and may later stand for another entry, so whoever lets it go drops it.
  *
  * Only when the body cannot show the entry as the kernel has it does the cache keep the kernel's
  * attributes too (`kernel`: compactCt, volatile attributes dropped) — an entry off scanKernelCt's
@@ -227,6 +228,10 @@ const ST_NEW = 0;
 const ST_ALIVE = 1;
 const ST_DEAD = 2;
 const STATUS_NAMES: readonly ObjStatus[] = ['new', 'alive', 'dead'];
+/** OBJ_STATUSES: the statuses in the order of InternalCache.statusCodeOf. */
+export const OBJ_STATUSES: readonly ObjStatus[] = STATUS_NAMES;
+/** SPARE_HANDLES bounds InternalCache's spare handles: an ACK window's worth and more (ACKWindowSize defaults to 300). */
+const SPARE_HANDLES = 4096;
 
 /**
  * objectSlots is an empty array whose elements are objects (V8's PACKED_ELEMENTS) from birth. An
@@ -259,6 +264,13 @@ export class InternalCache {
   /** The handles the cache holds, by slot (META_HANDLE − 1); free slots are undefined and listed in freeSlots. */
   private readonly handles = objectSlots<CacheObject>();
   private readonly freeSlots: number[] = [];
+  /**
+   * Handles given up by idle(), kept for the next entries that need one (SPARE_HANDLES at most): in
+   * a burst every new entry is held from its event until the peer's ACK, and a handle made per
+   * entry went through V8's generic construct path (~0.15 µs an entry, perf of a sender's burst).
+   * Born with object elements, as `handles` (objectSlots).
+   */
+  private readonly spare = objectSlots<CacheObject>() as CacheObject[];
   /** compactCt attributes of the entries kept that way (FLAG_KERNEL), by key: the slow path's few. */
   private readonly kernels = new Map<string, string>();
   readonly stats = { refusedOverLimit: 0, added: 0, updated: 0, deleted: 0, filtered: 0 };
@@ -309,6 +321,10 @@ export class InternalCache {
     if ((this.arena.bytesAt(at)[this.arena.metaAt(at) + META_FLAGS]! & FLAG_KERNEL) === 0) return undefined;
     return this.kernels.get(this.arena.keyOf(at));
   }
+  /** statusCodeOf is statusOf as its index in OBJ_STATUSES (0 new, 1 alive, 2 dead): no string on a per-message path. */
+  statusCodeOf(at: number): number {
+    return this.arena.bytesAt(at)[this.arena.metaAt(at) + META_STATUS]!;
+  }
   private statusAt(at: number): number {
     return this.arena.bytesAt(at)[this.arena.metaAt(at) + META_STATUS]!;
   }
@@ -326,7 +342,9 @@ export class InternalCache {
   private handle(at: number): CacheObject {
     const slot = this.slotOf(at);
     if (slot >= 0) return this.handles[slot]!;
-    const h = new CacheObject(this, at);
+    const spare = this.spare.pop();
+    const h = spare ?? new CacheObject(this, at);
+    h.at = at;
     let s = this.freeSlots.pop();
     if (s === undefined) {
       s = this.handles.length;
@@ -362,6 +380,8 @@ export class InternalCache {
     const slot = this.slotOf(at);
     if (slot < 0 || this.handles[slot] !== obj) return;
     this.unhold(at, slot);
+    // Given up while live: nothing queues, arms or keeps it, so it may stand for another entry.
+    if (this.spare.length < SPARE_HANDLES) this.spare.push(obj);
   }
 
   private unhold(at: number, slot: number): void {

@@ -107,6 +107,20 @@ describe('internal cache', () => {
     assert.ok(s.compactions > 0 && s.growths > 0, `the arena grew and compacted: ${JSON.stringify(s)}`);
   });
 
+  it('reuses a handle given up for the next entry that needs one, and the entry it stood for gets another', () => {
+    const c = new InternalCache(10);
+    const a = c.onKernelEvent('new', entry(1))!;
+    c.idle(a);
+    assert.equal(c.heldHandles, 0);
+    const b = c.onKernelEvent('new', entry(2))!;
+    assert.equal(b, a, 'the spare handle, not a new object');
+    assert.equal(b.key, ctKey(entry(2)));
+    const again = c.onKernelEvent('update', entry(1, { timeout: 7 }))!;
+    assert.notEqual(again, b, 'entry 1 has a handle of its own while entry 2 holds the spare');
+    assert.deepEqual([again.key, again.ct.timeout, b.key, b.status], [ctKey(entry(1)), 7, ctKey(entry(2)), 'new']);
+    assert.equal(c.heldHandles, 2);
+  });
+
   it('does not send back what its own commit or flush caused, and ignores injected entries', () => {
     const c = new InternalCache(10);
     assert.notEqual(c.onKernelEvent('new', entry(1), 'commit'), undefined);
