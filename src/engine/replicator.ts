@@ -3,7 +3,7 @@ import { DatagramPacker, decodeDatagramLazy, type SyncRejectReason } from '../sy
 import { rawKeys, writeSyncMessage, type SyncCtRawMessage, type SyncLazyMessage, type SyncOp } from '../sync/message.js';
 import { NET_T } from '../sync/consts.js';
 import { latin1Of } from '../wire/latin1.js';
-import { bodyOfPayload, CacheObject, ExternalCache, type ExternalEntry, TransientObject, InternalCache, payloadOf, sendsEvent, type KernelEventOrigin, type KernelPayload } from './cache.js';
+import { bodyOfPayload, CacheObject, ExternalCache, type ExternalEntry, TransientObject, InternalCache, OBJ_STATUSES, payloadOf, sendsEvent, type KernelEventOrigin, type KernelPayload } from './cache.js';
 import { decodeConntrack } from '../ctnetlink/conntrack.js';
 import { acceptsConntrack } from './filter.js';
 import { ExpObject, ExternalExpCache, helperAccepts, InternalExpCache, type ExpSettings, type SyncObject } from './exp-cache.js';
@@ -89,6 +89,8 @@ const AF_INET6 = 10;
 const OP_OF: Readonly<Record<CacheObject['status'], SyncOp>> = { new: 'new', alive: 'upd', dead: 'del' };
 /** The message type of a conntrack object's next message, by its status. */
 const CT_TYPE: Readonly<Record<CacheObject['status'], number>> = { new: NET_T.STATE_CT_NEW, alive: NET_T.STATE_CT_UPD, dead: NET_T.STATE_CT_DEL };
+/** CT_TYPE by InternalCache.statusCodeOf: a cached entry's message type with no string lookup. */
+const CT_TYPE_BY_CODE: readonly number[] = OBJ_STATUSES.map((s) => CT_TYPE[s]);
 
 export class Replicator implements TxSink<SyncObject>, IdleSink<SyncObject> {
   readonly internal: InternalCache;
@@ -166,7 +168,8 @@ export class Replicator implements TxSink<SyncObject>, IdleSink<SyncObject> {
     const obj = this.internal.onKernelBytes(kind, b, start, end, origin, nowMs);
     if (obj === undefined) return;
     if (this.alarm !== undefined) this.touch(obj, nowMs);
-    if (obj.status === 'dead') this.dead.add(obj);
+    // Only a DESTROY leaves an entry dead (onKernelBytes): other events skip the status read.
+    if (kind === 'destroy' && obj.status === 'dead') this.dead.add(obj);
     if (sendsEvent(kind, origin)) this.protocol.enqueue(obj);
     else if (!this.protocol.holds(obj)) {
       this.releaseIfUnheld(obj);
@@ -676,7 +679,7 @@ export class Replicator implements TxSink<SyncObject>, IdleSink<SyncObject> {
       // A cached entry's body is copied from its arena record; a transient one's is a string.
       const at = obj.at;
       const a = this.internal.arena;
-      if (at >= 0) this.packer.commitBytes(CT_TYPE[obj.status], flags, seq, a.bytesAt(at), a.bodyStart(at), a.bodyLength(at));
+      if (at >= 0) this.packer.commitBytes(CT_TYPE_BY_CODE[this.internal.statusCodeOf(at)]!, flags, seq, a.bytesAt(at), a.bodyStart(at), a.bodyLength(at));
       else this.packer.commitBody(CT_TYPE[obj.status], flags, seq, obj.body);
       return;
     } else if (kind === 'ack' || kind === 'nack') {
