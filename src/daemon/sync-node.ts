@@ -123,6 +123,8 @@ function eventBufferSetting(cfg: ConntrackdConfig): number | undefined {
 /** Refusals by a full cache are logged at most this often (ms). */
 const REFUSAL_LOG_MS = 10_000;
 
+/** Events a turn of the warm-up's event walk, in three batches of four (SyncNode.warmUp; the fourth goes at EventIterationLimit). */
+const WARM_UP_TURN = 3;
 /** A burst's transmit passes are at least this far apart (ms); see scheduleTransmit. */
 const TRANSMIT_COALESCE_MS = 1;
 /** A settled promise whose `then` queues a microtask (scheduleTransmit). */
@@ -302,12 +304,7 @@ export class SyncNode {
       await node.stop();
       throw e;
     }
-    channel.onDatagram((d) => {
-      const taken = takeDatagram(node.replicator, d);
-      node.reportRefusals();
-      node.scheduleTransmit();
-      return taken;
-    });
+    channel.onDatagram((d) => node.onLinkDatagram(d));
     channel.onError((e) => log.log('warning', `dedicated link: ${e.message}`));
     if (node.events !== undefined) node.events.listen((b) => node.onEvents(b));
     else {
@@ -643,29 +640,41 @@ export class SyncNode {
       this.onOverrun();
       return true;
     }
-    return this.walkEvents(b.batch, b.count, 0);
+    return this.walkEvents(b.batch, b.count, 0) === b.count;
+  }
+  /** onLinkDatagram takes a datagram of the link (Links.onDatagram): true when it carried messages the replicator kept. */
+  private onLinkDatagram(d: Uint8Array): boolean {
+    const taken = takeDatagram(this.replicator, d);
+    this.reportRefusals();
+    this.scheduleTransmit();
+    return taken;
   }
   /** Events handled since the last yield (onEvents). */
   private eventsHandled = 0;
+  /** The setImmediate of walkEvents' last yield (the warm-up cancels it: it goes on at once). */
+  private walkResume: NodeJS.Immediate | undefined;
 
-  /** walkEvents feeds a batch from datagram `from` on; false when it yielded (onEvents). */
-  private walkEvents(batch: Uint8Array, count: number, from: number): boolean {
+  /**
+   * walkEvents feeds a batch from datagram `from` on and returns `count`, or, when it yielded
+   * (onEvents), the datagram the next turn resumes from.
+   */
+  private walkEvents(batch: Uint8Array, count: number, from: number): number {
     const limit = this.cfg.general.eventIterationLimit;
     while (from < count) {
       if (this.eventsHandled >= limit) {
         this.counters.eventYields++;
         this.eventsHandled = 0;
         const at = from;
-        setImmediate(() => {
-          if (!this.stopped && this.walkEvents(batch, count, at)) this.events!.release();
+        this.walkResume = setImmediate(() => {
+          if (!this.stopped && this.walkEvents(batch, count, at) === count) this.events!.release();
         });
-        return false;
+        return at;
       }
-      from = this.feedTurn(this.replicator, batch, count, from, Date.now());
+      from = this.feedTurn(batch, count, from, Date.now());
       this.reportRefusals();
       this.scheduleTransmit();
     }
-    return true;
+    return count;
   }
 
   /**
@@ -676,36 +685,63 @@ export class SyncNode {
   private warmUp(rcfg: ReplicatorConfig): void {
     const saved = { ...this.counters };
     const limit = this.cfg.general.eventIterationLimit;
+    const self = this as { replicator: Replicator };
+    let batches = 0;
     try {
       const w = warmUp(rcfg, {
         // This node as the completeness holder: unset until start() returns (trackCompleteness).
         port: (send) => portOf(send, this),
-        // EventIterationLimit events at a time, as walkEvents walks a batch (less its yield): the
-        // walk's stop test then runs here as it does there.
-        events: (rep, batch, count, now) => {
-          for (let from = 0; from < count; ) {
-            if (this.eventsHandled >= limit) this.eventsHandled = 0;
-            from = this.feedTurn(rep, batch, count, from, now);
+        // Through the daemon's own turn — walkEvents with its yield (cancelled: the warm-up goes on
+        // at once), then runTransmit — with the warm-up's replicator in the node's place, and
+        // WARM_UP_TURN events a turn: V8 compiles a function once it has run enough of its own
+        // code, and these per-turn functions run little of it per call. At the daemon's 100 events
+        // a turn the warm-up called them ~200 times, too few: V8 compiled them in the first real
+        // burst instead (--trace-opt: 14–17 functions, 28–40 ms, in a sender's first burst of 100 000).
+        // Every fourth batch goes at the daemon's own pace, so that full datagrams and full turns
+        // are seen too.
+        events: (rep, batch, count) => {
+          self.replicator = rep;
+          const turn = batches++ % 4 === 3 ? limit : WARM_UP_TURN;
+          for (let from = 0; ; ) {
+            this.eventsHandled = Math.max(0, limit - turn);
+            from = this.walkEvents(batch, count, from);
+            clearImmediate(this.walkResume);
+            clearTimeout(this.transmitTimer);
+            this.runTransmit();
+            if (from === count) break;
           }
         },
-        datagram: (rep, d) => void takeDatagram(rep, d),
+        // Through the link's handler, as the daemon's: the warm-up's exchange transmits itself.
+        datagram: (rep, d) => {
+          self.replicator = rep;
+          this.onLinkDatagram(d);
+          clearTimeout(this.transmitTimer);
+          this.transmitScheduled = false;
+        },
       });
       this.log.log('notice', `warm-up: ${w.entries} made-up entries through the event, sync and commit paths in ${w.ms.toFixed(0)} ms (${(w.cpuUs / 1000).toFixed(0)} ms CPU)`);
     } catch (e) {
       this.log.log('warning', `warm-up failed, starting cold: ${e instanceof Error ? e.message : String(e)}`);
     } finally {
+      clearImmediate(this.walkResume);
+      clearTimeout(this.transmitTimer);
+      this.transmitScheduled = false;
+      this.walkResume = undefined;
       Object.assign(this.counters, saved);
       this.eventsHandled = 0;
+      // The alive timer starts from no transmit pass, as without a warm-up (a pass it scheduled as a
+      // microtask still runs, on the node's replicator, where nothing is queued yet).
+      this.lastTransmitHr = -Infinity;
+      this.lastTransmitMs = -Infinity;
     }
   }
 
   /**
    * feedTurn feeds what is left of this turn's EventIterationLimit budget from datagram `from` on,
-   * counts it in eventsHandled and returns the next datagram: the one budget test that walkEvents
-   * and the warm-up share, so the warm-up compiles the walk the daemon runs.
+   * counts it in eventsHandled and returns the next datagram (walkEvents' turn).
    */
-  private feedTurn(rep: Replicator, batch: Uint8Array, count: number, from: number, now: number): number {
-    const w = this.feedEvents(rep, batch, count, from, this.cfg.general.eventIterationLimit - this.eventsHandled, now);
+  private feedTurn(batch: Uint8Array, count: number, from: number, now: number): number {
+    const w = this.feedEvents(this.replicator, batch, count, from, this.cfg.general.eventIterationLimit - this.eventsHandled, now);
     this.eventsHandled += w.events;
     return w.next;
   }
@@ -927,8 +963,10 @@ export class SyncNode {
     // A promise reaction, not queueMicrotask: node's queueMicrotask makes an AsyncResource and a
     // bound function per call, a tenth of an idle event's path in the idle-latency profile.
     if (since >= TRANSMIT_COALESCE_MS || this.replicator.protocol.queued >= TRANSMIT_FULL) void RESOLVED.then(this.runTransmit);
-    else setTimeout(this.runTransmit, TRANSMIT_COALESCE_MS - since);
+    else this.transmitTimer = setTimeout(this.runTransmit, TRANSMIT_COALESCE_MS - since);
   }
+  /** scheduleTransmit's last timeout (the warm-up cancels it: it transmits at once). */
+  private transmitTimer: NodeJS.Timeout | undefined;
   private readonly runTransmit = (): void => {
     this.transmitScheduled = false;
     if (this.stopped) return;

@@ -8,6 +8,7 @@ import type { SyncOp } from '../sync/message.js';
 import { FtfwNode } from './ftfw.js';
 import { RecordArena, STAMP_BYTES } from './record-arena.js';
 import { OffsetTable } from './record-table.js';
+import { objectSlots } from './object-slots.js';
 import { be32At, putBe32At } from '../wire/byte-order.js';
 import { natReplyTuple } from './commit.js';
 import { bodyBytesFromView, bodyShowsEntry, inheritFromBody, MAX_FAST_BODY, writeCtBodyFromKernel } from '../sync/from-kernel.js';
@@ -232,18 +233,6 @@ const STATUS_NAMES: readonly ObjStatus[] = ['new', 'alive', 'dead'];
 export const OBJ_STATUSES: readonly ObjStatus[] = STATUS_NAMES;
 /** SPARE_HANDLES bounds InternalCache's spare handles: an ACK window's worth and more (ACKWindowSize defaults to 300). */
 const SPARE_HANDLES = 4096;
-
-/**
- * objectSlots is an empty array whose elements are objects (V8's PACKED_ELEMENTS) from birth. An
- * empty literal starts as small integers (PACKED_SMI_ELEMENTS) and changes kind at its first
- * object: the code V8 compiled during the warm-up had seen only arrays that had changed kind
- * already, and deoptimized ("wrong map") at the first push into the daemon's own cache's array.
- */
-function objectSlots<T extends object>(): (T | undefined)[] {
-  const a: (T | undefined)[] = [undefined];
-  a.pop();
-  return a;
-}
 
 /**
  * InternalCache is the mirror of the local kernel table. `limit` is HashLimit: past it a new

@@ -6,6 +6,7 @@ import { latin1Of } from '../wire/latin1.js';
 import { bodyOfPayload, CacheObject, ExternalCache, type ExternalEntry, TransientObject, InternalCache, OBJ_STATUSES, payloadOf, sendsEvent, type KernelEventOrigin, type KernelPayload } from './cache.js';
 import { decodeConntrack } from '../ctnetlink/conntrack.js';
 import { acceptsConntrack } from './filter.js';
+import { objectSlots } from './object-slots.js';
 import { ExpObject, ExternalExpCache, helperAccepts, InternalExpCache, type ExpSettings, type SyncObject } from './exp-cache.js';
 import type { CtFilter } from './filter.js';
 import { Ftfw, seqBefore, type RxHeader, type RxVerdict, type TxItem, type TxSink } from './ftfw.js';
@@ -621,7 +622,7 @@ export class Replicator implements TxSink<SyncObject>, IdleSink<SyncObject> {
     this.ports.send(ds);
   }
 
-  private readonly lagLog: { seq: number; atMs: number }[] = [];
+  private readonly lagLog = objectSlots<{ seq: number; atMs: number }>() as { seq: number; atMs: number }[];
   private lagHead = 0;
   private lastAckRttMs: number | undefined;
   private passDataSeq: number | undefined;
