@@ -228,9 +228,8 @@ const FLAG_KERNEL = 2;
 const ST_NEW = 0;
 const ST_ALIVE = 1;
 const ST_DEAD = 2;
-const STATUS_NAMES: readonly ObjStatus[] = ['new', 'alive', 'dead'];
-/** OBJ_STATUSES: the statuses in the order of InternalCache.statusCodeOf. */
-export const OBJ_STATUSES: readonly ObjStatus[] = STATUS_NAMES;
+/** OBJ_STATUSES: the statuses by their code in a record (ST_*, InternalCache.statusCodeOf). */
+export const OBJ_STATUSES: readonly ObjStatus[] = ['new', 'alive', 'dead'];
 /** SPARE_HANDLES bounds InternalCache's spare handles: an ACK window's worth and more (ACKWindowSize defaults to 300). */
 const SPARE_HANDLES = 4096;
 
@@ -298,7 +297,7 @@ export class InternalCache {
 
   // The entry state in a record's meta bytes (see META_*).
   statusOf(at: number): ObjStatus {
-    return STATUS_NAMES[this.arena.bytesAt(at)[this.arena.metaAt(at) + META_STATUS]!]!;
+    return OBJ_STATUSES[this.arena.bytesAt(at)[this.arena.metaAt(at) + META_STATUS]!]!;
   }
   familyOf(at: number): Family {
     return (this.arena.bytesAt(at)[this.arena.metaAt(at) + META_FLAGS]! & FLAG_IPV6) !== 0 ? 'ipv6' : 'ipv4';
@@ -312,9 +311,6 @@ export class InternalCache {
   }
   /** statusCodeOf is statusOf as its index in OBJ_STATUSES (0 new, 1 alive, 2 dead): no string on a per-message path. */
   statusCodeOf(at: number): number {
-    return this.arena.bytesAt(at)[this.arena.metaAt(at) + META_STATUS]!;
-  }
-  private statusAt(at: number): number {
     return this.arena.bytesAt(at)[this.arena.metaAt(at) + META_STATUS]!;
   }
   private setStatus(at: number, st: number): void {
@@ -365,7 +361,7 @@ export class InternalCache {
    */
   idle(obj: CacheObject): void {
     const at = obj.at;
-    if (at < 0 || this.statusAt(at) === ST_DEAD) return;
+    if (at < 0 || this.statusCodeOf(at) === ST_DEAD) return;
     const slot = this.slotOf(at);
     if (slot < 0 || this.handles[slot] !== obj) return;
     this.unhold(at, slot);
@@ -434,7 +430,7 @@ export class InternalCache {
     }
     if (kind === 'destroy') {
       if (existing === undefined) return undefined;
-      if (this.statusAt(existing) !== ST_DEAD) {
+      if (this.statusCodeOf(existing) !== ST_DEAD) {
         this.setStatus(existing, ST_DEAD);
         this.liveCount--;
         this.stats.deleted++;
@@ -458,7 +454,7 @@ export class InternalCache {
     // in place: FTFW's queue then holds one object per tuple, whose next message (a DEL not yet
     // sent or acknowledged) becomes that NEW — never a late DEL after it.
     if (existing !== undefined) {
-      const revived = this.statusAt(existing) === ST_DEAD;
+      const revived = this.statusCodeOf(existing) === ST_DEAD;
       const replace = kind === 'new' || revived;
       const at = this.keep(existing, ipv6, p, attrs, end, fast, replace);
       if (revived) {
@@ -562,7 +558,7 @@ export class InternalCache {
     }
     const gone: CacheObject[] = [];
     for (const at of [...this.entries.values()]) {
-      if (this.statusAt(at) === ST_DEAD) continue;
+      if (this.statusCodeOf(at) === ST_DEAD) continue;
       const obj = this.handle(at);
       if (seen.has(obj)) continue;
       this.setStatus(at, ST_DEAD);
@@ -574,7 +570,7 @@ export class InternalCache {
 
   /** kill marks an entry dead as its DESTROY event would (its handle: `held`). */
   kill(obj: CacheObject): void {
-    if (obj.at < 0 || this.statusAt(obj.at) === ST_DEAD) return;
+    if (obj.at < 0 || this.statusCodeOf(obj.at) === ST_DEAD) return;
     this.setStatus(obj.at, ST_DEAD);
     this.liveCount--;
     this.stats.deleted++;
@@ -583,7 +579,7 @@ export class InternalCache {
   /** release removes a dead entry once the protocol no longer holds it, and frees its record. */
   release(obj: CacheObject): void {
     const at = obj.at;
-    if (at < 0 || this.statusAt(at) !== ST_DEAD || !this.entries.remove(at)) return;
+    if (at < 0 || this.statusCodeOf(at) !== ST_DEAD || !this.entries.remove(at)) return;
     const slot = this.slotOf(at);
     if (slot >= 0) {
       this.handles[slot]!.at = -1;
@@ -601,7 +597,7 @@ export class InternalCache {
 
   /** live lists the objects that are not dead (what `-i` shows and what a bulk send carries as NEW/UPD). */
   *live(): IterableIterator<CacheObject> {
-    for (const at of this.entries.values()) if (this.statusAt(at) !== ST_DEAD) yield this.view(at);
+    for (const at of this.entries.values()) if (this.statusCodeOf(at) !== ST_DEAD) yield this.view(at);
   }
 }
 
