@@ -705,8 +705,7 @@ export class SyncNode {
           for (let from = 0; ; ) {
             this.eventsHandled = Math.max(0, limit - turn);
             from = this.walkEvents(batch, count, from);
-            clearImmediate(this.walkResume);
-            clearTimeout(this.transmitTimer);
+            this.cancelTurn();
             this.runTransmit();
             if (from === count) break;
           }
@@ -715,18 +714,14 @@ export class SyncNode {
         datagram: (rep, d) => {
           self.replicator = rep;
           this.onLinkDatagram(d);
-          clearTimeout(this.transmitTimer);
-          this.transmitScheduled = false;
+          this.cancelTurn();
         },
       });
       this.log.log('notice', `warm-up: ${w.entries} made-up entries through the event, sync and commit paths in ${w.ms.toFixed(0)} ms (${(w.cpuUs / 1000).toFixed(0)} ms CPU)`);
     } catch (e) {
       this.log.log('warning', `warm-up failed, starting cold: ${e instanceof Error ? e.message : String(e)}`);
     } finally {
-      clearImmediate(this.walkResume);
-      clearTimeout(this.transmitTimer);
-      this.transmitScheduled = false;
-      this.walkResume = undefined;
+      this.cancelTurn();
       Object.assign(this.counters, saved);
       this.eventsHandled = 0;
       // The alive timer starts from no transmit pass, as without a warm-up (a pass it scheduled as a
@@ -737,21 +732,34 @@ export class SyncNode {
   }
 
   /**
+   * cancelTurn drops what a turn of the daemon scheduled for later — walkEvents' yield, a transmit
+   * timeout — for the warm-up, which goes on at once (a transmit scheduled as a microtask still runs).
+   */
+  private cancelTurn(): void {
+    clearImmediate(this.walkResume);
+    this.walkResume = undefined;
+    clearTimeout(this.transmitTimer);
+    this.transmitTimer = undefined;
+    this.transmitScheduled = false;
+  }
+
+  /**
    * feedTurn feeds what is left of this turn's EventIterationLimit budget from datagram `from` on,
    * counts it in eventsHandled and returns the next datagram (walkEvents' turn).
    */
   private feedTurn(batch: Uint8Array, count: number, from: number, now: number): number {
-    const w = this.feedEvents(this.replicator, batch, count, from, this.cfg.general.eventIterationLimit - this.eventsHandled, now);
+    const w = this.feedEvents(batch, count, from, this.cfg.general.eventIterationLimit - this.eventsHandled, now);
     this.eventsHandled += w.events;
     return w.next;
   }
 
   /**
-   * feedEvents feeds conntrack events of one wakeup's batch, from datagram `from` on, to `rep` (the
-   * daemon's replicator, or the warm-up's: the same code), straight from the receive buffer,
+   * feedEvents feeds conntrack events of one wakeup's batch, from datagram `from` on, to the node's
+   * replicator (the warm-up's while it runs: the same code), straight from the receive buffer,
    * stopping once `budget` events were handled.
    */
-  private feedEvents(rep: Replicator, batch: Uint8Array, count: number, from: number, budget: number, now: number): { next: number; events: number } {
+  private feedEvents(batch: Uint8Array, count: number, from: number, budget: number, now: number): { next: number; events: number } {
+    const rep = this.replicator;
     const onMessage = (type: number, flags: number, pid: number, start: number, end: number): void => {
       const kind = ctEventKind(type, flags);
       if (kind === undefined) {
