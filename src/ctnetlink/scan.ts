@@ -363,7 +363,7 @@ function walkCt(b: Uint8Array, start: number, end: number, s: KernelShape): bool
         s.hasProtoInfo = true;
         break;
       case CTA.SYNPROXY:
-        if (!walkSynproxy(b, p, o + len, s, start)) return false;
+        if (!walkLeaves(b, p, o + len, s, start, SYNPROXY_LEAVES)) return false;
         s.hasSynproxy = true;
         break;
       default:
@@ -502,13 +502,8 @@ function walkProtoInfo(b: Uint8Array, start: number, end: number, s: KernelShape
     if (len < 4 || len > end - o || type >= 31 || (seen & (1 << type)) !== 0) return false;
     seen |= 1 << type;
     head(s, o - base, len, raw);
-    const ok =
-      type === CTA_PROTOINFO.TCP
-        ? walkLeaves(b, o + 4, o + len, s, base, TCP_LEAVES)
-        : type === CTA_PROTOINFO.SCTP
-          ? walkLeaves(b, o + 4, o + len, s, base, SCTP_LEAVES)
-          : type === CTA_PROTOINFO.DCCP && walkLeaves(b, o + 4, o + len, s, base, DCCP_LEAVES);
-    if (!ok) return false;
+    const table = type === CTA_PROTOINFO.TCP ? TCP_LEAVES : type === CTA_PROTOINFO.SCTP ? SCTP_LEAVES : type === CTA_PROTOINFO.DCCP ? DCCP_LEAVES : undefined;
+    if (table === undefined || !walkLeaves(b, o + 4, o + len, s, base, table)) return false;
     o += step(len);
   }
   return true;
@@ -566,9 +561,4 @@ function walkLeaves(b: Uint8Array, start: number, end: number, s: KernelShape, b
     o += step(len);
   }
   return true;
-}
-
-/** walkSynproxy reads CTA_SYNPROXY. */
-function walkSynproxy(b: Uint8Array, start: number, end: number, s: KernelShape, base: number): boolean {
-  return walkLeaves(b, start, end, s, base, SYNPROXY_LEAVES);
 }
